@@ -1,0 +1,297 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Errors callers branch on.
+var (
+	// ErrConcurrency means the aggregate moved on since it was loaded: reload, decide again, retry.
+	ErrConcurrency = errors.New("aggregate changed concurrently")
+)
+
+// StoreConfig describes the stream that holds the log.
+type StoreConfig struct {
+	Stream     string        // stream name, default "ERASURE"
+	Prefix     string        // subject prefix, default "erasure"
+	Replicas   int           // stream replicas, default 1
+	Duplicates time.Duration // dedup window for Nats-Msg-Id, default 2m (it is held in memory)
+	Memory     bool          // memory storage, for throwaway tests only
+}
+
+func (c *StoreConfig) setDefaults() {
+	if c.Stream == "" {
+		c.Stream = "ERASURE"
+	}
+	if c.Prefix == "" {
+		c.Prefix = "erasure"
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	if c.Duplicates <= 0 {
+		c.Duplicates = 2 * time.Minute
+	}
+}
+
+// Store is the event log on a JetStream stream.
+type Store struct {
+	js     jetstream.JetStream
+	cfg    StoreConfig
+	stream jetstream.Stream
+}
+
+// NewStore returns a store on js; call Provision before use.
+func NewStore(js jetstream.JetStream, cfg StoreConfig) *Store {
+	cfg.setDefaults()
+	return &Store{js: js, cfg: cfg}
+}
+
+// Provision creates the stream or updates it to the configuration erasure needs.
+func (s *Store) Provision(ctx context.Context) error {
+	storage := jetstream.FileStorage
+	if s.cfg.Memory {
+		storage = jetstream.MemoryStorage
+	}
+	st, err := s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        s.cfg.Stream,
+		Description: "erasure event log (source of truth)",
+		Subjects:    []string{s.cfg.Prefix + ".>"},
+		Retention:   jetstream.LimitsPolicy, // the log is kept forever: it is the audit trail
+		Storage:     storage,
+		Replicas:    s.cfg.Replicas,
+		Duplicates:  s.cfg.Duplicates,
+		Discard:     jetstream.DiscardOld,
+		AllowDirect: true,
+	})
+	if err != nil {
+		return fmt.Errorf("provision stream %s: %w", s.cfg.Stream, err)
+	}
+	s.stream = st
+	return nil
+}
+
+// Subject returns the subject of an aggregate instance.
+func (s *Store) Subject(aggregate, id string) string { return Subject(s.cfg.Prefix, aggregate, id) }
+
+// Append stores e on its aggregate's subject if the subject's last sequence is still expected
+// (0: the subject has no events yet). It returns the new event's stream sequence. A retry of the
+// same envelope (same ID) within the Duplicates window is stored once and returns the first sequence.
+func (s *Store) Append(ctx context.Context, expected uint64, e Envelope) (uint64, error) {
+	subject := s.Subject(e.Aggregate, e.AggregateID)
+	m, err := Encode(subject, e)
+	if err != nil {
+		return 0, err
+	}
+	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(expected))
+	if err != nil {
+		if isWrongLastSequence(err) {
+			if seq, ok := s.storedAfter(ctx, subject, expected, e.ID); ok {
+				return seq, nil
+			}
+			return 0, fmt.Errorf("append %s to %s: %w", e.Type, subject, ErrConcurrency)
+		}
+		return 0, fmt.Errorf("append %s to %s: %w", e.Type, subject, err)
+	}
+	return ack.Sequence, nil
+}
+
+// storedAfter reports whether the event that followed expected on subject is the one with id:
+// the server checks the expected sequence before the message id, so a retried append whose
+// first attempt was stored looks like a conflict. It is not: it is already done.
+func (s *Store) storedAfter(ctx context.Context, subject string, expected uint64, id string) (uint64, bool) {
+	raw, err := s.stream.GetMsg(ctx, expected+1, jetstream.WithGetMsgSubject(subject))
+	if err != nil || raw.Header.Get(nats.MsgIdHdr) != id {
+		return 0, false
+	}
+	return raw.Sequence, true
+}
+
+// Pending is one append of a batch.
+type Pending struct {
+	Expected uint64
+	Event    Envelope
+}
+
+// AppendAsync publishes many appends without waiting for each acknowledgement in turn, then
+// waits for all. Each append keeps its own expected-sequence check. The result holds, per
+// append, the stored sequence or the error.
+func (s *Store) AppendAsync(ctx context.Context, batch []Pending) ([]uint64, []error) {
+	seqs := make([]uint64, len(batch))
+	errs := make([]error, len(batch))
+	futures := make([]jetstream.PubAckFuture, len(batch))
+	for i, p := range batch {
+		subject := s.Subject(p.Event.Aggregate, p.Event.AggregateID)
+		m, err := Encode(subject, p.Event)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		f, err := s.js.PublishMsgAsync(m, jetstream.WithExpectLastSequencePerSubject(p.Expected))
+		if err != nil {
+			errs[i] = fmt.Errorf("append %s to %s: %w", p.Event.Type, subject, err)
+			continue
+		}
+		futures[i] = f
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case ack := <-f.Ok():
+			seqs[i] = ack.Sequence
+		case err := <-f.Err():
+			if isWrongLastSequence(err) {
+				subject := s.Subject(batch[i].Event.Aggregate, batch[i].Event.AggregateID)
+				if seq, ok := s.storedAfter(ctx, subject, batch[i].Expected, batch[i].Event.ID); ok {
+					seqs[i] = seq
+					continue
+				}
+				err = ErrConcurrency
+			}
+			errs[i] = fmt.Errorf("append %s: %w", batch[i].Event.Type, err)
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+		}
+	}
+	return seqs, errs
+}
+
+// Load returns an aggregate instance's history, oldest first, and the sequence of its last event
+// (0 when it has none), which is what the next Append expects.
+func (s *Store) Load(ctx context.Context, aggregate, id string) ([]Recorded, uint64, error) {
+	subject := s.Subject(aggregate, id)
+	var (
+		history []Recorded
+		last    uint64
+	)
+	// Next-by-subject gets work on every server from 2.9 and cost one round trip per event;
+	// an aggregate's history is a handful of events.
+	for seq := uint64(1); ; {
+		raw, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return history, last, nil
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+		}
+		r, err := DecodeMsg(raw.Subject, raw.Header, raw.Data, raw.Sequence)
+		if err != nil {
+			return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+		}
+		history = append(history, r)
+		last = raw.Sequence
+		seq = raw.Sequence + 1
+	}
+}
+
+// LastSequence returns the stream's last sequence: everything up to it is in the log.
+func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream info: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// Follow delivers the log from sequence from (inclusive) in order, in batches of at most max
+// events, to fn until ctx ends or fn fails. A batch holds what is available without waiting, so
+// a quiet log still delivers each event promptly.
+func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(context.Context, []Recorded) error) error {
+	if from == 0 {
+		from = 1
+	}
+	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   from,
+	})
+	if err != nil {
+		return fmt.Errorf("follow from %d: %w", from, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(max))
+	if err != nil {
+		return fmt.Errorf("follow from %d: %w", from, err)
+	}
+	msgs := make(chan jetstream.Msg, max)
+	fetchErr := make(chan error, 1)
+	go func() {
+		defer close(msgs)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					fetchErr <- err
+				}
+				return
+			}
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer it.Stop()
+	batch := make([]Recorded, 0, max)
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-fetchErr:
+			return fmt.Errorf("follow: %w", err)
+		case m, ok := <-msgs:
+			if !ok {
+				return ctx.Err()
+			}
+			batch = batch[:0]
+			r, err := decodeJS(m)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, r)
+		drain:
+			for len(batch) < max {
+				select {
+				case m, ok := <-msgs:
+					if !ok {
+						break drain
+					}
+					r, err := decodeJS(m)
+					if err != nil {
+						return err
+					}
+					batch = append(batch, r)
+				default:
+					break drain
+				}
+			}
+			if err := fn(ctx, batch); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func decodeJS(m jetstream.Msg) (Recorded, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return Recorded{}, fmt.Errorf("message metadata: %w", err)
+	}
+	return DecodeMsg(m.Subject(), m.Headers(), m.Data(), md.Sequence.Stream)
+}
+
+func isWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+	}
+	return false
+}

@@ -1,0 +1,159 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/natsembed"
+)
+
+func newStore(t *testing.T) *events.Store {
+	t.Helper()
+	srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect("test")
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	s := events.NewStore(js, events.StoreConfig{})
+	require.NoError(t, s.Provision(context.Background()))
+	return s
+}
+
+func mustEvent(t *testing.T, id string, data any) events.Envelope {
+	t.Helper()
+	e, err := events.New(events.AggregatePerson, id, data, events.Meta{CorrelationID: "req-1", Actor: "test"})
+	require.NoError(t, err)
+	return e
+}
+
+func TestAppendAndLoadRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	created := events.PersonCreated{PersonID: "p1", Name: "sealed", GroupIDs: []string{"g1"}, Faces: []events.Face{{FaceID: "f1", PhotoKey: "k1"}}}
+	seq1, err := s.Append(ctx, 0, mustEvent(t, "p1", created))
+	require.NoError(t, err)
+	seq2, err := s.Append(ctx, seq1, mustEvent(t, "p1", events.PersonAddedToGroup{PersonID: "p1", GroupID: "g2"}))
+	require.NoError(t, err)
+	_, err = s.Append(ctx, 0, mustEvent(t, "p2", events.PersonCreated{PersonID: "p2"}))
+	require.NoError(t, err)
+
+	history, last, err := s.Load(ctx, events.AggregatePerson, "p1")
+	require.NoError(t, err)
+	require.Equal(t, seq2, last)
+	require.Len(t, history, 2)
+	require.Equal(t, created, history[0].Data)
+	require.Equal(t, "PersonCreated", history[0].Type)
+	require.Equal(t, 1, history[0].SchemaVersion)
+	require.Equal(t, "p1", history[0].AggregateID)
+	require.Equal(t, "req-1", history[0].CorrelationID)
+	require.Equal(t, events.PersonAddedToGroup{PersonID: "p1", GroupID: "g2"}, history[1].Data)
+
+	none, last, err := s.Load(ctx, events.AggregatePerson, "nobody")
+	require.NoError(t, err)
+	require.Empty(t, none)
+	require.Zero(t, last)
+}
+
+func TestConcurrentAppendsExactlyOneWins(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	seq, err := s.Append(ctx, 0, mustEvent(t, "p1", events.PersonCreated{PersonID: "p1"}))
+	require.NoError(t, err)
+
+	const writers = 16
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		wins     int
+		conflict int
+	)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Append(ctx, seq, mustEvent(t, "p1", events.PersonAddedToGroup{PersonID: "p1", GroupID: string(rune('a' + i))}))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, events.ErrConcurrency):
+				conflict++
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, 1, wins)
+	require.Equal(t, writers-1, conflict)
+	history, _, err := s.Load(ctx, events.AggregatePerson, "p1")
+	require.NoError(t, err)
+	require.Len(t, history, 2)
+}
+
+func TestRetriedAppendIsStoredOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	e := mustEvent(t, "p1", events.PersonCreated{PersonID: "p1"})
+	first, err := s.Append(ctx, 0, e)
+	require.NoError(t, err)
+	// The same envelope again, as a client would resend after a lost acknowledgement.
+	again, err := s.Append(ctx, 0, e)
+	require.NoError(t, err)
+	require.Equal(t, first, again)
+	history, _, err := s.Load(ctx, events.AggregatePerson, "p1")
+	require.NoError(t, err)
+	require.Len(t, history, 1)
+	last, err := s.LastSequence(ctx)
+	require.NoError(t, err)
+	require.Equal(t, first, last)
+}
+
+func TestFollowDeliversInOrderFromSequence(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s := newStore(t)
+	var batch []events.Pending
+	for i := range 50 {
+		id := "p" + events.SeqString(uint64(i))
+		batch = append(batch, events.Pending{Event: mustEvent(t, id, events.PersonCreated{PersonID: id})})
+	}
+	seqs, errs := s.AppendAsync(ctx, batch)
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	var got []uint64
+	err := s.Follow(ctx, 11, 16, func(_ context.Context, rs []events.Recorded) error {
+		require.LessOrEqual(t, len(rs), 16)
+		for _, r := range rs {
+			got = append(got, r.Seq)
+		}
+		if len(got) >= 40 {
+			return errStop
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, errStop)
+	require.Len(t, got, 40)
+	for i, seq := range got {
+		require.Equal(t, uint64(11+i), seq)
+	}
+	require.Contains(t, seqs, uint64(50))
+}
+
+var errStop = errors.New("stop")

@@ -1,0 +1,160 @@
+package events
+
+// Aggregate names: the second token of a subject (erasure.<aggregate>.<id>).
+const (
+	AggregatePerson   = "person"
+	AggregateGroup    = "group"
+	AggregateDeletion = "deletion"
+)
+
+// Sealed is a personal field encrypted with the person's data key (AES-256-GCM, base64). It is the
+// only form in which a name reaches the log; once the key is destroyed it can never be read again.
+type Sealed string
+
+// Face names one registered face. The feature record and the photo bytes live in the downstream
+// stores; the log only knows their keys.
+type Face struct {
+	FaceID   string `json:"face_id"`
+	PhotoKey string `json:"photo_key"`
+}
+
+// GroupCreated starts a group's life.
+type GroupCreated struct {
+	GroupID string `json:"group_id"`
+	Name    string `json:"name"`
+	Tag     string `json:"tag,omitempty"`
+}
+
+// GroupDeletionRequested puts a group into the deleting state.
+type GroupDeletionRequested struct {
+	GroupID    string `json:"group_id"`
+	DeletionID string `json:"deletion_id"`
+}
+
+// GroupDeleted ends a group's life.
+type GroupDeleted struct {
+	GroupID    string `json:"group_id"`
+	DeletionID string `json:"deletion_id,omitempty"`
+}
+
+// PersonCreated starts a person's life with its initial memberships, faces and permission bindings,
+// so that a registration is one atomic append.
+type PersonCreated struct {
+	PersonID           string   `json:"person_id"`
+	Name               Sealed   `json:"name"`
+	GroupIDs           []string `json:"group_ids"`
+	PermissionGroupIDs []string `json:"permission_group_ids"`
+	Faces              []Face   `json:"faces"`
+}
+
+// PersonAddedToGroup adds a membership.
+type PersonAddedToGroup struct {
+	PersonID string `json:"person_id"`
+	GroupID  string `json:"group_id"`
+}
+
+// PersonRemovedFromGroup removes a membership without deleting the person.
+type PersonRemovedFromGroup struct {
+	PersonID string `json:"person_id"`
+	GroupID  string `json:"group_id"`
+}
+
+// FaceAdded registers one more face.
+type FaceAdded struct {
+	PersonID string `json:"person_id"`
+	Face     Face   `json:"face"`
+}
+
+// FaceDeleted removes one face.
+type FaceDeleted struct {
+	PersonID string `json:"person_id"`
+	FaceID   string `json:"face_id"`
+}
+
+// PermissionGroupBound binds a person to an access-control permission group.
+type PermissionGroupBound struct {
+	PersonID          string `json:"person_id"`
+	PermissionGroupID string `json:"permission_group_id"`
+}
+
+// DeletionRequested records a bulk deletion request (or one chunk of it).
+type DeletionRequested struct {
+	DeletionID     string   `json:"deletion_id"`
+	Chunk          int      `json:"chunk"`
+	Total          int      `json:"total"`
+	PersonIDs      []string `json:"person_ids"`
+	GroupID        string   `json:"group_id,omitempty"`
+	IdempotencyKey string   `json:"idempotency_key,omitempty"`
+	CallbackURL    string   `json:"callback_url,omitempty"`
+}
+
+// PersonDeletionRequested starts (or joins) a person's deletion saga.
+type PersonDeletionRequested struct {
+	PersonID   string `json:"person_id"`
+	DeletionID string `json:"deletion_id"`
+}
+
+// PermissionGroupsUnbound records saga step 2.
+type PermissionGroupsUnbound struct {
+	PersonID           string   `json:"person_id"`
+	DeletionID         string   `json:"deletion_id"`
+	PermissionGroupIDs []string `json:"permission_group_ids"`
+}
+
+// FacesPurged records saga step 3.
+type FacesPurged struct {
+	PersonID   string   `json:"person_id"`
+	DeletionID string   `json:"deletion_id"`
+	FaceIDs    []string `json:"face_ids"`
+}
+
+// PhotosPurged records saga step 4.
+type PhotosPurged struct {
+	PersonID   string   `json:"person_id"`
+	DeletionID string   `json:"deletion_id"`
+	PhotoKeys  []string `json:"photo_keys"`
+}
+
+// PersonDeleted ends a person's life; its data key is destroyed with it.
+type PersonDeleted struct {
+	PersonID   string `json:"person_id"`
+	DeletionID string `json:"deletion_id"`
+}
+
+// PersonDeletionFailed ends a saga attempt without deleting; the person stays deleting until retried.
+type PersonDeletionFailed struct {
+	PersonID   string `json:"person_id"`
+	DeletionID string `json:"deletion_id"`
+	Code       string `json:"code"`
+	Step       string `json:"step"`
+	Message    string `json:"message,omitempty"`
+}
+
+// DeletionCompleted records that every item of a deletion request is terminal.
+type DeletionCompleted struct {
+	DeletionID string `json:"deletion_id"`
+	Total      int    `json:"total"`
+	Deleted    int    `json:"deleted"`
+	Failed     int    `json:"failed"`
+	Cancelled  int    `json:"cancelled"`
+}
+
+func init() {
+	Register[GroupCreated]("GroupCreated", 1)
+	Register[GroupDeletionRequested]("GroupDeletionRequested", 1)
+	Register[GroupDeleted]("GroupDeleted", 1)
+	Register[PersonCreated]("PersonCreated", 1)
+	Register[PersonAddedToGroup]("PersonAddedToGroup", 1)
+	Register[PersonRemovedFromGroup]("PersonRemovedFromGroup", 1)
+	Register[FaceAdded]("FaceAdded", 1)
+	Register[FaceDeleted]("FaceDeleted", 1)
+	Register[PermissionGroupBound]("PermissionGroupBound", 1)
+	Register[DeletionRequested]("DeletionRequested", 1)
+	Register[PersonDeletionRequested]("PersonDeletionRequested", 1)
+	Register[PermissionGroupsUnbound]("PermissionGroupsUnbound", 1)
+	Register[FacesPurged]("FacesPurged", 1)
+	Register[PhotosPurged]("PhotosPurged", 1)
+	Register[PersonDeleted]("PersonDeleted", 1)
+	Register[PersonDeletionFailed]("PersonDeletionFailed", 1)
+	Register[DeletionCompleted]("DeletionCompleted", 1)
+}
