@@ -53,10 +53,12 @@ type PersonAddedToGroup struct {
 	GroupID  string `json:"group_id"`
 }
 
-// PersonRemovedFromGroup removes a membership without deleting the person.
+// PersonRemovedFromGroup removes a membership without deleting the person. DeletionID names the
+// deletion request that removed it, if any.
 type PersonRemovedFromGroup struct {
-	PersonID string `json:"person_id"`
-	GroupID  string `json:"group_id"`
+	PersonID   string `json:"person_id"`
+	GroupID    string `json:"group_id"`
+	DeletionID string `json:"deletion_id,omitempty"`
 }
 
 // FaceAdded registers one more face.
@@ -88,10 +90,14 @@ type DeletionRequested struct {
 	CallbackURL    string   `json:"callback_url,omitempty"`
 }
 
-// PersonDeletionRequested starts (or joins) a person's deletion saga.
+// PersonDeletionRequested starts a person's deletion saga. With Joins set, a further request
+// joined the saga already running under that deletion id and shares its outcome; with ResumeAt
+// set, an operator retried a failed saga from that step.
 type PersonDeletionRequested struct {
 	PersonID   string `json:"person_id"`
 	DeletionID string `json:"deletion_id"`
+	Joins      string `json:"joins,omitempty"`
+	ResumeAt   string `json:"resume_at,omitempty"`
 }
 
 // PermissionGroupsUnbound records saga step 2.

@@ -1,0 +1,88 @@
+package native
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/erasure-dev/erasure/api/httpx"
+	"github.com/erasure-dev/erasure/app"
+	"github.com/erasure-dev/erasure/domain"
+)
+
+// errorCode is one row of the native API's error table (also in the README).
+type errorCode struct {
+	err    error
+	status int
+	code   string
+}
+
+// errorTable maps every error the native API can answer to its status and code. The first
+// match (errors.Is) wins; anything else is a 500 INTERNAL.
+var errorTable = []errorCode{
+	{httpx.ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE"},
+	{httpx.ErrInvalidJSON, http.StatusBadRequest, "INVALID_JSON"},
+	{httpx.ErrUnknownField, http.StatusBadRequest, "UNKNOWN_FIELD"},
+	{httpx.ErrWrongType, http.StatusBadRequest, "INVALID_ARGUMENT"},
+	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"},
+	{errMissing, http.StatusBadRequest, "MISSING_ARGUMENT"},
+	{app.ErrInvalidArgument, http.StatusBadRequest, "INVALID_ARGUMENT"},
+	{domain.ErrIDEmpty, http.StatusBadRequest, "MISSING_ARGUMENT"},
+	{domain.ErrIDTooLong, http.StatusBadRequest, "ID_TOO_LONG"},
+	{domain.ErrIDIllegal, http.StatusBadRequest, "INVALID_ID"},
+	{domain.ErrDuplicateID, http.StatusBadRequest, "DUPLICATE_ID"},
+	{domain.ErrNameEmpty, http.StatusBadRequest, "MISSING_ARGUMENT"},
+	{domain.ErrNameTooLong, http.StatusBadRequest, "NAME_TOO_LONG"},
+	{domain.ErrNameIllegal, http.StatusBadRequest, "INVALID_NAME"},
+	{domain.ErrTagTooLong, http.StatusBadRequest, "TAG_TOO_LONG"},
+	{app.ErrImageEmpty, http.StatusBadRequest, "IMAGE_EMPTY"},
+	{app.ErrImageTooLarge, http.StatusRequestEntityTooLarge, "IMAGE_TOO_LARGE"},
+	{app.ErrImageUndecodable, http.StatusBadRequest, "IMAGE_DECODE_ERROR"},
+	{domain.ErrTooManyFaces, http.StatusBadRequest, "TOO_MANY_FACES"},
+	{domain.ErrTooManyGroups, http.StatusBadRequest, "TOO_MANY_GROUPS"},
+	{domain.ErrPersonExists, http.StatusConflict, "PERSON_EXISTS"},
+	{domain.ErrGroupExists, http.StatusConflict, "GROUP_EXISTS"},
+	{domain.ErrPersonDeleting, http.StatusConflict, "PERSON_DELETING"},
+	{domain.ErrGroupDeleting, http.StatusConflict, "GROUP_DELETING"},
+	{domain.ErrPersonNotFound, http.StatusNotFound, "PERSON_NOT_FOUND"},
+	{domain.ErrGroupNotFound, http.StatusNotFound, "GROUP_NOT_FOUND"},
+	{domain.ErrFaceNotFound, http.StatusNotFound, "FACE_NOT_FOUND"},
+	{app.ErrNotFound, http.StatusNotFound, "NOT_FOUND"},
+	{app.ErrBusy, http.StatusServiceUnavailable, "BUSY"},
+	{context.DeadlineExceeded, http.StatusServiceUnavailable, "TIMEOUT"},
+}
+
+var (
+	errUnsupportedMediaType = errors.New("content type must be application/json")
+	errMissing              = errors.New("a required field is missing")
+)
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	status, code := http.StatusInternalServerError, "INTERNAL"
+	msg := "internal error"
+	for _, row := range errorTable {
+		if errors.Is(err, row.err) {
+			status, code, msg = row.status, row.code, err.Error()
+			break
+		}
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	httpx.WriteJSON(w, status, b)
+}
+
+func writeCode(w http.ResponseWriter, status int, code, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	httpx.WriteJSON(w, status, b)
+}

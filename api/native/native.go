@@ -1,0 +1,258 @@
+// Package native is erasure's own JSON API under /v1, plus /healthz and /readyz. It translates
+// HTTP to the application layer and the application's errors to {"error":{"code","message"}}.
+package native
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/erasure-dev/erasure/api/httpx"
+	"github.com/erasure-dev/erasure/app"
+	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/events"
+)
+
+// Limits of the native API.
+const (
+	maxGroupBody  = 64 << 10
+	maxPersonBody = 32 << 20 // five photos of 5 MB base64 each, and the rest
+	defaultLimit  = 100
+	maxLimit      = 1000
+)
+
+// API serves the native surface.
+type API struct {
+	app    *app.App
+	logger *slog.Logger
+}
+
+// New returns the native API over a.
+func New(a *app.App, logger *slog.Logger) *API { return &API{app: a, logger: logger} }
+
+// Register adds the native routes to mux.
+func (api *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/groups", api.createGroup)
+	mux.HandleFunc("GET /v1/groups", api.listGroups)
+	mux.HandleFunc("GET /v1/groups/{id}", api.getGroup)
+	mux.HandleFunc("POST /v1/persons", api.createPerson)
+	mux.HandleFunc("GET /v1/persons", api.listPersons)
+	mux.HandleFunc("GET /v1/persons/{id}", api.getPerson)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", api.ready)
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeCode(w, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+}
+
+// Panic writes the native 500 answer.
+func Panic(w http.ResponseWriter, _ *http.Request) {
+	writeCode(w, http.StatusInternalServerError, "INTERNAL", "internal error")
+}
+
+func meta(r *http.Request) events.Meta {
+	return events.Meta{CorrelationID: httpx.RequestID(r), Actor: "native-api"}
+}
+
+func requireJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	// curl -d sends application/x-www-form-urlencoded unless told otherwise; the body is JSON all
+	// the same, so accept it rather than fail the first command a newcomer types.
+	if err != nil || (mt != "application/json" && mt != "application/x-www-form-urlencoded") {
+		return fmt.Errorf("%w, got %q", errUnsupportedMediaType, ct)
+	}
+	return nil
+}
+
+func (api *API) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := api.app.Ready(ctx); err != nil {
+		writeCode(w, http.StatusServiceUnavailable, "NOT_READY", err.Error())
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+type groupJSON struct {
+	GroupID     string `json:"group_id"`
+	Name        string `json:"name"`
+	Tag         string `json:"tag"`
+	State       string `json:"state"`
+	PersonCount int    `json:"person_count"`
+}
+
+func toGroupJSON(g app.Group) groupJSON {
+	return groupJSON{GroupID: g.GroupID, Name: g.Name, Tag: g.Tag, State: g.State, PersonCount: g.PersonCount}
+}
+
+func (api *API) createGroup(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		GroupID *string `json:"group_id"`
+		Name    *string `json:"name"`
+		Tag     string  `json:"tag"`
+	}
+	if err := requireJSON(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := httpx.DecodeJSON(r, maxGroupBody, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.GroupID == nil || req.Name == nil {
+		writeError(w, fmt.Errorf("%w: group_id and name are required", errMissing))
+		return
+	}
+	g, err := api.app.CreateGroup(r.Context(), meta(r), *req.GroupID, *req.Name, req.Tag)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, toGroupJSON(g))
+}
+
+func (api *API) getGroup(w http.ResponseWriter, r *http.Request) {
+	g, err := api.app.GetGroup(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, toGroupJSON(g))
+}
+
+func pageParams(r *http.Request) (string, int, error) {
+	limit := defaultLimit
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxLimit {
+			return "", 0, fmt.Errorf("%w: limit must be 1..%d", app.ErrInvalidArgument, maxLimit)
+		}
+		limit = n
+	}
+	return r.URL.Query().Get("after"), limit, nil
+}
+
+func (api *API) listGroups(w http.ResponseWriter, r *http.Request) {
+	after, limit, err := pageParams(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	groups, err := api.app.ListGroups(r.Context(), after, limit)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := struct {
+		Groups []groupJSON `json:"groups"`
+		Next   string      `json:"next,omitempty"`
+	}{Groups: make([]groupJSON, len(groups))}
+	for i, g := range groups {
+		out.Groups[i] = toGroupJSON(g)
+	}
+	if len(groups) == limit {
+		out.Next = groups[len(groups)-1].GroupID
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func (api *API) createPerson(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		PersonID           *string  `json:"person_id"`
+		Name               *string  `json:"name"`
+		GroupIDs           []string `json:"group_ids"`
+		PermissionGroupIDs []string `json:"permission_group_ids"`
+		Photos             []struct {
+			ImageBase64 string `json:"image_base64"`
+		} `json:"photos"`
+	}
+	if err := requireJSON(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := httpx.DecodeJSON(r, maxPersonBody, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.PersonID == nil || req.Name == nil {
+		writeError(w, fmt.Errorf("%w: person_id and name are required", errMissing))
+		return
+	}
+	in := app.CreatePersonInput{PersonID: *req.PersonID, Name: *req.Name, GroupIDs: req.GroupIDs, PermissionGroupIDs: req.PermissionGroupIDs}
+	if len(req.Photos) > 5 {
+		writeError(w, fmt.Errorf("%d photos: %w", len(req.Photos), domain.ErrTooManyFaces))
+		return
+	}
+	for i, p := range req.Photos {
+		img, err := app.DecodePhoto(p.ImageBase64)
+		if err != nil {
+			writeError(w, fmt.Errorf("photos[%d]: %w", i, err))
+			return
+		}
+		in.Photos = append(in.Photos, app.NewPhoto{Image: img})
+	}
+	faceIDs, err := api.app.CreatePerson(r.Context(), meta(r), in)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, map[string]any{"person_id": in.PersonID, "face_ids": faceIDs})
+}
+
+type personJSON struct {
+	PersonID           string   `json:"person_id"`
+	Name               string   `json:"name"`
+	State              string   `json:"state"`
+	GroupIDs           []string `json:"group_ids"`
+	PermissionGroupIDs []string `json:"permission_group_ids"`
+	FaceIDs            []string `json:"face_ids"`
+}
+
+func toPersonJSON(p app.Person) personJSON {
+	return personJSON{PersonID: p.PersonID, Name: p.Name, State: p.State, GroupIDs: p.GroupIDs,
+		PermissionGroupIDs: p.PermissionGroupIDs, FaceIDs: p.FaceIDs}
+}
+
+func (api *API) getPerson(w http.ResponseWriter, r *http.Request) {
+	p, err := api.app.GetPerson(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, toPersonJSON(p))
+}
+
+func (api *API) listPersons(w http.ResponseWriter, r *http.Request) {
+	after, limit, err := pageParams(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	persons, err := api.app.ListPersons(r.Context(), r.URL.Query().Get("group_id"), after, limit)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := struct {
+		Persons []personJSON `json:"persons"`
+		Next    string       `json:"next,omitempty"`
+	}{Persons: make([]personJSON, len(persons))}
+	for i, p := range persons {
+		out.Persons[i] = toPersonJSON(p)
+	}
+	if len(persons) == limit {
+		out.Next = persons[len(persons)-1].PersonID
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,129 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/keys"
+	"github.com/erasure-dev/erasure/projections"
+)
+
+// FaceRecord is one face to register downstream: its feature record and registration photo.
+// Neither ever enters the log.
+type FaceRecord struct {
+	FaceID   string
+	PhotoKey string
+	Photo    []byte
+	Feature  []byte
+}
+
+// Registrar writes a registration into the downstream stores before its event is appended.
+type Registrar interface {
+	Register(ctx context.Context, personID string, faces []FaceRecord, permissionGroupIDs []string) error
+	RemoveFace(ctx context.Context, personID, faceID, photoKey string) error
+	UnbindPermissionGroups(ctx context.Context, personIDs []string) error
+	Photo(personID, photoKey string) ([]byte, error)
+}
+
+// App is the application layer.
+type App struct {
+	log        *events.Store
+	rm         *sqlx.DB
+	keys       *keys.Store
+	stores     Registrar
+	projection *projections.Runner
+	logger     *slog.Logger
+	// WriteTimeout bounds how long a write waits for the read model to show it.
+	WriteTimeout time.Duration
+}
+
+// New returns the application layer over its stores.
+func New(log *events.Store, rm *sqlx.DB, ks *keys.Store, stores Registrar, projection *projections.Runner, logger *slog.Logger) *App {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &App{log: log, rm: rm, keys: ks, stores: stores, projection: projection, logger: logger, WriteTimeout: 30 * time.Second}
+}
+
+// maxDecideAttempts bounds the reload-decide-append loop on optimistic-concurrency conflicts.
+const maxDecideAttempts = 8
+
+// decider is an aggregate rebuilt from history that decides commands.
+type decider interface{ Decide(cmd any) ([]any, error) }
+
+// execute loads the aggregate, decides cmd and appends the resulting events with the expected
+// sequence, retrying on conflicts. It returns the last appended sequence (0: nothing appended).
+func (a *App) execute(ctx context.Context, meta events.Meta, aggregate, id string, rebuild func([]any) decider, cmd any) (uint64, error) {
+	for range maxDecideAttempts {
+		history, last, err := a.log.Load(ctx, aggregate, id)
+		if err != nil {
+			return 0, err
+		}
+		data := make([]any, len(history))
+		for i, r := range history {
+			data[i] = r.Data
+		}
+		decided, err := rebuild(data).Decide(cmd)
+		if err != nil {
+			return 0, err
+		}
+		if len(decided) == 0 {
+			return last, nil
+		}
+		seq, err := a.appendAll(ctx, meta, aggregate, id, last, decided)
+		if errors.Is(err, events.ErrConcurrency) {
+			continue
+		}
+		return seq, err
+	}
+	return 0, ErrBusy
+}
+
+func (a *App) appendAll(ctx context.Context, meta events.Meta, aggregate, id string, expected uint64, decided []any) (uint64, error) {
+	for _, d := range decided {
+		e, err := events.New(aggregate, id, d, meta)
+		if err != nil {
+			return 0, err
+		}
+		if expected, err = a.log.Append(ctx, expected, e); err != nil {
+			return 0, err
+		}
+	}
+	return expected, nil
+}
+
+func personDecider(id string) func([]any) decider {
+	return func(h []any) decider { return domain.PersonFromHistory(id, h) }
+}
+
+func groupDecider(id string) func([]any) decider {
+	return func(h []any) decider { return domain.GroupFromHistory(id, h) }
+}
+
+// waitVisible waits until the read model has applied seq, so the caller's next read sees it.
+func (a *App) waitVisible(ctx context.Context, seq uint64) error {
+	if seq == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.WriteTimeout)
+	defer cancel()
+	return a.projection.WaitFor(ctx, seq)
+}
+
+// Ready reports whether the log and the read model answer.
+func (a *App) Ready(ctx context.Context) error {
+	if _, err := a.log.LastSequence(ctx); err != nil {
+		return fmt.Errorf("event log: %w", err)
+	}
+	if err := a.rm.PingContext(ctx); err != nil {
+		return fmt.Errorf("read model: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,264 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/keys"
+)
+
+// Group is the read model's view of a group.
+type Group struct {
+	GroupID     string `db:"group_id"`
+	Name        string `db:"name"`
+	Tag         string `db:"tag"`
+	State       string `db:"state"`
+	PersonCount int    `db:"person_count"`
+}
+
+// CreateGroup creates a group and returns it once visible.
+func (a *App) CreateGroup(ctx context.Context, meta events.Meta, id, name, tag string) (Group, error) {
+	seq, err := a.execute(ctx, meta, events.AggregateGroup, id, groupDecider(id), domain.CreateGroup{Name: name, Tag: tag})
+	if err != nil {
+		return Group{}, err
+	}
+	if err := a.waitVisible(ctx, seq); err != nil {
+		return Group{}, err
+	}
+	return a.GetGroup(ctx, id)
+}
+
+// GetGroup returns a group; ErrGroupNotFound if it does not exist.
+func (a *App) GetGroup(ctx context.Context, id string) (Group, error) {
+	var g Group
+	err := a.rm.GetContext(ctx, &g, a.rm.Rebind(`SELECT g.group_id, g.name, g.tag, g.state,
+		(SELECT COUNT(*) FROM memberships m WHERE m.group_id = g.group_id) AS person_count
+		FROM groups g WHERE g.group_id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Group{}, domain.ErrGroupNotFound
+	}
+	if err != nil {
+		return Group{}, fmt.Errorf("get group %s: %w", id, err)
+	}
+	return g, nil
+}
+
+// ListGroups returns groups ordered by id after the cursor, at most limit.
+func (a *App) ListGroups(ctx context.Context, after string, limit int) ([]Group, error) {
+	groups := []Group{}
+	err := a.rm.SelectContext(ctx, &groups, a.rm.Rebind(`SELECT g.group_id, g.name, g.tag, g.state,
+		(SELECT COUNT(*) FROM memberships m WHERE m.group_id = g.group_id) AS person_count
+		FROM groups g WHERE g.group_id > ? ORDER BY g.group_id LIMIT ?`), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list groups: %w", err)
+	}
+	return groups, nil
+}
+
+// NewPhoto is a registration photo given to CreatePerson.
+type NewPhoto struct {
+	Image   []byte // decoded (DecodePhoto)
+	Feature []byte // optional feature record
+}
+
+// CreatePersonInput is a registration.
+type CreatePersonInput struct {
+	PersonID           string
+	Name               string
+	GroupIDs           []string
+	PermissionGroupIDs []string
+	Photos             []NewPhoto
+}
+
+// CreatePerson registers a person: photos and face records go to the downstream stores, the
+// sealed name and the keys to the log. It returns the new face ids once the person is visible.
+func (a *App) CreatePerson(ctx context.Context, meta events.Meta, in CreatePersonInput) ([]string, error) {
+	if err := domain.ValidateID(in.PersonID); err != nil {
+		return nil, fmt.Errorf("person_id: %w", err)
+	}
+	if err := domain.ValidateName(in.Name); err != nil {
+		return nil, err
+	}
+	if len(in.Photos) > domain.MaxFacesPerPerson {
+		return nil, domain.ErrTooManyFaces
+	}
+	if len(in.GroupIDs) > domain.MaxGroupsPerPerson {
+		return nil, domain.ErrTooManyGroups
+	}
+	if err := domain.ValidateIDs(in.GroupIDs); err != nil {
+		return nil, fmt.Errorf("group_ids %w", err)
+	}
+	if err := domain.ValidateIDs(in.PermissionGroupIDs); err != nil {
+		return nil, fmt.Errorf("permission_group_ids %w", err)
+	}
+	if err := a.requireActiveGroups(ctx, in.GroupIDs); err != nil {
+		return nil, err
+	}
+	// Refuse a duplicate before any photo is written.
+	history, _, err := a.log.Load(ctx, events.AggregatePerson, in.PersonID)
+	if err != nil {
+		return nil, err
+	}
+	if p := domain.PersonFromHistory(in.PersonID, dataOf(history)); p.Exists() {
+		if p.Status() == domain.StatusDeleting {
+			return nil, domain.ErrPersonDeleting
+		}
+		return nil, domain.ErrPersonExists
+	}
+
+	name, err := a.keys.Seal(ctx, in.PersonID, in.Name)
+	if err != nil {
+		return nil, fmt.Errorf("seal name: %w", err)
+	}
+	records := make([]FaceRecord, len(in.Photos))
+	faces := make([]events.Face, len(in.Photos))
+	faceIDs := make([]string, len(in.Photos))
+	for i, ph := range in.Photos {
+		records[i] = FaceRecord{FaceID: events.NewID(), PhotoKey: events.NewID(), Photo: ph.Image, Feature: ph.Feature}
+		faces[i] = events.Face{FaceID: records[i].FaceID, PhotoKey: records[i].PhotoKey}
+		faceIDs[i] = records[i].FaceID
+	}
+	if err := a.stores.Register(ctx, in.PersonID, records, in.PermissionGroupIDs); err != nil {
+		return nil, fmt.Errorf("register downstream: %w", err)
+	}
+	seq, err := a.execute(ctx, meta, events.AggregatePerson, in.PersonID, personDecider(in.PersonID), domain.CreatePerson{
+		Name: name, GroupIDs: in.GroupIDs, PermissionGroupIDs: in.PermissionGroupIDs, Faces: faces,
+	})
+	if err != nil {
+		a.undoRegistration(in.PersonID, records)
+		return nil, err
+	}
+	if err := a.waitVisible(ctx, seq); err != nil {
+		return nil, err
+	}
+	return faceIDs, nil
+}
+
+// undoRegistration removes what a refused registration wrote downstream. Face and photo keys are
+// fresh, so removing them never touches another registration's data.
+func (a *App) undoRegistration(personID string, records []FaceRecord) {
+	ctx := context.Background()
+	for _, r := range records {
+		if err := a.stores.RemoveFace(ctx, personID, r.FaceID, r.PhotoKey); err != nil {
+			a.logger.Error("undo registration: photo left behind", "person_id", personID, "face_id", r.FaceID, "err", err)
+		}
+	}
+	history, _, err := a.log.Load(ctx, events.AggregatePerson, personID)
+	if err == nil && !domain.PersonFromHistory(personID, dataOf(history)).Exists() {
+		if err := a.stores.UnbindPermissionGroups(ctx, []string{personID}); err != nil {
+			a.logger.Error("undo registration: bindings left behind", "person_id", personID, "err", err)
+		}
+	}
+}
+
+func (a *App) requireActiveGroups(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		g, err := a.GetGroup(ctx, id)
+		if err != nil {
+			return fmt.Errorf("group %s: %w", id, err)
+		}
+		if g.State != string(domain.GroupActive) {
+			return fmt.Errorf("group %s: %w", id, domain.ErrGroupDeleting)
+		}
+	}
+	return nil
+}
+
+func dataOf(history []events.Recorded) []any {
+	data := make([]any, len(history))
+	for i, r := range history {
+		data[i] = r.Data
+	}
+	return data
+}
+
+// Person is the read model's view of a person.
+type Person struct {
+	PersonID           string
+	Name               string // empty once erased
+	State              string
+	DeletionID         string
+	GroupIDs           []string
+	PermissionGroupIDs []string
+	FaceIDs            []string
+}
+
+type personRow struct {
+	PersonID   string `db:"person_id"`
+	NameSealed string `db:"name_sealed"`
+	State      string `db:"state"`
+	DeletionID string `db:"deletion_id"`
+}
+
+// GetPerson returns a person; ErrPersonNotFound once deleted or if it never existed.
+func (a *App) GetPerson(ctx context.Context, id string) (Person, error) {
+	var row personRow
+	err := a.rm.GetContext(ctx, &row, a.rm.Rebind(`SELECT person_id, name_sealed, state, deletion_id FROM persons WHERE person_id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Person{}, domain.ErrPersonNotFound
+	}
+	if err != nil {
+		return Person{}, fmt.Errorf("get person %s: %w", id, err)
+	}
+	p := Person{PersonID: row.PersonID, State: row.State, DeletionID: row.DeletionID}
+	if p.Name, err = a.keys.Open(ctx, id, events.Sealed(row.NameSealed)); err != nil && !errors.Is(err, keys.ErrShredded) {
+		return Person{}, err
+	}
+	for _, q := range []struct {
+		dst   *[]string
+		query string
+	}{
+		{&p.GroupIDs, `SELECT group_id FROM memberships WHERE person_id = ? ORDER BY added_at, group_id`},
+		{&p.PermissionGroupIDs, `SELECT permission_group_id FROM permission_bindings WHERE person_id = ? ORDER BY bound_at, permission_group_id`},
+		{&p.FaceIDs, `SELECT face_id FROM faces WHERE person_id = ? ORDER BY added_at, face_id`},
+	} {
+		*q.dst = []string{}
+		if err := a.rm.SelectContext(ctx, q.dst, a.rm.Rebind(q.query), id); err != nil {
+			return Person{}, fmt.Errorf("get person %s: %w", id, err)
+		}
+	}
+	return p, nil
+}
+
+// ListPersons returns persons ordered by id after the cursor, optionally only a group's members.
+func (a *App) ListPersons(ctx context.Context, groupID, after string, limit int) ([]Person, error) {
+	var ids []string
+	var err error
+	if groupID != "" {
+		err = a.rm.SelectContext(ctx, &ids, a.rm.Rebind(`SELECT person_id FROM memberships WHERE group_id = ? AND person_id > ? ORDER BY person_id LIMIT ?`), groupID, after, limit)
+	} else {
+		err = a.rm.SelectContext(ctx, &ids, a.rm.Rebind(`SELECT person_id FROM persons WHERE person_id > ? ORDER BY person_id LIMIT ?`), after, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list persons: %w", err)
+	}
+	persons := make([]Person, 0, len(ids))
+	for _, id := range ids {
+		p, err := a.GetPerson(ctx, id)
+		if errors.Is(err, domain.ErrPersonNotFound) {
+			continue // deleted between the two reads
+		}
+		if err != nil {
+			return nil, err
+		}
+		persons = append(persons, p)
+	}
+	return persons, nil
+}
+
+// Photo returns a person's registration photo for a face.
+func (a *App) Photo(ctx context.Context, personID, faceID string) ([]byte, error) {
+	var key string
+	err := a.rm.GetContext(ctx, &key, a.rm.Rebind(`SELECT photo_key FROM faces WHERE person_id = ? AND face_id = ?`), personID, faceID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, domain.ErrFaceNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("photo: %w", err)
+	}
+	return a.stores.Photo(personID, key)
+}

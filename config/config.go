@@ -1,0 +1,122 @@
+// Package config is erasure's one configuration struct, filled from flags and ERASURE_*
+// variables (flags win), and validated at start with messages that say what to change.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything `erasure serve` and the commands that open the stores need.
+type Config struct {
+	DataDir         string        // --data, ERASURE_DATA: JetStream, SQLite, photos, master key
+	HTTPAddr        string        // --http, ERASURE_HTTP_ADDR
+	NATSURL         string        // NATS_URL: external JetStream instead of the embedded server
+	DatabaseURL     string        // DATABASE_URL: PostgreSQL instead of embedded SQLite
+	NATSListen      string        // --nats-listen, ERASURE_NATS_LISTEN: expose the embedded server
+	MasterKey       string        // ERASURE_MASTER_KEY: base64 32 bytes; default generated under --data
+	Stream          string        // ERASURE_STREAM: stream name
+	StreamReplicas  int           // ERASURE_STREAM_REPLICAS: default min(3, cluster size)
+	ShutdownTimeout time.Duration // ERASURE_SHUTDOWN_TIMEOUT
+	LogLevel        string        // --log-level, ERASURE_LOG_LEVEL: debug, info, warn, error
+	LogFormat       string        // --log-format, ERASURE_LOG_FORMAT: json or text
+}
+
+// FromEnv returns the defaults overridden by the environment.
+func FromEnv() Config {
+	c := Config{
+		DataDir:         env("ERASURE_DATA", "./data"),
+		HTTPAddr:        env("ERASURE_HTTP_ADDR", "127.0.0.1:8080"),
+		NATSURL:         os.Getenv("NATS_URL"),
+		DatabaseURL:     os.Getenv("DATABASE_URL"),
+		NATSListen:      os.Getenv("ERASURE_NATS_LISTEN"),
+		MasterKey:       os.Getenv("ERASURE_MASTER_KEY"),
+		Stream:          env("ERASURE_STREAM", "ERASURE"),
+		ShutdownTimeout: 10 * time.Second,
+		LogLevel:        env("ERASURE_LOG_LEVEL", "info"),
+		LogFormat:       env("ERASURE_LOG_FORMAT", "json"),
+	}
+	if n, err := strconv.Atoi(os.Getenv("ERASURE_STREAM_REPLICAS")); err == nil {
+		c.StreamReplicas = n
+	}
+	if d, err := time.ParseDuration(os.Getenv("ERASURE_SHUTDOWN_TIMEOUT")); err == nil {
+		c.ShutdownTimeout = d
+	}
+	return c
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// StoreFlags registers the flags of every command that opens the stores.
+func (c *Config) StoreFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory: embedded JetStream, SQLite read model, photos, master key (env ERASURE_DATA)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error (env ERASURE_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or text (env ERASURE_LOG_FORMAT)")
+}
+
+// ServeFlags registers the flags of `erasure serve`.
+func (c *Config) ServeFlags(fs *flag.FlagSet) {
+	c.StoreFlags(fs)
+	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "HTTP listen address (env ERASURE_HTTP_ADDR)")
+	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "also expose the embedded nats-server on this TCP address (env ERASURE_NATS_LISTEN)")
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if strings.TrimSpace(c.DataDir) == "" {
+		return fmt.Errorf("--data (ERASURE_DATA) must name a directory")
+	}
+	if c.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			return fmt.Errorf("--http (ERASURE_HTTP_ADDR) %q must be host:port: %v", c.HTTPAddr, err)
+		}
+	}
+	if c.NATSListen != "" {
+		if c.NATSURL != "" {
+			return fmt.Errorf("--nats-listen applies to the embedded nats-server; unset NATS_URL or drop --nats-listen")
+		}
+		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
+			return fmt.Errorf("--nats-listen %q must be host:port: %v", c.NATSListen, err)
+		}
+	}
+	if c.StreamReplicas < 0 || c.StreamReplicas > 5 {
+		return fmt.Errorf("ERASURE_STREAM_REPLICAS must be 1..5, got %d", c.StreamReplicas)
+	}
+	if _, err := c.Level(); err != nil {
+		return err
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return fmt.Errorf("--log-format must be json or text, got %q", c.LogFormat)
+	}
+	return nil
+}
+
+// Level parses LogLevel.
+func (c *Config) Level() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("--log-level must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	return l, nil
+}
+
+// Logger returns the structured logger the configuration asks for, writing to standard error.
+func (c *Config) Logger() *slog.Logger {
+	level, _ := c.Level()
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}

@@ -1,0 +1,350 @@
+package domain
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/erasure-dev/erasure/events"
+)
+
+// PersonStatus is where a person is in its life.
+type PersonStatus string
+
+// Person statuses. A person that never existed has StatusAbsent.
+const (
+	StatusAbsent   PersonStatus = ""
+	StatusActive   PersonStatus = "active"
+	StatusDeleting PersonStatus = "deleting"
+	StatusDeleted  PersonStatus = "deleted"
+)
+
+// Step is one step of the person-deletion saga, in order.
+type Step string
+
+// Saga steps, in the order they run.
+const (
+	StepUnbindPermissions Step = "unbind_permission_groups"
+	StepPurgeFaces        Step = "purge_faces"
+	StepPurgePhotos       Step = "purge_photos"
+	StepDeletePerson      Step = "delete_person"
+)
+
+// Steps lists the saga's steps in order.
+var Steps = []Step{StepUnbindPermissions, StepPurgeFaces, StepPurgePhotos, StepDeletePerson}
+
+func (s Step) index() int { return slices.Index(Steps, s) }
+
+// Person is the aggregate for one person: memberships, faces, photos, permission bindings, and
+// the progress of its deletion. Its state is rebuilt from its events only.
+type Person struct {
+	id          string
+	status      PersonStatus
+	name        events.Sealed
+	groups      []string
+	permissions []string
+	faces       []events.Face
+	deletion    string // the running deletion's id
+	next        Step   // the deletion's next step
+	failed      bool
+}
+
+// PersonFromHistory rebuilds a person from its events, oldest first.
+func PersonFromHistory(id string, history []any) *Person {
+	p := &Person{id: id}
+	for _, e := range history {
+		p.Apply(e)
+	}
+	return p
+}
+
+// ID returns the person's id.
+func (p *Person) ID() string { return p.id }
+
+// Status returns the person's status.
+func (p *Person) Status() PersonStatus { return p.status }
+
+// Exists reports whether the person is active or being deleted.
+func (p *Person) Exists() bool { return p.status == StatusActive || p.status == StatusDeleting }
+
+// GroupIDs returns the groups the person belongs to.
+func (p *Person) GroupIDs() []string { return slices.Clone(p.groups) }
+
+// Faces returns the person's faces.
+func (p *Person) Faces() []events.Face { return slices.Clone(p.faces) }
+
+// PermissionGroupIDs returns the permission groups the person is bound to.
+func (p *Person) PermissionGroupIDs() []string { return slices.Clone(p.permissions) }
+
+// Deletion returns the running deletion's id, its next step, and whether it has failed.
+func (p *Person) Deletion() (id string, next Step, failed bool) { return p.deletion, p.next, p.failed }
+
+// Commands on a person.
+type (
+	// CreatePerson registers a person with its initial memberships, bindings and faces.
+	CreatePerson struct {
+		Name               events.Sealed
+		GroupIDs           []string
+		PermissionGroupIDs []string
+		Faces              []events.Face
+	}
+	// AddPersonToGroup adds a membership.
+	AddPersonToGroup struct{ GroupID string }
+	// RemovePersonFromGroup removes a membership; the person stays.
+	RemovePersonFromGroup struct{ GroupID string }
+	// AddFace adds a face.
+	AddFace struct{ Face events.Face }
+	// DeleteFace removes a face.
+	DeleteFace struct{ FaceID string }
+	// BindPermissionGroup binds the person to a permission group; binding twice is a no-op.
+	BindPermissionGroup struct{ PermissionGroupID string }
+	// RequestPersonDeletion deletes the person, or with GroupID only that membership, deleting
+	// the person when it was the last.
+	RequestPersonDeletion struct {
+		DeletionID string
+		GroupID    string
+	}
+	// RecordDeletionStep records that a saga step's side effects are done.
+	RecordDeletionStep struct{ Step Step }
+	// FailPersonDeletion ends a saga attempt after its retry budget.
+	FailPersonDeletion struct {
+		Step    Step
+		Code    string
+		Message string
+	}
+	// RetryPersonDeletion resumes a failed deletion at its failed step.
+	RetryPersonDeletion struct{}
+)
+
+// Decide returns the events cmd produces on this person, or why it is refused. No events and no
+// error means the command is already satisfied (idempotent repeat).
+func (p *Person) Decide(cmd any) ([]any, error) {
+	switch c := cmd.(type) {
+	case CreatePerson:
+		return p.create(c)
+	case RequestPersonDeletion:
+		return p.requestDeletion(c)
+	case RecordDeletionStep:
+		return p.recordStep(c)
+	case FailPersonDeletion:
+		if p.status != StatusDeleting {
+			return nil, ErrNotDeleting
+		}
+		if p.failed {
+			return nil, nil
+		}
+		return []any{events.PersonDeletionFailed{PersonID: p.id, DeletionID: p.deletion, Code: c.Code, Step: string(c.Step), Message: c.Message}}, nil
+	case RetryPersonDeletion:
+		if p.status != StatusDeleting {
+			return nil, ErrNotDeleting
+		}
+		if !p.failed {
+			return nil, ErrNotFailed
+		}
+		return []any{events.PersonDeletionRequested{PersonID: p.id, DeletionID: p.deletion, ResumeAt: string(p.next)}}, nil
+	}
+	if err := p.mustBeActive(); err != nil {
+		return nil, err
+	}
+	switch c := cmd.(type) {
+	case AddPersonToGroup:
+		if err := ValidateID(c.GroupID); err != nil {
+			return nil, err
+		}
+		if slices.Contains(p.groups, c.GroupID) {
+			return nil, ErrAlreadyInGroup
+		}
+		if len(p.groups) >= MaxGroupsPerPerson {
+			return nil, ErrTooManyGroups
+		}
+		return []any{events.PersonAddedToGroup{PersonID: p.id, GroupID: c.GroupID}}, nil
+	case RemovePersonFromGroup:
+		if !slices.Contains(p.groups, c.GroupID) {
+			return nil, ErrNotInGroup
+		}
+		return []any{events.PersonRemovedFromGroup{PersonID: p.id, GroupID: c.GroupID}}, nil
+	case AddFace:
+		if err := validateFaces(append(p.Faces(), c.Face)); err != nil {
+			return nil, err
+		}
+		return []any{events.FaceAdded{PersonID: p.id, Face: c.Face}}, nil
+	case DeleteFace:
+		if !slices.ContainsFunc(p.faces, func(f events.Face) bool { return f.FaceID == c.FaceID }) {
+			return nil, ErrFaceNotFound
+		}
+		return []any{events.FaceDeleted{PersonID: p.id, FaceID: c.FaceID}}, nil
+	case BindPermissionGroup:
+		if err := ValidateID(c.PermissionGroupID); err != nil {
+			return nil, err
+		}
+		if slices.Contains(p.permissions, c.PermissionGroupID) {
+			return nil, nil
+		}
+		return []any{events.PermissionGroupBound{PersonID: p.id, PermissionGroupID: c.PermissionGroupID}}, nil
+	}
+	return nil, fmt.Errorf("%w: %T", ErrUnknownCommand, cmd)
+}
+
+func (p *Person) mustBeActive() error {
+	switch p.status {
+	case StatusActive:
+		return nil
+	case StatusDeleting:
+		return ErrPersonDeleting
+	default:
+		return ErrPersonNotFound
+	}
+}
+
+func (p *Person) create(c CreatePerson) ([]any, error) {
+	if err := ValidateID(p.id); err != nil {
+		return nil, err
+	}
+	switch p.status {
+	case StatusActive:
+		return nil, ErrPersonExists
+	case StatusDeleting:
+		return nil, ErrPersonDeleting
+	}
+	if len(c.GroupIDs) > MaxGroupsPerPerson {
+		return nil, ErrTooManyGroups
+	}
+	if err := ValidateIDs(c.GroupIDs); err != nil {
+		return nil, fmt.Errorf("group_ids %w", err)
+	}
+	if err := ValidateIDs(c.PermissionGroupIDs); err != nil {
+		return nil, fmt.Errorf("permission_group_ids %w", err)
+	}
+	if err := validateFaces(c.Faces); err != nil {
+		return nil, err
+	}
+	return []any{events.PersonCreated{
+		PersonID: p.id, Name: c.Name,
+		GroupIDs: nonNil(c.GroupIDs), PermissionGroupIDs: nonNil(c.PermissionGroupIDs), Faces: nonNil(c.Faces),
+	}}, nil
+}
+
+func validateFaces(faces []events.Face) error {
+	if len(faces) > MaxFacesPerPerson {
+		return ErrTooManyFaces
+	}
+	seen := map[string]bool{}
+	for _, f := range faces {
+		if err := ValidateID(f.FaceID); err != nil {
+			return fmt.Errorf("face id %q: %w", f.FaceID, err)
+		}
+		if f.PhotoKey == "" {
+			return ErrNoPhoto
+		}
+		if seen[f.FaceID] {
+			return fmt.Errorf("face id %q: %w", f.FaceID, ErrDuplicateID)
+		}
+		seen[f.FaceID] = true
+	}
+	return nil
+}
+
+func (p *Person) requestDeletion(c RequestPersonDeletion) ([]any, error) {
+	if c.DeletionID == "" {
+		return nil, fmt.Errorf("deletion id: %w", ErrIDEmpty)
+	}
+	switch p.status {
+	case StatusAbsent, StatusDeleted:
+		return nil, ErrPersonNotFound
+	case StatusDeleting:
+		if c.DeletionID == p.deletion {
+			return nil, nil
+		}
+		return []any{events.PersonDeletionRequested{PersonID: p.id, DeletionID: c.DeletionID, Joins: p.deletion}}, nil
+	}
+	if c.GroupID != "" {
+		if !slices.Contains(p.groups, c.GroupID) {
+			return nil, ErrNotInGroup
+		}
+		if len(p.groups) > 1 {
+			return []any{events.PersonRemovedFromGroup{PersonID: p.id, GroupID: c.GroupID, DeletionID: c.DeletionID}}, nil
+		}
+	}
+	return []any{events.PersonDeletionRequested{PersonID: p.id, DeletionID: c.DeletionID}}, nil
+}
+
+func (p *Person) recordStep(c RecordDeletionStep) ([]any, error) {
+	if p.status == StatusDeleted {
+		return nil, nil // the saga finished: a redelivered step is already done
+	}
+	if p.status != StatusDeleting {
+		return nil, ErrNotDeleting
+	}
+	if c.Step.index() < 0 {
+		return nil, fmt.Errorf("%w: unknown step %q", ErrStepOutOfOrder, c.Step)
+	}
+	if c.Step.index() < p.next.index() {
+		return nil, nil
+	}
+	if c.Step != p.next {
+		return nil, fmt.Errorf("%w: %s before %s", ErrStepOutOfOrder, c.Step, p.next)
+	}
+	d := p.deletion
+	switch c.Step {
+	case StepUnbindPermissions:
+		return []any{events.PermissionGroupsUnbound{PersonID: p.id, DeletionID: d, PermissionGroupIDs: p.PermissionGroupIDs()}}, nil
+	case StepPurgeFaces:
+		ids := make([]string, len(p.faces))
+		for i, f := range p.faces {
+			ids[i] = f.FaceID
+		}
+		return []any{events.FacesPurged{PersonID: p.id, DeletionID: d, FaceIDs: ids}}, nil
+	case StepPurgePhotos:
+		keys := make([]string, len(p.faces))
+		for i, f := range p.faces {
+			keys[i] = f.PhotoKey
+		}
+		return []any{events.PhotosPurged{PersonID: p.id, DeletionID: d, PhotoKeys: keys}}, nil
+	default:
+		return []any{events.PersonDeleted{PersonID: p.id, DeletionID: d}}, nil
+	}
+}
+
+// Apply moves the person's state by one event.
+func (p *Person) Apply(e any) {
+	switch e := e.(type) {
+	case events.PersonCreated:
+		*p = Person{id: p.id, status: StatusActive, name: e.Name,
+			groups: slices.Clone(e.GroupIDs), permissions: slices.Clone(e.PermissionGroupIDs), faces: slices.Clone(e.Faces)}
+	case events.PersonAddedToGroup:
+		p.groups = append(p.groups, e.GroupID)
+	case events.PersonRemovedFromGroup:
+		p.groups = slices.DeleteFunc(p.groups, func(g string) bool { return g == e.GroupID })
+	case events.FaceAdded:
+		p.faces = append(p.faces, e.Face)
+	case events.FaceDeleted:
+		p.faces = slices.DeleteFunc(p.faces, func(f events.Face) bool { return f.FaceID == e.FaceID })
+	case events.PermissionGroupBound:
+		p.permissions = append(p.permissions, e.PermissionGroupID)
+	case events.PersonDeletionRequested:
+		if e.Joins != "" {
+			return
+		}
+		p.status, p.deletion, p.failed = StatusDeleting, e.DeletionID, false
+		p.next = StepUnbindPermissions
+		if e.ResumeAt != "" {
+			p.next = Step(e.ResumeAt)
+		}
+	case events.PermissionGroupsUnbound:
+		p.permissions, p.next = nil, StepPurgeFaces
+	case events.FacesPurged:
+		p.next = StepPurgePhotos
+	case events.PhotosPurged:
+		p.faces, p.next = nil, StepDeletePerson
+	case events.PersonDeletionFailed:
+		p.failed = true
+	case events.PersonDeleted:
+		*p = Person{id: p.id, status: StatusDeleted}
+	}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,201 @@
+// Package sqldb opens erasure's SQL databases: the read model, the key store and the built-in
+// downstream stores. Embedded mode keeps each in its own SQLite file under the data directory;
+// with DATABASE_URL they are three schemas of one PostgreSQL database, so the key store still
+// lives apart from the read-model tables.
+package sqldb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"  // PostgreSQL driver
+	_ "modernc.org/sqlite" // embedded SQLite driver
+
+	"github.com/erasure-dev/erasure/migrations"
+)
+
+// Dialects.
+const (
+	Postgres = "postgres"
+	SQLite   = "sqlite"
+)
+
+// PostgreSQL schemas of the three sets.
+const (
+	SchemaReadModel = "erasure_rm"
+	SchemaKeys      = "erasure_keys"
+	SchemaStores    = "erasure_stores"
+)
+
+// DBs are the three databases erasure keeps.
+type DBs struct {
+	Dialect   string
+	ReadModel *sqlx.DB
+	Keys      *sqlx.DB
+	Stores    *sqlx.DB
+}
+
+// OpenSQLite opens (creating if needed) the embedded databases under dir.
+func OpenSQLite(dir string) (*DBs, error) {
+	open := func(name string) (*sqlx.DB, error) {
+		path := filepath.Join(dir, name)
+		// secure_delete overwrites freed pages, so a deleted person's rows do not linger in the
+		// file; _txlock=immediate takes the write lock at BEGIN, avoiding upgrade deadlocks.
+		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+			"&_pragma=synchronous(FULL)&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)&_txlock=immediate"
+		db, err := sqlx.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		db.SetMaxOpenConns(8)
+		db.SetConnMaxIdleTime(time.Minute)
+		if err := db.Ping(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		return db, nil
+	}
+	d := &DBs{Dialect: SQLite}
+	var err error
+	if d.ReadModel, err = open("readmodel.db"); err != nil {
+		return nil, err
+	}
+	if d.Keys, err = open("keys.db"); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if d.Stores, err = open("stores.db"); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// OpenPostgres opens the three schemas of the database at rawURL, creating the schemas if needed.
+func OpenPostgres(ctx context.Context, rawURL string) (*DBs, error) {
+	base, err := sqlx.Open("postgres", rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("open DATABASE_URL: %w", err)
+	}
+	defer base.Close()
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := base.PingContext(pingCtx); err != nil {
+		return nil, fmt.Errorf("connect to DATABASE_URL: %w", err)
+	}
+	for _, s := range []string{SchemaReadModel, SchemaKeys, SchemaStores} {
+		if _, err := base.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+s); err != nil && !isUniqueViolation(err) {
+			return nil, fmt.Errorf("create schema %s: %w", s, err)
+		}
+	}
+	open := func(schema string) (*sqlx.DB, error) {
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		db, err := sqlx.Open("postgres", u.String())
+		if err != nil {
+			return nil, fmt.Errorf("open schema %s: %w", schema, err)
+		}
+		db.SetMaxOpenConns(16)
+		db.SetMaxIdleConns(8)
+		return db, nil
+	}
+	d := &DBs{Dialect: Postgres}
+	if d.ReadModel, err = open(SchemaReadModel); err != nil {
+		return nil, err
+	}
+	if d.Keys, err = open(SchemaKeys); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if d.Stores, err = open(SchemaStores); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// isUniqueViolation: two replicas creating the same schema at once race in the catalog.
+func isUniqueViolation(err error) bool {
+	type coder interface{ SQLState() string }
+	var c coder
+	return errors.As(err, &c) && c.SQLState() == "23505"
+}
+
+// Migrate applies the embedded migrations to every set.
+func (d *DBs) Migrate(ctx context.Context) error {
+	for _, s := range []struct {
+		db  *sqlx.DB
+		set string
+	}{{d.ReadModel, migrations.SetReadModel}, {d.Keys, migrations.SetKeys}, {d.Stores, migrations.SetStores}} {
+		if err := migrations.Apply(ctx, s.db.DB, d.Dialect, s.set); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Ping checks that every database answers.
+func (d *DBs) Ping(ctx context.Context) error {
+	for _, db := range []*sqlx.DB{d.ReadModel, d.Keys, d.Stores} {
+		if err := db.PingContext(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Checkpoint truncates SQLite write-ahead logs, so deleted rows leave no copy in a -wal file.
+func (d *DBs) Checkpoint(ctx context.Context) error {
+	if d.Dialect != SQLite {
+		return nil
+	}
+	var errs []error
+	for _, db := range []*sqlx.DB{d.ReadModel, d.Keys, d.Stores} {
+		if db == nil {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close checkpoints (SQLite) and closes every database.
+func (d *DBs) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	errs := []error{d.Checkpoint(ctx)}
+	for _, db := range []*sqlx.DB{d.ReadModel, d.Keys, d.Stores} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// InTx runs fn in a transaction on db, committing when fn succeeds.
+func InTx(ctx context.Context, db *sqlx.DB, fn func(*sqlx.Tx) error) error {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

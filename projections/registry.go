@@ -1,0 +1,141 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/erasure-dev/erasure/events"
+)
+
+// Registry projects groups, persons, memberships, faces and permission bindings.
+type Registry struct{}
+
+var _ Projector = Registry{}
+
+// Apply applies a batch of events to the registry tables.
+func (Registry) Apply(ctx context.Context, tx *sqlx.Tx, batch []events.Recorded) error {
+	for _, r := range batch {
+		if err := applyRegistry(ctx, tx, r); err != nil {
+			return fmt.Errorf("%s at %d: %w", r.Type, r.Seq, err)
+		}
+	}
+	return nil
+}
+
+func applyRegistry(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
+	exec := func(query string, args ...any) error {
+		_, err := tx.ExecContext(ctx, tx.Rebind(query), args...)
+		return err
+	}
+	t := r.Time
+	switch e := r.Data.(type) {
+	case events.GroupCreated:
+		return exec(`INSERT INTO groups (group_id, name, tag, state, created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?)
+			ON CONFLICT (group_id) DO UPDATE SET name = excluded.name, tag = excluded.tag, state = 'active',
+			created_at = excluded.created_at, updated_at = excluded.updated_at`, e.GroupID, e.Name, e.Tag, t, t)
+	case events.GroupDeletionRequested:
+		return exec(`UPDATE groups SET state = 'deleting', updated_at = ? WHERE group_id = ?`, t, e.GroupID)
+	case events.GroupDeleted:
+		if err := exec(`DELETE FROM memberships WHERE group_id = ?`, e.GroupID); err != nil {
+			return err
+		}
+		return exec(`DELETE FROM groups WHERE group_id = ?`, e.GroupID)
+	case events.PersonCreated:
+		if err := deletePersonRows(exec, e.PersonID); err != nil {
+			return err
+		}
+		if err := exec(`INSERT INTO persons (person_id, name_sealed, state, deletion_id, created_at, updated_at, version)
+			VALUES (?, ?, 'active', '', ?, ?, ?)`, e.PersonID, string(e.Name), t, t, r.Seq); err != nil {
+			return err
+		}
+		for _, g := range e.GroupIDs {
+			if err := exec(`INSERT INTO memberships (person_id, group_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, e.PersonID, g, t); err != nil {
+				return err
+			}
+		}
+		for _, f := range e.Faces {
+			if err := insertFace(exec, e.PersonID, f, t); err != nil {
+				return err
+			}
+		}
+		for _, p := range e.PermissionGroupIDs {
+			if err := exec(`INSERT INTO permission_bindings (person_id, permission_group_id, bound_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, e.PersonID, p, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	case events.PersonAddedToGroup:
+		if err := touchPerson(exec, e.PersonID, r); err != nil {
+			return err
+		}
+		return exec(`INSERT INTO memberships (person_id, group_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, e.PersonID, e.GroupID, t)
+	case events.PersonRemovedFromGroup:
+		if err := touchPerson(exec, e.PersonID, r); err != nil {
+			return err
+		}
+		return exec(`DELETE FROM memberships WHERE person_id = ? AND group_id = ?`, e.PersonID, e.GroupID)
+	case events.FaceAdded:
+		if err := touchPerson(exec, e.PersonID, r); err != nil {
+			return err
+		}
+		return insertFace(exec, e.PersonID, e.Face, t)
+	case events.FaceDeleted:
+		if err := touchPerson(exec, e.PersonID, r); err != nil {
+			return err
+		}
+		return exec(`DELETE FROM faces WHERE person_id = ? AND face_id = ?`, e.PersonID, e.FaceID)
+	case events.PermissionGroupBound:
+		if err := touchPerson(exec, e.PersonID, r); err != nil {
+			return err
+		}
+		return exec(`INSERT INTO permission_bindings (person_id, permission_group_id, bound_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, e.PersonID, e.PermissionGroupID, t)
+	case events.PersonDeletionRequested:
+		if e.Joins != "" {
+			return nil
+		}
+		return exec(`UPDATE persons SET state = 'deleting', deletion_id = ?, updated_at = ?, version = ? WHERE person_id = ?`, e.DeletionID, t, r.Seq, e.PersonID)
+	case events.PermissionGroupsUnbound:
+		if err := touchPerson(exec, e.PersonID, r); err != nil {
+			return err
+		}
+		return exec(`DELETE FROM permission_bindings WHERE person_id = ?`, e.PersonID)
+	case events.FacesPurged:
+		return touchPerson(exec, e.PersonID, r)
+	case events.PhotosPurged:
+		if err := touchPerson(exec, e.PersonID, r); err != nil {
+			return err
+		}
+		return exec(`DELETE FROM faces WHERE person_id = ?`, e.PersonID)
+	case events.PersonDeletionFailed:
+		return touchPerson(exec, e.PersonID, r)
+	case events.PersonDeleted:
+		return deletePersonRows(exec, e.PersonID)
+	}
+	return nil
+}
+
+func touchPerson(exec func(string, ...any) error, personID string, r events.Recorded) error {
+	return exec(`UPDATE persons SET updated_at = ?, version = ? WHERE person_id = ?`, r.Time, r.Seq, personID)
+}
+
+func insertFace(exec func(string, ...any) error, personID string, f events.Face, t any) error {
+	return exec(`INSERT INTO faces (face_id, person_id, photo_key, added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, f.FaceID, personID, f.PhotoKey, t)
+}
+
+// deletePersonRows removes everything the registry holds of a person: after PersonDeleted no
+// row of theirs remains, and a re-created person starts clean.
+func deletePersonRows(exec func(string, ...any) error, personID string) error {
+	for _, q := range []string{
+		`DELETE FROM memberships WHERE person_id = ?`,
+		`DELETE FROM faces WHERE person_id = ?`,
+		`DELETE FROM permission_bindings WHERE person_id = ?`,
+		`DELETE FROM persons WHERE person_id = ?`,
+	} {
+		if err := exec(q, personID); err != nil {
+			return err
+		}
+	}
+	return nil
+}

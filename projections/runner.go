@@ -1,0 +1,173 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/erasure-dev/erasure/events"
+)
+
+// Projector applies events to its tables inside the runner's transaction.
+type Projector interface {
+	Apply(ctx context.Context, tx *sqlx.Tx, batch []events.Recorded) error
+}
+
+// ErrCheckpointMoved means another replica applied the batch first; the runner repositions.
+var ErrCheckpointMoved = errors.New("projection checkpoint moved")
+
+// RunnerConfig configures a Runner.
+type RunnerConfig struct {
+	Name      string // checkpoint name, default "readmodel"
+	BatchSize int    // events per transaction at most, default 500
+	Logger    *slog.Logger
+}
+
+// Runner follows the log and keeps the read model's tables and checkpoint in step.
+type Runner struct {
+	cfg        RunnerConfig
+	db         *sqlx.DB
+	log        *events.Store
+	projectors []Projector
+
+	mu       sync.Mutex
+	position uint64
+	advanced chan struct{} // closed and replaced whenever position moves
+}
+
+// NewRunner returns a runner applying projectors to db.
+func NewRunner(db *sqlx.DB, log *events.Store, cfg RunnerConfig, projectors ...Projector) *Runner {
+	if cfg.Name == "" {
+		cfg.Name = "readmodel"
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 500
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Runner{cfg: cfg, db: db, log: log, projectors: projectors, advanced: make(chan struct{})}
+}
+
+// Run applies the log until ctx ends. It restarts following after transient errors.
+func (r *Runner) Run(ctx context.Context) error {
+	for {
+		err := r.follow(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !errors.Is(err, ErrCheckpointMoved) {
+			r.cfg.Logger.Warn("projection interrupted; resuming", "projection", r.cfg.Name, "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+}
+
+func (r *Runner) follow(ctx context.Context) error {
+	cp, err := r.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	r.advance(cp)
+	return r.log.Follow(ctx, cp+1, r.cfg.BatchSize, func(ctx context.Context, batch []events.Recorded) error {
+		return r.applyBatch(ctx, cp, batch, func(last uint64) { cp = last })
+	})
+}
+
+func (r *Runner) applyBatch(ctx context.Context, from uint64, batch []events.Recorded, done func(uint64)) error {
+	last := batch[len(batch)-1].Seq
+	tx, err := r.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("projection %s: begin: %w", r.cfg.Name, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	// The guard makes replicas sharing one database safe: only the one whose view of the
+	// checkpoint is current commits the batch.
+	res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE checkpoints SET seq = ? WHERE name = ? AND seq = ?`), last, r.cfg.Name, from)
+	if err != nil {
+		return fmt.Errorf("projection %s: checkpoint: %w", r.cfg.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrCheckpointMoved
+	}
+	for _, p := range r.projectors {
+		if err := p.Apply(ctx, tx, batch); err != nil {
+			return fmt.Errorf("projection %s at %d..%d: %w", r.cfg.Name, batch[0].Seq, last, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("projection %s: commit: %w", r.cfg.Name, err)
+	}
+	done(last)
+	r.advance(last)
+	return nil
+}
+
+// Checkpoint returns the last applied stream sequence, creating the checkpoint row if needed.
+func (r *Runner) Checkpoint(ctx context.Context) (uint64, error) {
+	var seq uint64
+	err := r.db.GetContext(ctx, &seq, r.db.Rebind(`SELECT seq FROM checkpoints WHERE name = ?`), r.cfg.Name)
+	if errors.Is(err, sql.ErrNoRows) {
+		_, err = r.db.ExecContext(ctx, r.db.Rebind(`INSERT INTO checkpoints (name, seq) VALUES (?, 0) ON CONFLICT (name) DO NOTHING`), r.cfg.Name)
+		if err != nil {
+			return 0, fmt.Errorf("create checkpoint %s: %w", r.cfg.Name, err)
+		}
+		return r.Checkpoint(ctx)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read checkpoint %s: %w", r.cfg.Name, err)
+	}
+	return seq, nil
+}
+
+func (r *Runner) advance(seq uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if seq > r.position {
+		r.position = seq
+		close(r.advanced)
+		r.advanced = make(chan struct{})
+	}
+}
+
+// WaitFor blocks until the read model has applied the log up to seq: a write's answer waits
+// for it so that the next read sees the write. Another replica may be the one applying, so
+// besides the in-process signal it polls the checkpoint.
+func (r *Runner) WaitFor(ctx context.Context, seq uint64) error {
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		r.mu.Lock()
+		pos, ch := r.position, r.advanced
+		r.mu.Unlock()
+		if pos >= seq {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for read model to reach %d (at %d): %w", seq, pos, ctx.Err())
+		case <-ch:
+		case <-poll.C:
+			if cp, err := r.Checkpoint(ctx); err == nil {
+				r.advance(cp)
+			}
+		}
+	}
+}
+
+// Position returns the last sequence this process knows to be applied.
+func (r *Runner) Position() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.position
+}

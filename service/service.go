@@ -1,0 +1,244 @@
+// Package service wires erasure together: the event log (embedded or external JetStream), the
+// SQL databases (embedded SQLite or PostgreSQL), the key store, the downstream stores, the
+// projections and the HTTP front doors. cmd/erasure and the end-to-end tests both start it.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/erasure-dev/erasure/api/httpx"
+	"github.com/erasure-dev/erasure/api/native"
+	"github.com/erasure-dev/erasure/app"
+	"github.com/erasure-dev/erasure/config"
+	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/natsembed"
+	"github.com/erasure-dev/erasure/internal/sqldb"
+	"github.com/erasure-dev/erasure/keys"
+	"github.com/erasure-dev/erasure/projections"
+	"github.com/erasure-dev/erasure/stores"
+)
+
+// Service is a running erasure instance without its HTTP listener.
+type Service struct {
+	cfg    config.Config
+	logger *slog.Logger
+
+	unlock     func()
+	embedded   *natsembed.Server
+	nc         *nats.Conn
+	Log        *events.Store
+	DBs        *sqldb.DBs
+	Keys       *keys.Store
+	Stores     *stores.Builtin
+	Projection *projections.Runner
+	App        *app.App
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Open starts everything but the HTTP listener. The stores are migrated; the projection runs.
+func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Service, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s = &Service{cfg: cfg, logger: logger}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if s.unlock, err = lockData(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if err := s.openLog(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.DatabaseURL != "" {
+		s.DBs, err = sqldb.OpenPostgres(ctx, cfg.DatabaseURL)
+	} else {
+		s.DBs, err = sqldb.OpenSQLite(cfg.DataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.DBs.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	master, err := keys.LoadOrCreateMasterKey(cfg.DataDir, cfg.MasterKey)
+	if err != nil {
+		return nil, err
+	}
+	if s.Keys, err = keys.New(s.DBs.Keys, master); err != nil {
+		return nil, err
+	}
+	if s.Stores, err = stores.NewBuiltin(s.DBs.Stores, filepath.Join(cfg.DataDir, "photos")); err != nil {
+		return nil, err
+	}
+	s.Projection = projections.NewRunner(s.DBs.ReadModel, s.Log, projections.RunnerConfig{Logger: logger}, projections.Registry{})
+	s.App = app.New(s.Log, s.DBs.ReadModel, s.Keys, s.Stores, s.Projection, logger)
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.Projection.Run(runCtx); err != nil {
+			logger.Error("projection stopped", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+func (s *Service) openLog(ctx context.Context) error {
+	replicas := s.cfg.StreamReplicas
+	if s.cfg.NATSURL != "" {
+		nc, err := nats.Connect(s.cfg.NATSURL, nats.Name("erasure"), nats.MaxReconnects(-1))
+		if err != nil {
+			return fmt.Errorf("connect to NATS_URL: %w", err)
+		}
+		s.nc = nc
+		if replicas == 0 {
+			replicas = min(3, max(1, len(nc.Servers())))
+		}
+		if v := nc.ConnectedServerVersion(); !serverAtLeast(v, 2, 12) {
+			s.logger.Warn("nats-server older than 2.12: running in compatibility mode (no atomic batches); production needs 2.12+ with sync_interval: always",
+				"server_version", v)
+		}
+	} else {
+		srv, err := natsembed.Start(natsembed.Options{StoreDir: filepath.Join(s.cfg.DataDir, "jetstream"), Listen: s.cfg.NATSListen})
+		if err != nil {
+			return err
+		}
+		s.embedded = srv
+		if s.nc, err = srv.Connect("erasure"); err != nil {
+			return err
+		}
+		replicas = 1
+	}
+	js, err := jetstream.New(s.nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	s.Log = events.NewStore(js, events.StoreConfig{Stream: s.cfg.Stream, Replicas: replicas})
+	return s.Log.Provision(ctx)
+}
+
+func serverAtLeast(v string, major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(v, "v"), "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
+}
+
+// Handler returns every HTTP front door on one mux.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	native.New(s.App, s.logger).Register(mux)
+	return httpx.Middleware(s.logger, native.Panic)(mux)
+}
+
+// Serve listens on the configured address until ctx ends, then shuts down gracefully.
+func (s *Service) Serve(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.HTTPAddr, err)
+	}
+	return s.ServeListener(ctx, ln)
+}
+
+// ServeListener serves on ln until ctx ends, then stops taking requests and lets in-flight ones
+// finish within the shutdown timeout.
+func (s *Service) ServeListener(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.logger.Info("erasure serving", "http", ln.Addr().String(), "data", s.cfg.DataDir,
+		"nats", s.natsMode(), "database", s.DBs.Dialect)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout*8/10)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.logger.Warn("http shutdown", "err", err)
+	}
+	return nil
+}
+
+func (s *Service) natsMode() string {
+	if s.embedded != nil {
+		return "embedded"
+	}
+	return "external"
+}
+
+// Close stops the background work and closes every store: SQLite is checkpointed, the
+// embedded nats-server flushed.
+func (s *Service) Close() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	if s.DBs != nil {
+		if err := s.DBs.Close(); err != nil {
+			s.logger.Warn("close databases", "err", err)
+		}
+	}
+	if s.nc != nil {
+		s.nc.Close()
+	}
+	if s.embedded != nil {
+		s.embedded.Shutdown()
+	}
+	if s.unlock != nil {
+		s.unlock()
+	}
+}
+
+// Migrate applies the migrations of every database under the data-directory lock, touching
+// nothing else.
+func Migrate(ctx context.Context, cfg config.Config) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	unlock, err := lockData(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var dbs *sqldb.DBs
+	if cfg.DatabaseURL != "" {
+		dbs, err = sqldb.OpenPostgres(ctx, cfg.DatabaseURL)
+	} else {
+		dbs, err = sqldb.OpenSQLite(cfg.DataDir)
+	}
+	if err != nil {
+		return err
+	}
+	defer dbs.Close()
+	return dbs.Migrate(ctx)
+}

@@ -1,0 +1,227 @@
+// Package stores holds the built-in downstream stores a deletion purges: the photo store (image
+// files under the data directory), the face index and the permission directory (SQL tables).
+package stores
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/erasure-dev/erasure/app"
+	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/sagas"
+)
+
+// Builtin is the built-in downstream stores.
+type Builtin struct {
+	db        *sqlx.DB
+	photosDir string
+}
+
+var (
+	_ sagas.Target  = (*Builtin)(nil)
+	_ app.Registrar = (*Builtin)(nil)
+)
+
+// NewBuiltin returns the built-in stores on db, with photos under photosDir.
+func NewBuiltin(db *sqlx.DB, photosDir string) (*Builtin, error) {
+	if err := os.MkdirAll(photosDir, 0o700); err != nil {
+		return nil, fmt.Errorf("photo store: %w", err)
+	}
+	return &Builtin{db: db, photosDir: photosDir}, nil
+}
+
+// Register stores a person's photos, face records and permission bindings. It is idempotent, so
+// a retried registration writes the same rows and files again.
+func (b *Builtin) Register(ctx context.Context, personID string, faces []app.FaceRecord, permissionGroupIDs []string) error {
+	for _, f := range faces {
+		if err := b.putPhoto(personID, f.PhotoKey, f.Photo); err != nil {
+			return err
+		}
+	}
+	now := time.Now().UTC()
+	tx, err := b.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("register %s: %w", personID, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	for _, f := range faces {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(
+			`INSERT INTO face_index (face_id, person_id, feature, created_at) VALUES (?, ?, ?, ?)
+			 ON CONFLICT (face_id) DO NOTHING`), f.FaceID, personID, f.Feature, now); err != nil {
+			return fmt.Errorf("face index %s: %w", personID, err)
+		}
+	}
+	for _, g := range permissionGroupIDs {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(
+			`INSERT INTO permission_directory (person_id, permission_group_id, bound_at) VALUES (?, ?, ?)
+			 ON CONFLICT (person_id, permission_group_id) DO NOTHING`), personID, g, now); err != nil {
+			return fmt.Errorf("permission directory %s: %w", personID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("register %s: %w", personID, err)
+	}
+	return nil
+}
+
+// Photo returns a stored registration photo.
+func (b *Builtin) Photo(personID, photoKey string) ([]byte, error) {
+	p, err := b.photoPath(personID, photoKey)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("photo %s/%s: %w", personID, photoKey, err)
+	}
+	return data, nil
+}
+
+// RemoveFace removes one face's record and photo (a face deletion, not a person deletion).
+func (b *Builtin) RemoveFace(ctx context.Context, personID, faceID, photoKey string) error {
+	if _, err := b.db.ExecContext(ctx, b.db.Rebind(`DELETE FROM face_index WHERE face_id = ? AND person_id = ?`), faceID, personID); err != nil {
+		return fmt.Errorf("remove face %s: %w", faceID, err)
+	}
+	p, err := b.photoPath(personID, photoKey)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove photo %s: %w", photoKey, err)
+	}
+	return nil
+}
+
+// UnbindPermissionGroups removes every permission binding of the persons.
+func (b *Builtin) UnbindPermissionGroups(ctx context.Context, personIDs []string) error {
+	return b.deleteWhereIn(ctx, "DELETE FROM permission_directory WHERE person_id IN (?)", personIDs)
+}
+
+// PurgeFaces removes every face record of the persons.
+func (b *Builtin) PurgeFaces(ctx context.Context, personIDs []string) error {
+	return b.deleteWhereIn(ctx, "DELETE FROM face_index WHERE person_id IN (?)", personIDs)
+}
+
+// PurgePhotos unlinks every registration photo of the persons.
+func (b *Builtin) PurgePhotos(_ context.Context, personIDs []string) error {
+	for _, id := range personIDs {
+		if err := domain.ValidateID(id); err != nil {
+			return fmt.Errorf("purge photos of %q: %w", id, err)
+		}
+		if err := os.RemoveAll(filepath.Join(b.photosDir, id)); err != nil {
+			return fmt.Errorf("purge photos of %s: %w", id, err)
+		}
+	}
+	return syncDir(b.photosDir)
+}
+
+// Leftovers lists what the stores still hold of the given persons: "store:person" entries.
+func (b *Builtin) Leftovers(ctx context.Context, personIDs []string) ([]string, error) {
+	var found []string
+	for _, q := range []struct{ store, sql string }{
+		{"face_index", "SELECT DISTINCT person_id FROM face_index WHERE person_id IN (?)"},
+		{"permission_directory", "SELECT DISTINCT person_id FROM permission_directory WHERE person_id IN (?)"},
+	} {
+		for chunk := range chunks(personIDs, 500) {
+			query, args, err := sqlx.In(q.sql, chunk)
+			if err != nil {
+				return nil, err
+			}
+			var ids []string
+			if err := b.db.SelectContext(ctx, &ids, b.db.Rebind(query), args...); err != nil {
+				return nil, fmt.Errorf("scan %s: %w", q.store, err)
+			}
+			for _, id := range ids {
+				found = append(found, q.store+":"+id)
+			}
+		}
+	}
+	for _, id := range personIDs {
+		if _, err := os.Stat(filepath.Join(b.photosDir, id)); err == nil {
+			found = append(found, "photo_store:"+id)
+		}
+	}
+	return found, nil
+}
+
+func (b *Builtin) deleteWhereIn(ctx context.Context, query string, personIDs []string) error {
+	for chunk := range chunks(personIDs, 500) {
+		q, args, err := sqlx.In(query, chunk)
+		if err != nil {
+			return err
+		}
+		if _, err := b.db.ExecContext(ctx, b.db.Rebind(q), args...); err != nil {
+			return fmt.Errorf("%s: %w", query, err)
+		}
+	}
+	return nil
+}
+
+func (b *Builtin) photoPath(personID, photoKey string) (string, error) {
+	// Both are validated IDs (no dots or slashes), so the path cannot escape the store.
+	if err := domain.ValidateID(personID); err != nil {
+		return "", fmt.Errorf("photo path: person %q: %w", personID, err)
+	}
+	if err := domain.ValidateID(photoKey); err != nil {
+		return "", fmt.Errorf("photo path: key %q: %w", photoKey, err)
+	}
+	return filepath.Join(b.photosDir, personID, photoKey), nil
+}
+
+func (b *Builtin) putPhoto(personID, photoKey string, data []byte) error {
+	p, err := b.photoPath(personID, photoKey)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("photo dir: %w", err)
+	}
+	tmp := p + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write photo: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write photo: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync photo: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close photo: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("store photo: %w", err)
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+func chunks[T any](s []T, n int) func(func([]T) bool) {
+	return func(yield func([]T) bool) {
+		for i := 0; i < len(s); i += n {
+			if !yield(s[i:min(i+n, len(s))]) {
+				return
+			}
+		}
+	}
+}
