@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -42,7 +43,11 @@ type App struct {
 	logger     *slog.Logger
 	// WriteTimeout bounds how long a write waits for the read model to show it.
 	WriteTimeout time.Duration
+	catchingUp   atomic.Bool
 }
+
+// SetCatchingUp marks the read model as still replaying the log (not ready).
+func (a *App) SetCatchingUp(v bool) { a.catchingUp.Store(v) }
 
 // New returns the application layer over its stores.
 func New(log *events.Store, rm *sqlx.DB, ks *keys.Store, stores Registrar, projection *projections.Runner, logger *slog.Logger) *App {
@@ -124,6 +129,9 @@ func (a *App) Ready(ctx context.Context) error {
 	}
 	if err := a.rm.PingContext(ctx); err != nil {
 		return fmt.Errorf("read model: %w", err)
+	}
+	if a.catchingUp.Load() {
+		return fmt.Errorf("read model: catching up with the log (at %d)", a.projection.Position())
 	}
 	return nil
 }

@@ -93,6 +93,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 	}
 	s.Projection = projections.NewRunner(s.DBs.ReadModel, s.Log, projections.RunnerConfig{Logger: logger}, projections.Registry{})
 	s.App = app.New(s.Log, s.DBs.ReadModel, s.Keys, s.Stores, s.Projection, logger)
+	s.App.SetCatchingUp(true)
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -103,7 +104,25 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 			logger.Error("projection stopped", "err", err)
 		}
 	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.WaitCaughtUp(runCtx); err == nil {
+			s.App.SetCatchingUp(false)
+			logger.Info("read model caught up with the log", "seq", s.Projection.Position())
+		}
+	}()
 	return s, nil
+}
+
+// WaitCaughtUp waits until the read model has applied the log as it stood when called: after a
+// start or a rebuild, reads are complete from then on.
+func (s *Service) WaitCaughtUp(ctx context.Context) error {
+	last, err := s.Log.LastSequence(ctx)
+	if err != nil {
+		return err
+	}
+	return s.Projection.WaitFor(ctx, last)
 }
 
 func (s *Service) openLog(ctx context.Context) error {
