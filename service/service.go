@@ -51,11 +51,12 @@ type Service struct {
 }
 
 // Open starts everything but the HTTP listener. The stores are migrated; the projection runs.
-func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Service, err error) {
+func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Service, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s = &Service{cfg: cfg, logger: logger}
+	// s is not the named result: `return nil, err` would nil it before the deferred Close.
+	s := &Service{cfg: cfg, logger: logger}
 	defer func() {
 		if err != nil {
 			s.Close()
