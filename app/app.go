@@ -57,51 +57,16 @@ func New(log *events.Store, rm *sqlx.DB, ks *keys.Store, stores Registrar, proje
 	return &App{log: log, rm: rm, keys: ks, stores: stores, projection: projection, logger: logger, WriteTimeout: 30 * time.Second}
 }
 
-// maxDecideAttempts bounds the reload-decide-append loop on optimistic-concurrency conflicts.
-const maxDecideAttempts = 8
-
 // decider is an aggregate rebuilt from history that decides commands.
 type decider interface{ Decide(cmd any) ([]any, error) }
 
-// execute loads the aggregate, decides cmd and appends the resulting events with the expected
-// sequence, retrying on conflicts. It returns the last appended sequence (0: nothing appended).
+// execute runs cmd on an aggregate through the log (events.Store.Execute).
 func (a *App) execute(ctx context.Context, meta events.Meta, aggregate, id string, rebuild func([]any) decider, cmd any) (uint64, error) {
-	for range maxDecideAttempts {
-		history, last, err := a.log.Load(ctx, aggregate, id)
-		if err != nil {
-			return 0, err
-		}
-		data := make([]any, len(history))
-		for i, r := range history {
-			data[i] = r.Data
-		}
-		decided, err := rebuild(data).Decide(cmd)
-		if err != nil {
-			return 0, err
-		}
-		if len(decided) == 0 {
-			return last, nil
-		}
-		seq, err := a.appendAll(ctx, meta, aggregate, id, last, decided)
-		if errors.Is(err, events.ErrConcurrency) {
-			continue
-		}
-		return seq, err
+	seq, err := a.log.Execute(ctx, meta, aggregate, id, func(h []any) ([]any, error) { return rebuild(h).Decide(cmd) })
+	if errors.Is(err, events.ErrBusy) {
+		return 0, fmt.Errorf("%w: %v", ErrBusy, err)
 	}
-	return 0, ErrBusy
-}
-
-func (a *App) appendAll(ctx context.Context, meta events.Meta, aggregate, id string, expected uint64, decided []any) (uint64, error) {
-	for _, d := range decided {
-		e, err := events.New(aggregate, id, d, meta)
-		if err != nil {
-			return 0, err
-		}
-		if expected, err = a.log.Append(ctx, expected, e); err != nil {
-			return 0, err
-		}
-	}
-	return expected, nil
+	return seq, err
 }
 
 func personDecider(id string) func([]any) decider {

@@ -79,15 +79,34 @@ type PermissionGroupBound struct {
 	PermissionGroupID string `json:"permission_group_id"`
 }
 
-// DeletionRequested records a bulk deletion request (or one chunk of it).
+// DeletionRequested records one chunk of a deletion request: the IDs at positions
+// Offset..Offset+len(PersonIDs)-1, in request order. IDs refused at intake (illegal, repeated) are
+// listed in Rejected and never reach a saga. Last marks the final chunk, which carries the total.
 type DeletionRequested struct {
-	DeletionID     string   `json:"deletion_id"`
-	Chunk          int      `json:"chunk"`
-	Total          int      `json:"total"`
-	PersonIDs      []string `json:"person_ids"`
-	GroupID        string   `json:"group_id,omitempty"`
-	IdempotencyKey string   `json:"idempotency_key,omitempty"`
-	CallbackURL    string   `json:"callback_url,omitempty"`
+	DeletionID     string      `json:"deletion_id"`
+	Chunk          int         `json:"chunk"`
+	Offset         int         `json:"offset"`
+	PersonIDs      []string    `json:"person_ids"`
+	Rejected       []Rejection `json:"rejected,omitempty"`
+	Last           bool        `json:"last,omitempty"`
+	Total          int         `json:"total,omitempty"`
+	GroupID        string      `json:"group_id,omitempty"`
+	IdempotencyKey string      `json:"idempotency_key,omitempty"`
+	CallbackURL    string      `json:"callback_url,omitempty"`
+}
+
+// Rejection is an item refused at intake or at dispatch: its position and error code.
+type Rejection struct {
+	Index int    `json:"index"`
+	Code  string `json:"code"`
+}
+
+// DeletionChunkDispatched records that a chunk's persons were handed to their sagas; Failed lists
+// the items that could not be (unknown person, not in the group).
+type DeletionChunkDispatched struct {
+	DeletionID string      `json:"deletion_id"`
+	Chunk      int         `json:"chunk"`
+	Failed     []Rejection `json:"failed,omitempty"`
 }
 
 // PersonDeletionRequested starts a person's deletion saga. With Joins set, a further request
@@ -156,6 +175,7 @@ func init() {
 	Register[FaceDeleted]("FaceDeleted", 1)
 	Register[PermissionGroupBound]("PermissionGroupBound", 1)
 	Register[DeletionRequested]("DeletionRequested", 1)
+	Register[DeletionChunkDispatched]("DeletionChunkDispatched", 1)
 	Register[PersonDeletionRequested]("PersonDeletionRequested", 1)
 	Register[PermissionGroupsUnbound]("PermissionGroupsUnbound", 1)
 	Register[FacesPurged]("FacesPurged", 1)

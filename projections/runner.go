@@ -27,6 +27,9 @@ type RunnerConfig struct {
 	Name      string // checkpoint name, default "readmodel"
 	BatchSize int    // events per transaction at most, default 500
 	Logger    *slog.Logger
+	// AfterBatch runs after each committed batch (SQLite: truncate the write-ahead log once a
+	// batch removed a deleted person's rows).
+	AfterBatch func(ctx context.Context, batch []events.Recorded)
 }
 
 // Runner follows the log and keeps the read model's tables and checkpoint in step.
@@ -110,6 +113,9 @@ func (r *Runner) applyBatch(ctx context.Context, from uint64, batch []events.Rec
 	}
 	done(last)
 	r.advance(last)
+	if r.cfg.AfterBatch != nil {
+		r.cfg.AfterBatch(ctx, batch)
+	}
 	return nil
 }
 

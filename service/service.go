@@ -28,6 +28,7 @@ import (
 	"github.com/erasure-dev/erasure/internal/sqldb"
 	"github.com/erasure-dev/erasure/keys"
 	"github.com/erasure-dev/erasure/projections"
+	"github.com/erasure-dev/erasure/sagas"
 	"github.com/erasure-dev/erasure/stores"
 )
 
@@ -50,8 +51,29 @@ type Service struct {
 	wg     sync.WaitGroup
 }
 
-// Open starts everything but the HTTP listener. The stores are migrated; the projection runs.
-func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Service, err error) {
+// Option adjusts a service for tests and embedders.
+type Option func(*options)
+
+type options struct {
+	target func(*stores.Builtin) sagas.Target
+	retry  sagas.Retry
+}
+
+// WithTarget replaces the saga's downstream target, e.g. with one that fails on purpose.
+func WithTarget(f func(*stores.Builtin) sagas.Target) Option {
+	return func(o *options) { o.target = f }
+}
+
+// WithRetry sets the saga's retry budget.
+func WithRetry(r sagas.Retry) Option { return func(o *options) { o.retry = r } }
+
+// Open starts everything but the HTTP listener. The stores are migrated; the projection, the
+// sagas and the dispatcher run.
+func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Service, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -92,19 +114,44 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Servi
 	if s.Stores, err = stores.NewBuiltin(s.DBs.Stores, filepath.Join(cfg.DataDir, "photos")); err != nil {
 		return nil, err
 	}
-	s.Projection = projections.NewRunner(s.DBs.ReadModel, s.Log, projections.RunnerConfig{Logger: logger}, projections.Registry{})
+	s.Projection = projections.NewRunner(s.DBs.ReadModel, s.Log, projections.RunnerConfig{Logger: logger, AfterBatch: s.afterProjection},
+		projections.Registry{}, projections.Deletions{})
 	s.App = app.New(s.Log, s.DBs.ReadModel, s.Keys, s.Stores, s.Projection, logger)
 	s.App.SetCatchingUp(true)
 
+	var target sagas.Target = s.Stores
+	if o.target != nil {
+		target = o.target(s.Stores)
+	}
+	saga := sagas.NewPersonDeletionSaga(s.Log, target, s.Keys, sagas.PersonDeletionConfig{
+		Retry: o.retry, Logger: logger,
+		AfterDeletions: func(ctx context.Context) { _ = s.DBs.Checkpoint(ctx) },
+	})
+	dispatcher := sagas.NewDeletionDispatcher(s.Log, logger)
+	completer := sagas.NewDeletionCompleter(s.Log, projections.Progress{DB: s.DBs.ReadModel}, logger)
+
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		if err := s.Projection.Run(runCtx); err != nil {
-			logger.Error("projection stopped", "err", err)
-		}
-	}()
+	for name, run := range map[string]func(context.Context) error{
+		"projection":           s.Projection.Run,
+		"person-deletion-saga": saga.Run,
+		"deletion-dispatcher":  dispatcher.Run,
+		"deletion-completer":   completer.Run,
+	} {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for runCtx.Err() == nil {
+				if err := run(runCtx); err != nil && runCtx.Err() == nil {
+					logger.Error("background worker stopped; restarting", "worker", name, "err", err)
+				}
+				select {
+				case <-runCtx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}()
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -158,6 +205,17 @@ func (s *Service) openLog(ctx context.Context) error {
 	}
 	s.Log = events.NewStore(js, events.StoreConfig{Stream: s.cfg.Stream, Replicas: replicas})
 	return s.Log.Provision(ctx)
+}
+
+// afterProjection truncates the SQLite write-ahead log after a batch that removed a deleted
+// person's rows, so no copy of them lingers in a -wal file.
+func (s *Service) afterProjection(ctx context.Context, batch []events.Recorded) {
+	for _, r := range batch {
+		if _, ok := r.Data.(events.PersonDeleted); ok {
+			_ = s.DBs.Checkpoint(ctx)
+			return
+		}
+	}
 }
 
 func serverAtLeast(v string, major, minor int) bool {

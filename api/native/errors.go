@@ -26,6 +26,8 @@ var errorTable = []errorCode{
 	{httpx.ErrWrongType, http.StatusBadRequest, "INVALID_ARGUMENT"},
 	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"},
 	{errMissing, http.StatusBadRequest, "MISSING_ARGUMENT"},
+	{app.ErrNoIDs, http.StatusBadRequest, "MISSING_ARGUMENT"},
+	{errBadLine, http.StatusBadRequest, "INVALID_BODY"},
 	{app.ErrInvalidArgument, http.StatusBadRequest, "INVALID_ARGUMENT"},
 	{domain.ErrIDEmpty, http.StatusBadRequest, "MISSING_ARGUMENT"},
 	{domain.ErrIDTooLong, http.StatusBadRequest, "ID_TOO_LONG"},
@@ -55,6 +57,7 @@ var errorTable = []errorCode{
 var (
 	errUnsupportedMediaType = errors.New("content type must be application/json")
 	errMissing              = errors.New("a required field is missing")
+	errBadLine              = errors.New("unreadable line in the body")
 )
 
 type errorBody struct {

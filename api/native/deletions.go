@@ -1,0 +1,261 @@
+package native
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/erasure-dev/erasure/api/httpx"
+	"github.com/erasure-dev/erasure/app"
+)
+
+// Limits of deletion requests.
+const (
+	maxDeletionJSONBody = 16 << 20 // JSON bodies are read whole; stream millions as text/plain or NDJSON
+	maxLineLength       = 4096
+)
+
+func (api *API) registerDeletions(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/deletions", api.createDeletion)
+	mux.HandleFunc("GET /v1/deletions/{id}", api.getDeletion)
+	mux.HandleFunc("GET /v1/deletions/{id}/items", api.deletionItems)
+	mux.HandleFunc("POST /v1/deletions/{id}/retry", api.retryDeletion)
+}
+
+func (api *API) createDeletion(w http.ResponseWriter, r *http.Request) {
+	mt := "application/json"
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		var err error
+		if mt, _, err = mime.ParseMediaType(ct); err != nil {
+			writeError(w, fmt.Errorf("%w: %q", errUnsupportedMediaType, ct))
+			return
+		}
+	}
+	q := r.URL.Query()
+	in := app.DeletionInput{GroupID: q.Get("group_id"), IdempotencyKey: q.Get("idempotency_key"), CallbackURL: q.Get("callback_url")}
+	switch mt {
+	case "application/json", "application/x-www-form-urlencoded":
+		var req struct {
+			PersonIDs      []string `json:"person_ids"`
+			GroupID        string   `json:"group_id"`
+			IdempotencyKey string   `json:"idempotency_key"`
+			CallbackURL    string   `json:"callback_url"`
+		}
+		if err := httpx.DecodeJSON(r, maxDeletionJSONBody, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+		if len(req.PersonIDs) == 0 {
+			writeError(w, fmt.Errorf("%w: person_ids must name at least one id", errMissing))
+			return
+		}
+		in = app.DeletionInput{GroupID: req.GroupID, IdempotencyKey: req.IdempotencyKey, CallbackURL: req.CallbackURL,
+			IDs: func(yield func(string) bool) error {
+				for _, id := range req.PersonIDs {
+					if !yield(id) {
+						return nil
+					}
+				}
+				return nil
+			}}
+	case "text/plain":
+		in.IDs = lines(r.Body, func(line string) (string, error) { return line, nil })
+	case "application/x-ndjson":
+		in.IDs = lines(r.Body, ndjsonID)
+	default:
+		writeError(w, fmt.Errorf("%w: deletions take application/json, text/plain or application/x-ndjson, got %q", errUnsupportedMediaType, mt))
+		return
+	}
+	if err := validateCallback(in.CallbackURL); err != nil {
+		writeError(w, err)
+		return
+	}
+	id, existing, err := api.app.RequestDeletion(r.Context(), meta(r), in)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	status := http.StatusAccepted
+	if existing {
+		status = http.StatusOK
+	}
+	httpx.WriteJSON(w, status, map[string]any{"deletion_id": id, "status_url": "/v1/deletions/" + id, "existing": existing})
+}
+
+// lines streams one ID a line: blank lines, CR and surrounding spaces are ignored. A line that
+// is too long or does not parse is passed on as it is (cut short), so it becomes an INVALID_ID
+// item instead of failing the whole request.
+func lines(body io.Reader, parse func(string) (string, error)) func(func(string) bool) error {
+	return func(yield func(string) bool) error {
+		br := bufio.NewReaderSize(body, 64<<10)
+		n := 0
+		for {
+			line, err := readLine(br)
+			if len(line) > 0 || err == nil {
+				n++
+				if s := strings.TrimSpace(line); s != "" {
+					id, perr := parse(s)
+					if perr != nil {
+						id = s
+					}
+					if !yield(id) {
+						return nil
+					}
+				}
+			}
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("%w: after line %d: %v", errBadLine, n, err)
+			}
+		}
+	}
+}
+
+// readLine reads one line, keeping at most maxLineLength bytes of it.
+func readLine(br *bufio.Reader) (string, error) {
+	var sb strings.Builder
+	for {
+		chunk, isPrefix, err := br.ReadLine()
+		if sb.Len() < maxLineLength {
+			sb.Write(chunk[:min(len(chunk), maxLineLength-sb.Len())])
+		}
+		if err != nil || !isPrefix {
+			return sb.String(), err
+		}
+	}
+}
+
+// ndjsonID reads a line that is a JSON string or {"person_id": "..."}.
+func ndjsonID(line string) (string, error) {
+	if strings.HasPrefix(line, `"`) {
+		var s string
+		err := json.Unmarshal([]byte(line), &s)
+		return s, err
+	}
+	var obj struct {
+		PersonID string `json:"person_id"`
+	}
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&obj); err != nil {
+		return "", err
+	}
+	return obj.PersonID, nil
+}
+
+func validateCallback(u string) error {
+	if u == "" {
+		return nil
+	}
+	if len(u) > 2048 || !(strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
+		return fmt.Errorf("%w: callback_url must be an http(s) URL of at most 2048 characters", app.ErrInvalidArgument)
+	}
+	return nil
+}
+
+type deletionJSON struct {
+	DeletionID  string     `json:"deletion_id"`
+	State       string     `json:"state"`
+	Total       int        `json:"total"`
+	Pending     int        `json:"pending"`
+	Deleted     int        `json:"deleted"`
+	Failed      int        `json:"failed"`
+	Cancelled   int        `json:"cancelled"`
+	GroupID     string     `json:"group_id,omitempty"`
+	CallbackURL string     `json:"callback_url,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	CompletedAt *time.Time `json:"completed_at"`
+}
+
+func (api *API) getDeletion(w http.ResponseWriter, r *http.Request) {
+	d, err := api.app.GetDeletion(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, deletionJSON{DeletionID: d.DeletionID, State: d.State, Total: d.Total, Pending: d.Pending,
+		Deleted: d.Deleted, Failed: d.Failed, Cancelled: d.Cancelled, GroupID: d.GroupID, CallbackURL: d.CallbackURL,
+		CreatedAt: d.CreatedAt.UTC(), CompletedAt: utcPtr(d.CompletedAt)})
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+type itemError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Step    string `json:"step,omitempty"`
+}
+
+type itemJSON struct {
+	PersonID string     `json:"person_id"`
+	State    string     `json:"state"`
+	Error    *itemError `json:"error,omitempty"`
+}
+
+func (api *API) deletionItems(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	state := q.Get("state")
+	switch state {
+	case "", "pending", "deleted", "failed", "cancelled":
+	default:
+		writeError(w, fmt.Errorf("%w: state must be pending, deleted, failed or cancelled", app.ErrInvalidArgument))
+		return
+	}
+	after := int64(-1)
+	if s := q.Get("after"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, fmt.Errorf("%w: after must be a cursor from a previous page", app.ErrInvalidArgument))
+			return
+		}
+		after = n
+	}
+	_, limit, err := pageParams(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	items, err := api.app.DeletionItems(r.Context(), r.PathValue("id"), state, after, limit)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := struct {
+		Items []itemJSON `json:"items"`
+		Next  *string    `json:"next"`
+	}{Items: make([]itemJSON, len(items))}
+	for i, it := range items {
+		out.Items[i] = itemJSON{PersonID: it.PersonID, State: it.State}
+		if it.ErrorCode != "" {
+			out.Items[i].Error = &itemError{Code: it.ErrorCode, Message: it.ErrorMessage, Step: it.ErrorStep}
+		}
+	}
+	if len(items) == limit {
+		next := strconv.FormatInt(items[len(items)-1].Position, 10)
+		out.Next = &next
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func (api *API) retryDeletion(w http.ResponseWriter, r *http.Request) {
+	n, err := api.app.RetryFailed(r.Context(), meta(r), r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusAccepted, map[string]any{"deletion_id": r.PathValue("id"), "retried": n})
+}

@@ -1,0 +1,233 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/projections"
+)
+
+// DeletionInput is a deletion request. IDs yields the person IDs in request order; it is read
+// once, so a caller can stream millions without holding them.
+type DeletionInput struct {
+	IDs            func(yield func(string) bool) error
+	GroupID        string
+	IdempotencyKey string
+	CallbackURL    string
+}
+
+// ErrNoIDs means a deletion request named no ID at all.
+var ErrNoIDs = errors.New("the request names no person id")
+
+// deletionIDFor makes the deletion id of an idempotency key: a repeat of the request appends to
+// the same subject, finds it taken, and answers the first deletion id, without any lookup race.
+func deletionIDFor(key string) string {
+	if key == "" {
+		return events.NewID()
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "k" + hex.EncodeToString(sum[:15])
+}
+
+// RequestDeletion records a deletion request in the log, in chunks, and returns its id once the
+// request is durable and visible. existing is true when the idempotency key was used before.
+func (a *App) RequestDeletion(ctx context.Context, meta events.Meta, in DeletionInput) (id string, existing bool, err error) {
+	if in.GroupID != "" {
+		if err := domain.ValidateID(in.GroupID); err != nil {
+			return "", false, fmt.Errorf("group_id: %w", err)
+		}
+		if _, err := a.GetGroup(ctx, in.GroupID); err != nil {
+			return "", false, err
+		}
+	}
+	id = deletionIDFor(in.IdempotencyKey)
+	if in.IdempotencyKey != "" {
+		if _, last, err := a.log.Load(ctx, events.AggregateDeletion, id); err != nil {
+			return "", false, err
+		} else if last > 0 {
+			return id, true, a.waitVisible(ctx, last)
+		}
+	}
+	if meta.CorrelationID == "" {
+		meta.CorrelationID = id
+	}
+	planner := domain.NewDeletionPlanner(id, in.GroupID, in.IdempotencyKey, in.CallbackURL, domain.DefaultChunkSize)
+	var expected uint64
+	var appendErr error
+	put := func(chunk events.DeletionRequested) bool {
+		e, err := events.New(events.AggregateDeletion, id, chunk, meta)
+		if err != nil {
+			appendErr = err
+			return false
+		}
+		expected, appendErr = a.log.Append(ctx, expected, e)
+		return appendErr == nil
+	}
+	err = in.IDs(func(personID string) bool {
+		if chunk, full := planner.Add(personID); full {
+			return put(chunk)
+		}
+		return true
+	})
+	if appendErr != nil {
+		if errors.Is(appendErr, events.ErrConcurrency) && expected == 0 && in.IdempotencyKey != "" {
+			return id, true, nil // a concurrent repeat of the same request won
+		}
+		return "", false, appendErr
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if planner.Count() == 0 {
+		return "", false, ErrNoIDs
+	}
+	if !put(planner.Finish()) {
+		return "", false, appendErr
+	}
+	return id, false, a.waitVisible(ctx, expected)
+}
+
+// Deletion is the read model's view of a deletion request.
+type Deletion struct {
+	DeletionID  string     `db:"deletion_id"`
+	State       string     `db:"state"`
+	GroupID     string     `db:"group_id"`
+	CallbackURL string     `db:"callback_url"`
+	CreatedAt   time.Time  `db:"created_at"`
+	CompletedAt *time.Time `db:"completed_at"`
+	Total       int
+	Pending     int
+	Deleted     int
+	Failed      int
+	Cancelled   int
+}
+
+// GetDeletion returns a deletion request with its counters.
+func (a *App) GetDeletion(ctx context.Context, id string) (Deletion, error) {
+	var d Deletion
+	err := a.rm.GetContext(ctx, &d, a.rm.Rebind(`SELECT deletion_id, state, group_id, callback_url, created_at, completed_at
+		FROM deletions WHERE deletion_id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Deletion{}, fmt.Errorf("deletion %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Deletion{}, fmt.Errorf("get deletion %s: %w", id, err)
+	}
+	var counts []struct {
+		State string `db:"state"`
+		N     int    `db:"n"`
+	}
+	if err := a.rm.SelectContext(ctx, &counts, a.rm.Rebind(`SELECT state, COUNT(*) AS n FROM deletion_items WHERE deletion_id = ? GROUP BY state`), id); err != nil {
+		return Deletion{}, fmt.Errorf("count items of %s: %w", id, err)
+	}
+	for _, c := range counts {
+		d.Total += c.N
+		switch c.State {
+		case projections.ItemPending:
+			d.Pending = c.N
+		case projections.ItemDeleted:
+			d.Deleted = c.N
+		case projections.ItemFailed:
+			d.Failed = c.N
+		case projections.ItemCancelled:
+			d.Cancelled = c.N
+		}
+	}
+	return d, nil
+}
+
+// DeletionItem is one ID of a deletion request and its outcome.
+type DeletionItem struct {
+	Position     int64  `db:"position"`
+	PersonID     string `db:"person_id"`
+	State        string `db:"state"`
+	ErrorCode    string `db:"error_code"`
+	ErrorMessage string `db:"error_message"`
+	ErrorStep    string `db:"error_step"`
+}
+
+// DeletionItems lists a request's items in request order after the cursor position, optionally
+// in one state.
+func (a *App) DeletionItems(ctx context.Context, id, state string, after int64, limit int) ([]DeletionItem, error) {
+	if _, err := a.GetDeletionState(ctx, id); err != nil {
+		return nil, err
+	}
+	items := []DeletionItem{}
+	q := `SELECT position, person_id, state, error_code, error_message, error_step FROM deletion_items
+		WHERE deletion_id = ? AND position > ?`
+	args := []any{id, after}
+	if state != "" {
+		q += ` AND state = ?`
+		args = append(args, state)
+	}
+	q += ` ORDER BY position LIMIT ?`
+	args = append(args, limit)
+	if err := a.rm.SelectContext(ctx, &items, a.rm.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("items of %s: %w", id, err)
+	}
+	return items, nil
+}
+
+// GetDeletionState returns a request's state without counting its items.
+func (a *App) GetDeletionState(ctx context.Context, id string) (string, error) {
+	var state string
+	err := a.rm.GetContext(ctx, &state, a.rm.Rebind(`SELECT state FROM deletions WHERE deletion_id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("deletion %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("deletion %s: %w", id, err)
+	}
+	return state, nil
+}
+
+// WaitDeletion waits until the request is completed or ctx ends, then returns its items.
+func (a *App) WaitDeletion(ctx context.Context, id string) ([]DeletionItem, error) {
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		d, err := a.GetDeletion(ctx, id)
+		if err != nil && ctx.Err() == nil {
+			return nil, err
+		}
+		if err != nil || d.State != "running" || d.Pending == 0 || ctx.Err() != nil {
+			return a.DeletionItems(context.WithoutCancel(ctx), id, "", -1, 1<<30)
+		}
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+		}
+	}
+}
+
+// RetryFailed resumes the sagas of a request's items that failed at a step, and returns how many.
+func (a *App) RetryFailed(ctx context.Context, meta events.Meta, id string) (int, error) {
+	items, err := a.DeletionItems(ctx, id, projections.ItemFailed, -1, 1<<30)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var last uint64
+	for _, it := range items {
+		if it.ErrorCode != domain.CodeStepFailed {
+			continue
+		}
+		seq, err := a.execute(ctx, meta, events.AggregatePerson, it.PersonID, personDecider(it.PersonID), domain.RetryPersonDeletion{})
+		if errors.Is(err, domain.ErrNotFailed) || errors.Is(err, domain.ErrNotDeleting) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+		last = max(last, seq)
+	}
+	return n, a.waitVisible(ctx, last)
+}

@@ -1,0 +1,126 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Delivery is one event delivered by a durable consumer, to be acknowledged once handled.
+type Delivery struct {
+	Recorded
+	Msg jetstream.Msg
+}
+
+// DurableConfig configures a durable consumer shared by every replica.
+type DurableConfig struct {
+	Name      string        // durable name
+	Filter    string        // subject filter below the prefix, e.g. "person.>"
+	AckWait   time.Duration // default 2m: longer than any step's retry budget
+	BatchSize int           // default 256
+}
+
+// Consume delivers the filtered events to fn in batches, through a durable pull consumer that
+// replicas share: each event goes to one of them, and comes back if it is not acknowledged
+// within AckWait (a crashed replica's work is redelivered). fn acknowledges what it handled.
+func (s *Store) Consume(ctx context.Context, cfg DurableConfig, fn func(context.Context, []Delivery)) error {
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = 2 * time.Minute
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 256
+	}
+	cons, err := s.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       cfg.Name,
+		FilterSubject: s.cfg.Prefix + "." + cfg.Filter,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 20 * cfg.BatchSize,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", cfg.Name, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(cfg.BatchSize))
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", cfg.Name, err)
+	}
+	defer it.Stop()
+	msgs := make(chan jetstream.Msg, cfg.BatchSize)
+	go func() {
+		defer close(msgs)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				return
+			}
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { <-ctx.Done(); it.Stop() }()
+	for {
+		var batch []Delivery
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case m, ok := <-msgs:
+			if !ok {
+				return ctx.Err()
+			}
+			batch = appendDelivery(batch, m)
+		}
+	drain:
+		for len(batch) < cfg.BatchSize {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break drain
+				}
+				batch = appendDelivery(batch, m)
+			default:
+				break drain
+			}
+		}
+		if len(batch) > 0 {
+			fn(ctx, batch)
+		}
+	}
+}
+
+// appendDelivery decodes m; an undecodable event is terminated, never retried forever, since
+// no redelivery can make it decodable (a newer binary's type, say).
+func appendDelivery(batch []Delivery, m jetstream.Msg) []Delivery {
+	r, err := decodeJS(m)
+	if err != nil {
+		if errors.Is(err, ErrUnknownType) {
+			_ = m.Ack()
+		} else {
+			_ = m.Term()
+		}
+		return batch
+	}
+	return append(batch, Delivery{Recorded: r, Msg: m})
+}
+
+// AppendOnce stores e without an expected-sequence check, deduplicated by its ID within the
+// Duplicates window: for records that any number of writers may make, each meaning the same.
+func (s *Store) AppendOnce(ctx context.Context, e Envelope) (uint64, error) {
+	subject := s.Subject(e.Aggregate, e.AggregateID)
+	m, err := Encode(subject, e)
+	if err != nil {
+		return 0, err
+	}
+	ack, err := s.js.PublishMsg(ctx, m)
+	if err != nil {
+		return 0, fmt.Errorf("append %s to %s: %w", e.Type, subject, err)
+	}
+	return ack.Sequence, nil
+}

@@ -1,0 +1,185 @@
+package sagas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/events"
+)
+
+// DeletionDispatcher hands each ID of a recorded deletion request to its person: a
+// PersonDeletionRequested starts (or joins) the person's saga; IDs naming no person, or a person
+// outside the request's group, are recorded as failed items.
+type DeletionDispatcher struct {
+	log         *events.Store
+	logger      *slog.Logger
+	concurrency int
+}
+
+// NewDeletionDispatcher returns a dispatcher appending to log.
+func NewDeletionDispatcher(log *events.Store, logger *slog.Logger) *DeletionDispatcher {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &DeletionDispatcher{log: log, logger: logger, concurrency: 16}
+}
+
+// Run consumes deletion requests until ctx ends. A request is dispatched once its last chunk is
+// recorded: a request whose intake broke off was never accepted, and deletes nothing.
+func (d *DeletionDispatcher) Run(ctx context.Context) error {
+	return d.log.Consume(ctx, events.DurableConfig{Name: "deletion-dispatch", Filter: events.AggregateDeletion + ".>", BatchSize: 4},
+		func(ctx context.Context, batch []events.Delivery) {
+			for _, dl := range batch {
+				last, ok := dl.Data.(events.DeletionRequested)
+				if !ok || !last.Last {
+					_ = dl.Msg.Ack()
+					continue
+				}
+				if err := d.dispatchRequest(ctx, dl, last.DeletionID); err != nil {
+					if ctx.Err() == nil {
+						d.logger.Error("dispatch deletion; will retry", "deletion_id", last.DeletionID, "err", err)
+						_ = dl.Msg.NakWithDelay(time.Second)
+					}
+					continue
+				}
+				_ = dl.Msg.Ack()
+			}
+		})
+}
+
+// dispatchRequest dispatches every chunk of the request not yet recorded as dispatched.
+func (d *DeletionDispatcher) dispatchRequest(ctx context.Context, dl events.Delivery, id string) error {
+	history, _, err := d.log.Load(ctx, events.AggregateDeletion, id)
+	if err != nil {
+		return err
+	}
+	done := map[int]bool{}
+	for _, r := range history {
+		if e, ok := r.Data.(events.DeletionChunkDispatched); ok {
+			done[e.Chunk] = true
+		}
+	}
+	for _, r := range history {
+		if chunk, ok := r.Data.(events.DeletionRequested); ok && !done[chunk.Chunk] {
+			if err := d.dispatch(ctx, dl, chunk); err != nil {
+				return fmt.Errorf("chunk %d: %w", chunk.Chunk, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (d *DeletionDispatcher) dispatch(ctx context.Context, dl events.Delivery, chunk events.DeletionRequested) error {
+	rejected := make(map[int]bool, len(chunk.Rejected))
+	for _, r := range chunk.Rejected {
+		rejected[r.Index] = true
+	}
+	meta := events.Meta{CorrelationID: dl.CorrelationID, CausationID: dl.ID, Actor: "deletion-dispatcher"}
+	var (
+		mu      sync.Mutex
+		failed  []events.Rejection
+		errs    []error
+		wg      sync.WaitGroup
+		workers = make(chan struct{}, d.concurrency)
+	)
+	for i, personID := range chunk.PersonIDs {
+		index := chunk.Offset + i
+		if rejected[index] {
+			continue
+		}
+		workers <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-workers; wg.Done() }()
+			_, err := d.log.Execute(ctx, meta, events.AggregatePerson, personID, func(h []any) ([]any, error) {
+				return domain.PersonFromHistory(personID, h).Decide(domain.RequestPersonDeletion{DeletionID: chunk.DeletionID, GroupID: chunk.GroupID})
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+			case errors.Is(err, domain.ErrPersonNotFound):
+				failed = append(failed, events.Rejection{Index: index, Code: domain.CodeIDNotFound})
+			case errors.Is(err, domain.ErrNotInGroup):
+				failed = append(failed, events.Rejection{Index: index, Code: domain.CodeNotInGroup})
+			default:
+				errs = append(errs, fmt.Errorf("person %s: %w", personID, err))
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	e, err := events.New(events.AggregateDeletion, chunk.DeletionID, events.DeletionChunkDispatched{
+		DeletionID: chunk.DeletionID, Chunk: chunk.Chunk, Failed: failed}, meta)
+	if err != nil {
+		return err
+	}
+	// Any replica that dispatches this chunk records the same fact; the id deduplicates.
+	e.ID = fmt.Sprintf("%s.dispatched.%d", chunk.DeletionID, chunk.Chunk)
+	_, err = d.log.AppendOnce(ctx, e)
+	return err
+}
+
+// DeletionCounts are a deletion request's item counts.
+type DeletionCounts struct {
+	DeletionID                        string
+	Total, Deleted, Failed, Cancelled int
+}
+
+// DeletionProgress is the read side the completer asks which requests have only terminal items.
+type DeletionProgress interface {
+	Completable(ctx context.Context) ([]DeletionCounts, error)
+}
+
+// DeletionCompleter records DeletionCompleted for every request whose items are all terminal.
+type DeletionCompleter struct {
+	log      *events.Store
+	progress DeletionProgress
+	logger   *slog.Logger
+	Interval time.Duration
+}
+
+// NewDeletionCompleter returns a completer.
+func NewDeletionCompleter(log *events.Store, progress DeletionProgress, logger *slog.Logger) *DeletionCompleter {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &DeletionCompleter{log: log, progress: progress, logger: logger, Interval: 100 * time.Millisecond}
+}
+
+// Run checks for completable requests every Interval until ctx ends.
+func (c *DeletionCompleter) Run(ctx context.Context) error {
+	t := time.NewTicker(c.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		done, err := c.progress.Completable(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.logger.Warn("deletion completer", "err", err)
+			}
+			continue
+		}
+		for _, dc := range done {
+			_, err := c.log.Execute(ctx, events.Meta{CorrelationID: dc.DeletionID, Actor: "deletion-completer"}, events.AggregateDeletion, dc.DeletionID,
+				func(h []any) ([]any, error) {
+					return domain.DeletionFromHistory(dc.DeletionID, h).Decide(domain.CompleteDeletion{
+						Total: dc.Total, Deleted: dc.Deleted, Failed: dc.Failed, Cancelled: dc.Cancelled})
+				})
+			if err != nil && ctx.Err() == nil {
+				c.logger.Warn("complete deletion", "deletion_id", dc.DeletionID, "err", err)
+			}
+		}
+	}
+}
