@@ -56,7 +56,10 @@ func (r Retry) do(ctx context.Context, fn func() error) error {
 type PersonDeletionConfig struct {
 	Retry     Retry
 	BatchSize int
-	Logger    *slog.Logger
+	// AckWait is how long a step may stay unacknowledged before JetStream hands it to another
+	// worker (a crashed replica's steps come back after it). Default 30s, above the retry budget.
+	AckWait time.Duration
+	Logger  *slog.Logger
 	// AfterDeletions runs after a batch deleted persons (SQLite: truncate the write-ahead logs so
 	// no copy of deleted rows lingers).
 	AfterDeletions func(context.Context)
@@ -83,12 +86,15 @@ func NewPersonDeletionSaga(log *events.Store, target Target, keys KeyShredder, c
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 256
 	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = 30 * time.Second
+	}
 	return &PersonDeletionSaga{log: log, target: target, keys: keys, cfg: cfg}
 }
 
 // Run consumes person events until ctx ends.
 func (s *PersonDeletionSaga) Run(ctx context.Context) error {
-	return s.log.Consume(ctx, events.DurableConfig{Name: "person-deletion-saga", Filter: events.AggregatePerson + ".>", BatchSize: s.cfg.BatchSize},
+	return s.log.Consume(ctx, events.DurableConfig{Name: "person-deletion-saga", Filter: events.AggregatePerson + ".>", BatchSize: s.cfg.BatchSize, AckWait: s.cfg.AckWait},
 		s.HandleBatch)
 }
 
@@ -150,7 +156,12 @@ func (s *PersonDeletionSaga) runStep(ctx context.Context, step domain.Step, ds [
 	if len(ids) > 0 {
 		if err := s.cfg.Retry.do(ctx, func() error { return s.effect(ctx, step, ids) }); err != nil {
 			if ctx.Err() != nil {
-				return // shutting down: unacknowledged, the steps are redelivered
+				// Shutting down: release the steps so a live replica (or the next start) takes
+				// them at once instead of after AckWait.
+				for _, d := range ds {
+					_ = d.Msg.Nak()
+				}
+				return
 			}
 			// Isolate the persons the store keeps refusing, so one bad record cannot fail the batch.
 			for _, id := range ids {

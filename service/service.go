@@ -21,6 +21,7 @@ import (
 
 	"github.com/erasure-dev/erasure/api/httpx"
 	"github.com/erasure-dev/erasure/api/native"
+	"github.com/erasure-dev/erasure/api/sophon"
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/config"
 	"github.com/erasure-dev/erasure/events"
@@ -55,9 +56,13 @@ type Service struct {
 type Option func(*options)
 
 type options struct {
-	target func(*stores.Builtin) sagas.Target
-	retry  sagas.Retry
+	target  func(*stores.Builtin) sagas.Target
+	retry   sagas.Retry
+	ackWait time.Duration
 }
+
+// WithAckWait sets how long a saga step may stay unacknowledged before it is redelivered.
+func WithAckWait(d time.Duration) Option { return func(o *options) { o.ackWait = d } }
 
 // WithTarget replaces the saga's downstream target, e.g. with one that fails on purpose.
 func WithTarget(f func(*stores.Builtin) sagas.Target) Option {
@@ -115,7 +120,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	s.Projection = projections.NewRunner(s.DBs.ReadModel, s.Log, projections.RunnerConfig{Logger: logger, AfterBatch: s.afterProjection},
-		projections.Registry{}, projections.Deletions{})
+		projections.Registry{}, projections.Deletions{}, projections.Permissions{})
 	s.App = app.New(s.Log, s.DBs.ReadModel, s.Keys, s.Stores, s.Projection, logger)
 	s.App.SetCatchingUp(true)
 
@@ -124,11 +129,13 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 		target = o.target(s.Stores)
 	}
 	saga := sagas.NewPersonDeletionSaga(s.Log, target, s.Keys, sagas.PersonDeletionConfig{
-		Retry: o.retry, Logger: logger,
+		Retry: o.retry, Logger: logger, AckWait: o.ackWait,
 		AfterDeletions: func(ctx context.Context) { _ = s.DBs.Checkpoint(ctx) },
 	})
 	dispatcher := sagas.NewDeletionDispatcher(s.Log, logger)
 	completer := sagas.NewDeletionCompleter(s.Log, projections.Progress{DB: s.DBs.ReadModel}, logger)
+	permissionDeletion := sagas.NewPermissionDeletionSaga(s.Log, s.Stores,
+		projections.PermissionMembers{DB: s.DBs.ReadModel, Runner: s.Projection}, sagas.PermissionDeletionConfig{Logger: logger})
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -137,6 +144,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 		"person-deletion-saga": saga.Run,
 		"deletion-dispatcher":  dispatcher.Run,
 		"deletion-completer":   completer.Run,
+		"permission-deletion":  permissionDeletion.Run,
 	} {
 		s.wg.Add(1)
 		go func() {
@@ -230,6 +238,7 @@ func serverAtLeast(v string, major, minor int) bool {
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	native.New(s.App, s.logger).Register(mux)
+	sophon.New(s.App, s.logger, s.cfg.SophonWait).Register(mux)
 	return httpx.Middleware(s.logger, native.Panic)(mux)
 }
 
@@ -280,7 +289,15 @@ func (s *Service) Close() {
 	if s.cancel != nil {
 		s.cancel()
 	}
-	s.wg.Wait()
+	// Workers stop at the next context check; a downstream call that ignores cancellation must
+	// not hold the shutdown past its budget (its step is redelivered after AckWait).
+	stopped := make(chan struct{})
+	go func() { s.wg.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(s.cfg.ShutdownTimeout / 2):
+		s.logger.Warn("background workers did not stop in time; closing the stores under them")
+	}
 	if s.DBs != nil {
 		if err := s.DBs.Close(); err != nil {
 			s.logger.Warn("close databases", "err", err)

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"io"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"os"
 	"testing"
@@ -24,10 +25,11 @@ var Dialects = []string{"sqlite", "postgres"}
 
 // Env is a running service and its HTTP test server.
 type Env struct {
-	Config config.Config
-	Svc    *service.Service
-	HTTP   *httptest.Server
-	t      testing.TB
+	Config  config.Config
+	Options []service.Option
+	Svc     *service.Service
+	HTTP    *httptest.Server
+	t       testing.TB
 }
 
 // Config returns a configuration for dialect with its own data directory (and database).
@@ -45,9 +47,9 @@ func Config(t testing.TB, dialect string) config.Config {
 }
 
 // Start opens a service on cfg and serves it over httptest; both stop when the test ends.
-func Start(t testing.TB, cfg config.Config) *Env {
+func Start(t testing.TB, cfg config.Config, opts ...service.Option) *Env {
 	t.Helper()
-	e := &Env{Config: cfg, t: t}
+	e := &Env{Config: cfg, Options: opts, t: t}
 	e.open()
 	t.Cleanup(e.Stop)
 	return e
@@ -55,7 +57,7 @@ func Start(t testing.TB, cfg config.Config) *Env {
 
 func (e *Env) open() {
 	e.t.Helper()
-	svc, err := service.Open(context.Background(), e.Config, Logger())
+	svc, err := service.Open(context.Background(), e.Config, Logger(), e.Options...)
 	require.NoError(e.t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -106,4 +108,13 @@ func DropPostgresSchema(t testing.TB, dsn, schema string) {
 	defer db.Close()
 	_, err = db.Exec("DROP SCHEMA " + schema + " CASCADE")
 	require.NoError(t, err)
+}
+
+// FreePort returns a TCP port that was free a moment ago on 127.0.0.1.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
