@@ -31,6 +31,9 @@ type Registrar interface {
 	RemoveFace(ctx context.Context, personID, faceID, photoKey string) error
 	UnbindPermissionGroups(ctx context.Context, personIDs []string) error
 	Photo(personID, photoKey string) ([]byte, error)
+	PermissionDirectory
+	// Leftovers lists what the stores still hold of the persons, as "store:person_id".
+	Leftovers(ctx context.Context, personIDs []string) ([]string, error)
 }
 
 // App is the application layer.

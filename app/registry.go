@@ -72,6 +72,12 @@ type CreatePersonInput struct {
 	GroupIDs           []string
 	PermissionGroupIDs []string
 	Photos             []NewPhoto
+	// Profile is further personal data (JSON), sealed like the name: a Sophon identity's
+	// user_type and ext_user_info.
+	Profile string
+	// RequirePermissionGroups refuses permission groups that do not exist (Sophon) instead of
+	// creating them (native).
+	RequirePermissionGroups bool
 }
 
 // CreatePerson registers a person: photos and face records go to the downstream stores, the
@@ -109,10 +115,19 @@ func (a *App) CreatePerson(ctx context.Context, meta events.Meta, in CreatePerso
 		}
 		return nil, domain.ErrPersonExists
 	}
+	if err := a.ensurePermissionGroups(ctx, meta, in.PermissionGroupIDs, !in.RequirePermissionGroups); err != nil {
+		return nil, err
+	}
 
 	name, err := a.keys.Seal(ctx, in.PersonID, in.Name)
 	if err != nil {
 		return nil, fmt.Errorf("seal name: %w", err)
+	}
+	var profile events.Sealed
+	if in.Profile != "" {
+		if profile, err = a.keys.Seal(ctx, in.PersonID, in.Profile); err != nil {
+			return nil, fmt.Errorf("seal profile: %w", err)
+		}
 	}
 	records := make([]FaceRecord, len(in.Photos))
 	faces := make([]events.Face, len(in.Photos))
@@ -126,11 +141,18 @@ func (a *App) CreatePerson(ctx context.Context, meta events.Meta, in CreatePerso
 		return nil, fmt.Errorf("register downstream: %w", err)
 	}
 	seq, err := a.execute(ctx, meta, events.AggregatePerson, in.PersonID, personDecider(in.PersonID), domain.CreatePerson{
-		Name: name, GroupIDs: in.GroupIDs, PermissionGroupIDs: in.PermissionGroupIDs, Faces: faces,
+		Name: name, GroupIDs: in.GroupIDs, PermissionGroupIDs: in.PermissionGroupIDs, Faces: faces, Profile: profile,
 	})
 	if err != nil {
 		a.undoRegistration(in.PersonID, records)
 		return nil, err
+	}
+	if len(in.PermissionGroupIDs) > 0 {
+		unbound, err := a.unbindDeletedPermissionGroups(ctx, meta, in.PersonID, in.PermissionGroupIDs)
+		if err != nil {
+			return nil, err
+		}
+		seq = max(seq, unbound)
 	}
 	if err := a.waitVisible(ctx, seq); err != nil {
 		return nil, err
@@ -180,6 +202,7 @@ func dataOf(history []events.Recorded) []any {
 type Person struct {
 	PersonID           string
 	Name               string // empty once erased
+	Profile            string // JSON, empty if none or erased
 	State              string
 	DeletionID         string
 	GroupIDs           []string
@@ -188,16 +211,17 @@ type Person struct {
 }
 
 type personRow struct {
-	PersonID   string `db:"person_id"`
-	NameSealed string `db:"name_sealed"`
-	State      string `db:"state"`
-	DeletionID string `db:"deletion_id"`
+	PersonID      string `db:"person_id"`
+	NameSealed    string `db:"name_sealed"`
+	ProfileSealed string `db:"profile_sealed"`
+	State         string `db:"state"`
+	DeletionID    string `db:"deletion_id"`
 }
 
 // GetPerson returns a person; ErrPersonNotFound once deleted or if it never existed.
 func (a *App) GetPerson(ctx context.Context, id string) (Person, error) {
 	var row personRow
-	err := a.rm.GetContext(ctx, &row, a.rm.Rebind(`SELECT person_id, name_sealed, state, deletion_id FROM persons WHERE person_id = ?`), id)
+	err := a.rm.GetContext(ctx, &row, a.rm.Rebind(`SELECT person_id, name_sealed, profile_sealed, state, deletion_id FROM persons WHERE person_id = ?`), id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Person{}, domain.ErrPersonNotFound
 	}
@@ -206,6 +230,9 @@ func (a *App) GetPerson(ctx context.Context, id string) (Person, error) {
 	}
 	p := Person{PersonID: row.PersonID, State: row.State, DeletionID: row.DeletionID}
 	if p.Name, err = a.keys.Open(ctx, id, events.Sealed(row.NameSealed)); err != nil && !errors.Is(err, keys.ErrShredded) {
+		return Person{}, err
+	}
+	if p.Profile, err = a.keys.Open(ctx, id, events.Sealed(row.ProfileSealed)); err != nil && !errors.Is(err, keys.ErrShredded) {
 		return Person{}, err
 	}
 	for _, q := range []struct {

@@ -26,6 +26,13 @@ type Config struct {
 	ShutdownTimeout time.Duration // ERASURE_SHUTDOWN_TIMEOUT
 	LogLevel        string        // --log-level, ERASURE_LOG_LEVEL: debug, info, warn, error
 	LogFormat       string        // --log-format, ERASURE_LOG_FORMAT: json or text
+	// SophonWait (ERASURE_SOPHON_WAIT, default 30s) bounds how long a Sophon deleteidentities
+	// call waits for its IDs to be terminal; those still running are answered as pending.
+	SophonWait time.Duration
+	// SagaAckWait (ERASURE_SAGA_ACK_WAIT, default 30s) is how long a saga step may stay
+	// unacknowledged before JetStream gives it to another worker: the time to recover the steps
+	// of a replica that died. It must exceed the step retry budget (about 10s).
+	SagaAckWait time.Duration
 }
 
 // FromEnv returns the defaults overridden by the environment.
@@ -41,12 +48,25 @@ func FromEnv() Config {
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        env("ERASURE_LOG_LEVEL", "info"),
 		LogFormat:       env("ERASURE_LOG_FORMAT", "json"),
+		SophonWait:      30 * time.Second,
+		SagaAckWait:     30 * time.Second,
+	}
+	if d, err := time.ParseDuration(os.Getenv("ERASURE_SAGA_ACK_WAIT")); err == nil {
+		c.SagaAckWait = d
 	}
 	if n, err := strconv.Atoi(os.Getenv("ERASURE_STREAM_REPLICAS")); err == nil {
 		c.StreamReplicas = n
 	}
 	if d, err := time.ParseDuration(os.Getenv("ERASURE_SHUTDOWN_TIMEOUT")); err == nil {
 		c.ShutdownTimeout = d
+	}
+	if v := os.Getenv("ERASURE_SOPHON_WAIT"); v != "" {
+		// An unparsable value is kept as invalid (-1) so that Validate names it, rather than
+		// silently falling back to the default.
+		c.SophonWait = -1
+		if d, err := time.ParseDuration(v); err == nil {
+			c.SophonWait = d
+		}
 	}
 	return c
 }
@@ -92,6 +112,12 @@ func (c *Config) Validate() error {
 	}
 	if c.StreamReplicas < 0 || c.StreamReplicas > 5 {
 		return fmt.Errorf("ERASURE_STREAM_REPLICAS must be 1..5, got %d", c.StreamReplicas)
+	}
+	if c.SophonWait < 0 || c.SophonWait > 10*time.Minute {
+		return fmt.Errorf("ERASURE_SOPHON_WAIT must be a duration of at most 10m, such as 30s (0 means the default, 30s)")
+	}
+	if c.SagaAckWait < time.Second {
+		return fmt.Errorf("ERASURE_SAGA_ACK_WAIT must be a duration of at least 1s, such as 30s")
 	}
 	if _, err := c.Level(); err != nil {
 		return err

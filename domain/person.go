@@ -86,6 +86,7 @@ type (
 		GroupIDs           []string
 		PermissionGroupIDs []string
 		Faces              []events.Face
+		Profile            events.Sealed // optional further personal fields, sealed
 	}
 	// AddPersonToGroup adds a membership.
 	AddPersonToGroup struct{ GroupID string }
@@ -97,6 +98,9 @@ type (
 	DeleteFace struct{ FaceID string }
 	// BindPermissionGroup binds the person to a permission group; binding twice is a no-op.
 	BindPermissionGroup struct{ PermissionGroupID string }
+	// UnbindPermissionGroup removes one binding because its permission group is being deleted.
+	// Unbinding what is not bound is a no-op, so a redelivered unbind is harmless.
+	UnbindPermissionGroup struct{ PermissionGroupID string }
 	// RequestPersonDeletion deletes the person, or with GroupID only that membership, deleting
 	// the person when it was the last.
 	RequestPersonDeletion struct {
@@ -141,6 +145,14 @@ func (p *Person) Decide(cmd any) ([]any, error) {
 			return nil, ErrNotFailed
 		}
 		return []any{events.PersonDeletionRequested{PersonID: p.id, DeletionID: p.deletion, ResumeAt: string(p.next)}}, nil
+	case UnbindPermissionGroup:
+		// Allowed while the person is being deleted too: the permission group's deletion must not
+		// wait for (or be stuck behind a failed) person deletion, and an early unbind only
+		// shortens the list that step 2 of the person's saga unbinds.
+		if !slices.Contains(p.permissions, c.PermissionGroupID) {
+			return nil, nil
+		}
+		return []any{events.PermissionGroupUnbound{PersonID: p.id, PermissionGroupID: c.PermissionGroupID}}, nil
 	}
 	if err := p.mustBeActive(); err != nil {
 		return nil, err
@@ -220,6 +232,7 @@ func (p *Person) create(c CreatePerson) ([]any, error) {
 	return []any{events.PersonCreated{
 		PersonID: p.id, Name: c.Name,
 		GroupIDs: nonNil(c.GroupIDs), PermissionGroupIDs: nonNil(c.PermissionGroupIDs), Faces: nonNil(c.Faces),
+		Profile: c.Profile,
 	}}, nil
 }
 
@@ -320,6 +333,8 @@ func (p *Person) Apply(e any) {
 		p.faces = slices.DeleteFunc(p.faces, func(f events.Face) bool { return f.FaceID == e.FaceID })
 	case events.PermissionGroupBound:
 		p.permissions = append(p.permissions, e.PermissionGroupID)
+	case events.PermissionGroupUnbound:
+		p.permissions = slices.DeleteFunc(p.permissions, func(g string) bool { return g == e.PermissionGroupID })
 	case events.PersonDeletionRequested:
 		if e.Joins != "" {
 			return

@@ -208,6 +208,10 @@ func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(contex
 	if from == 0 {
 		from = 1
 	}
+	// Ends the fetching goroutine when Follow returns for any reason, not only when the
+	// caller's ctx ends: a caller that follows again after fn failed must not leak it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   from,
@@ -215,7 +219,10 @@ func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(contex
 	if err != nil {
 		return fmt.Errorf("follow from %d: %w", from, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(max))
+	// nats.go's iterator now and then stops pulling until it notices two missed heartbeats
+	// (10s with the ordered consumer's default; seen under load): a short heartbeat bounds that
+	// stall, which a write waiting for the read model would otherwise feel.
+	it, err := cons.Messages(jetstream.PullMaxMessages(max), jetstream.PullHeartbeat(followHeartbeat))
 	if err != nil {
 		return fmt.Errorf("follow from %d: %w", from, err)
 	}
@@ -278,6 +285,9 @@ func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(contex
 		}
 	}
 }
+
+// followHeartbeat is the idle heartbeat Follow asks the server for while it waits for events.
+const followHeartbeat = time.Second
 
 func decodeJS(m jetstream.Msg) (Recorded, error) {
 	md, err := m.Metadata()

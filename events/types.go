@@ -2,9 +2,10 @@ package events
 
 // Aggregate names: the second token of a subject (erasure.<aggregate>.<id>).
 const (
-	AggregatePerson   = "person"
-	AggregateGroup    = "group"
-	AggregateDeletion = "deletion"
+	AggregatePerson     = "person"
+	AggregateGroup      = "group"
+	AggregateDeletion   = "deletion"
+	AggregatePermission = "permission" // a Sophon permission group (access-control group)
 )
 
 // Sealed is a personal field encrypted with the person's data key (AES-256-GCM, base64). It is the
@@ -45,6 +46,9 @@ type PersonCreated struct {
 	GroupIDs           []string `json:"group_ids"`
 	PermissionGroupIDs []string `json:"permission_group_ids"`
 	Faces              []Face   `json:"faces"`
+	// Profile holds further personal fields (a Sophon identity's user_type and ext_user_info),
+	// sealed like the name.
+	Profile Sealed `json:"profile,omitempty"`
 }
 
 // PersonAddedToGroup adds a membership.
@@ -77,6 +81,36 @@ type FaceDeleted struct {
 type PermissionGroupBound struct {
 	PersonID          string `json:"person_id"`
 	PermissionGroupID string `json:"permission_group_id"`
+}
+
+// PermissionGroupUnbound removes one permission binding from a person while the person stays:
+// its permission group is being deleted.
+type PermissionGroupUnbound struct {
+	PersonID          string `json:"person_id"`
+	PermissionGroupID string `json:"permission_group_id"`
+}
+
+// PermissionGroupCreated starts a permission group's life. Name is unique among live permission
+// groups (reserved before the append); names and descriptions of permission groups are not
+// personal data, so they travel in clear.
+type PermissionGroupCreated struct {
+	PermissionGroupID string `json:"permission_group_id"`
+	Name              string `json:"name"`
+	Description       string `json:"description,omitempty"`
+}
+
+// PermissionGroupDeletionRequested puts a permission group into the deleting state: its members
+// are unbound one by one (PermissionGroupUnbound on each person), then PermissionGroupDeleted.
+type PermissionGroupDeletionRequested struct {
+	PermissionGroupID string `json:"permission_group_id"`
+	Name              string `json:"name"`
+}
+
+// PermissionGroupDeleted ends a permission group's life once no person is bound to it; its name
+// is free again.
+type PermissionGroupDeleted struct {
+	PermissionGroupID string `json:"permission_group_id"`
+	Name              string `json:"name"`
 }
 
 // DeletionRequested records one chunk of a deletion request: the IDs at positions
@@ -174,6 +208,10 @@ func init() {
 	Register[FaceAdded]("FaceAdded", 1)
 	Register[FaceDeleted]("FaceDeleted", 1)
 	Register[PermissionGroupBound]("PermissionGroupBound", 1)
+	Register[PermissionGroupUnbound]("PermissionGroupUnbound", 1)
+	Register[PermissionGroupCreated]("PermissionGroupCreated", 1)
+	Register[PermissionGroupDeletionRequested]("PermissionGroupDeletionRequested", 1)
+	Register[PermissionGroupDeleted]("PermissionGroupDeleted", 1)
 	Register[DeletionRequested]("DeletionRequested", 1)
 	Register[DeletionChunkDispatched]("DeletionChunkDispatched", 1)
 	Register[PersonDeletionRequested]("PersonDeletionRequested", 1)

@@ -46,8 +46,8 @@ func applyRegistry(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 		if err := deletePersonRows(exec, e.PersonID); err != nil {
 			return err
 		}
-		if err := exec(`INSERT INTO persons (person_id, name_sealed, state, deletion_id, created_at, updated_at, version)
-			VALUES (?, ?, 'active', '', ?, ?, ?)`, e.PersonID, string(e.Name), t, t, r.Seq); err != nil {
+		if err := exec(`INSERT INTO persons (person_id, name_sealed, profile_sealed, state, deletion_id, created_at, updated_at, version)
+			VALUES (?, ?, ?, 'active', '', ?, ?, ?)`, e.PersonID, string(e.Name), string(e.Profile), t, t, r.Seq); err != nil {
 			return err
 		}
 		for _, g := range e.GroupIDs {
@@ -91,6 +91,12 @@ func applyRegistry(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 			return err
 		}
 		return exec(`INSERT INTO permission_bindings (person_id, permission_group_id, bound_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, e.PersonID, e.PermissionGroupID, t)
+	case events.PermissionGroupUnbound:
+		// Here, in order with the binds, so a bind, unbind and bind again in one batch ends bound.
+		if err := touchPerson(exec, e.PersonID, r); err != nil {
+			return err
+		}
+		return exec(`DELETE FROM permission_bindings WHERE person_id = ? AND permission_group_id = ?`, e.PersonID, e.PermissionGroupID)
 	case events.PersonDeletionRequested:
 		if e.Joins != "" {
 			return nil

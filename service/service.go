@@ -4,6 +4,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,10 +57,15 @@ type Service struct {
 type Option func(*options)
 
 type options struct {
-	target  func(*stores.Builtin) sagas.Target
-	retry   sagas.Retry
-	ackWait time.Duration
+	readOnly bool
+	target   func(*stores.Builtin) sagas.Target
+	retry    sagas.Retry
+	ackWait  time.Duration
 }
+
+// ReadOnly runs only the projection: for commands that inspect the stores (verify) and must
+// not start sagas.
+func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
 
 // WithAckWait sets how long a saga step may stay unacknowledged before it is redelivered.
 func WithAckWait(d time.Duration) Option { return func(o *options) { o.ackWait = d } }
@@ -129,7 +135,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 		target = o.target(s.Stores)
 	}
 	saga := sagas.NewPersonDeletionSaga(s.Log, target, s.Keys, sagas.PersonDeletionConfig{
-		Retry: o.retry, Logger: logger, AckWait: o.ackWait,
+		Retry: o.retry, Logger: logger, AckWait: cmp.Or(o.ackWait, cfg.SagaAckWait),
 		AfterDeletions: func(ctx context.Context) { _ = s.DBs.Checkpoint(ctx) },
 	})
 	dispatcher := sagas.NewDeletionDispatcher(s.Log, logger)
@@ -139,13 +145,17 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	for name, run := range map[string]func(context.Context) error{
+	workers := map[string]func(context.Context) error{
 		"projection":           s.Projection.Run,
 		"person-deletion-saga": saga.Run,
 		"deletion-dispatcher":  dispatcher.Run,
 		"deletion-completer":   completer.Run,
 		"permission-deletion":  permissionDeletion.Run,
-	} {
+	}
+	if o.readOnly {
+		workers = map[string]func(context.Context) error{"projection": s.Projection.Run}
+	}
+	for name, run := range workers {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -178,7 +188,13 @@ func (s *Service) WaitCaughtUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.Projection.WaitFor(ctx, last)
+	if err := s.Projection.WaitFor(ctx, last); err != nil {
+		return err
+	}
+	// Whoever sees the read model caught up marks it so: a caller (a test, a command) that
+	// waited here must find /readyz ready, not race the start goroutine that also waits.
+	s.App.SetCatchingUp(false)
+	return nil
 }
 
 func (s *Service) openLog(ctx context.Context) error {

@@ -40,6 +40,9 @@ func NewBuiltin(db *sqlx.DB, photosDir string) (*Builtin, error) {
 // a retried registration writes the same rows and files again.
 func (b *Builtin) Register(ctx context.Context, personID string, faces []app.FaceRecord, permissionGroupIDs []string) error {
 	for _, f := range faces {
+		if f.Photo == nil {
+			continue // registered from a feature vector: there is no photo to keep
+		}
 		if err := b.putPhoto(personID, f.PhotoKey, f.Photo); err != nil {
 			return err
 		}
@@ -123,6 +126,12 @@ func (b *Builtin) PurgePhotos(_ context.Context, personIDs []string) error {
 
 // Leftovers lists what the stores still hold of the given persons: "store:person" entries.
 func (b *Builtin) Leftovers(ctx context.Context, personIDs []string) ([]string, error) {
+	for _, id := range personIDs {
+		// The photo check stats photosDir/id: an id like ".." would look outside the store.
+		if err := domain.ValidateID(id); err != nil {
+			return nil, fmt.Errorf("leftovers of %q: %w", id, err)
+		}
+	}
 	var found []string
 	for _, q := range []struct{ store, sql string }{
 		{"face_index", "SELECT DISTINCT person_id FROM face_index WHERE person_id IN (?)"},

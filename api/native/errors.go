@@ -46,6 +46,8 @@ var errorTable = []errorCode{
 	{domain.ErrGroupExists, http.StatusConflict, "GROUP_EXISTS"},
 	{domain.ErrPersonDeleting, http.StatusConflict, "PERSON_DELETING"},
 	{domain.ErrGroupDeleting, http.StatusConflict, "GROUP_DELETING"},
+	{domain.ErrPermissionGroupDeleting, http.StatusConflict, "PERMISSION_GROUP_DELETING"},
+	{domain.ErrPermissionNameTaken, http.StatusConflict, "PERMISSION_NAME_TAKEN"},
 	{domain.ErrPersonNotFound, http.StatusNotFound, "PERSON_NOT_FOUND"},
 	{domain.ErrGroupNotFound, http.StatusNotFound, "GROUP_NOT_FOUND"},
 	{domain.ErrFaceNotFound, http.StatusNotFound, "FACE_NOT_FOUND"},

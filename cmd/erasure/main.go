@@ -25,6 +25,9 @@ Usage:
 Commands:
   serve     run the service (embedded JetStream and SQLite under --data unless NATS_URL/DATABASE_URL)
   migrate   apply the embedded database migrations and exit
+  delete    delete persons through a running server (IDs as arguments, --file F or -), with progress
+  status    show a deletion request's state and counters
+  verify    scan the stores for anything left of deleted persons (exit 1 if any)
 
 Run 'erasure <command> --help' for a command's flags.
 
@@ -34,6 +37,7 @@ Environment:
   ERASURE_DATA        data directory (default ./data)
   ERASURE_HTTP_ADDR   HTTP listen address (default 127.0.0.1:8080)
   ERASURE_MASTER_KEY  base64 32-byte master key (default: generated under the data directory)
+  ERASURE_SERVER      server URL for delete and status (default http://ERASURE_HTTP_ADDR)
 `
 
 func main() {
@@ -54,6 +58,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(args[1:], stderr)
 	case "migrate":
 		err = migrate(args[1:], stderr)
+	case "delete":
+		err = deleteCmd(args[1:], stdout, stderr)
+	case "status":
+		err = statusCmd(args[1:], stdout, stderr)
+	case "verify":
+		err = verifyCmd(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "erasure: unknown command %q\n\n%s", args[0], usage)
 		return 2

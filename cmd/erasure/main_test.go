@@ -239,7 +239,13 @@ func (s *server) do(method, path, body string) (int, map[string]any) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
+	return s.doRequest(req)
+}
+
+func (s *server) doRequest(req *http.Request) (int, map[string]any) {
+	s.t.Helper()
+	method, path := req.Method, req.URL.Path
+	client := &http.Client{Timeout: 30 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)

@@ -1,0 +1,185 @@
+// Package sophon is the Sophon edge-box compatibility surface under /sophon/v2/face/: the face
+// library API of the Sophon box (identities, faces, permission groups, deleteidentities), so
+// that a Sophon client runs against erasure alone. Every endpoint takes POST with a JSON body
+// (Content-Type application/json) and answers JSON; errors are {"error":{"code","message"}} with
+// Sophon's codes, mapped in one table (errors.go). Like every front door, it parses, calls app,
+// and maps; a write is answered once the read model shows it.
+//
+// HTTP statuses (Sophon documents none): 200 on success; 400 for every client error, the code
+// telling which (INVALID_REQUEST_JSON, UNSUPPORT_CONTENT_TYPE, MISSING_ARGUMENTS,
+// INVALID_ARGUMENTS, ID_REPEAT_ERROR, NAME_REPEAT_ERROR, ID_NOT_FOUND, IMAGE_DECODE_ERROR,
+// IMAGE_SIZE_TOO_LARGE_ERROR); 404 API_NOT_FOUND for an unknown endpoint; 503 SERVICE_BUSY or
+// TIMEOUT (with Retry-After) when the server could not finish in time; 500 INTERNAL_ERROR for a
+// bug, panics included.
+package sophon
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/erasure-dev/erasure/api/httpx"
+	"github.com/erasure-dev/erasure/app"
+	"github.com/erasure-dev/erasure/events"
+)
+
+// Prefix is where the Sophon routes live.
+const Prefix = "/sophon/v2/face/"
+
+// Limits of the Sophon surface.
+const (
+	maxSmallBody = 1 << 20 // every request without an image: 1,000 IDs fit many times over
+	// maxImageBody leaves room beyond the 5 MB image limit, so that an image just over it is
+	// answered IMAGE_SIZE_TOO_LARGE_ERROR rather than a bare "body too large".
+	maxImageBody = 16 << 20
+	// DefaultWait is how long deleteidentities waits for its IDs when not configured.
+	DefaultWait = 30 * time.Second
+)
+
+// API serves the Sophon surface.
+type API struct {
+	app    *app.App
+	logger *slog.Logger
+	wait   time.Duration
+}
+
+// New returns the Sophon API over a. wait bounds how long deleteidentities waits for its IDs to
+// be terminal (config ERASURE_SOPHON_WAIT); 0 means DefaultWait.
+func New(a *app.App, logger *slog.Logger, wait time.Duration) *API {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if wait <= 0 {
+		wait = DefaultWait
+	}
+	return &API{app: a, logger: logger, wait: wait}
+}
+
+// Register adds the Sophon routes to mux.
+func (api *API) Register(mux *http.ServeMux) {
+	for name, h := range map[string]http.HandlerFunc{
+		"deleteidentities": api.deleteIdentities,
+		"createpermission": api.createPermission,
+		"getpermissions":   api.getPermissions,
+		"getpermission":    api.getPermission,
+		"deletepermission": api.deletePermission,
+		"createidentity":   api.createIdentity,
+		"getidentity":      api.getIdentity,
+		"getidentities":    api.getIdentities,
+		"addface":          api.addFace,
+		"deleteface":       api.deleteFace,
+		"getregisterimage": api.getRegisterImage,
+	} {
+		mux.HandleFunc("POST "+Prefix+name, api.recovered(h))
+	}
+	// The box's own form of getregisterimage: GET with the image id in the path, answering the
+	// image itself.
+	mux.HandleFunc("GET "+Prefix+"getregisterimage/{id}", api.recovered(api.getRegisterImageFile))
+	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, fmt.Errorf("%w: %s %s (Sophon endpoints take POST)", errNoSuchAction, r.Method, r.URL.Path))
+	})
+}
+
+// recovered answers a panic in Sophon's own format; the shared middleware would answer the
+// native one.
+func (api *API) recovered(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler { //nolint:errorlint // the sentinel is compared by identity
+					panic(p)
+				}
+				api.logger.Error("panic serving Sophon request", "request_id", httpx.RequestID(r), "path", r.URL.Path,
+					"panic", p, "stack", string(debug.Stack()))
+				writeCode(w, http.StatusInternalServerError, "INTERNAL_ERROR", "internal error")
+			}
+		}()
+		h(w, r)
+	}
+}
+
+// fail answers err, logging what the table does not know (a bug or an outage).
+func (api *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if !mapped(err) {
+		api.logger.Error("Sophon request failed", "request_id", httpx.RequestID(r), "path", r.URL.Path, "err", err)
+	}
+	writeError(w, err)
+}
+
+func mapped(err error) bool {
+	for _, row := range errorTable {
+		if errors.Is(err, row.err) {
+			return true
+		}
+	}
+	return false
+}
+
+func meta(r *http.Request) events.Meta {
+	return events.Meta{CorrelationID: httpx.RequestID(r), Actor: "sophon-api"}
+}
+
+// decode reads the JSON body into v. Unlike the native API it ignores unknown fields: clients
+// written against the box send fields erasure does not model (or that newer firmware added), and
+// refusing them would break those clients for nothing.
+func decode(r *http.Request, limit int64, v any) error {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return fmt.Errorf("%w, got %q", errContentType, ct)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("%w: limit is %d bytes", httpx.ErrBodyTooLarge, limit)
+		}
+		return fmt.Errorf("%w: %v", errInvalidJSON, err)
+	}
+	if !json.Valid(body) {
+		return fmt.Errorf("%w: the body must be one JSON object", errInvalidJSON)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			what := typeErr.Field
+			if what == "" {
+				what = "the body"
+			}
+			return fmt.Errorf("%w: %s must be %s, not %s", errInvalid, what, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+		}
+		return fmt.Errorf("%w: %v", errInvalidJSON, err)
+	}
+	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+		return fmt.Errorf("%w: the body must be a JSON object", errInvalid)
+	}
+	return nil
+}
+
+// jsonKind names a Go kind in JSON's words for error messages.
+func jsonKind(k string) string {
+	switch k {
+	case "struct", "map":
+		return "an object"
+	case "slice", "array":
+		return "a list"
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "float32", "float64":
+		return "a number"
+	case "int", "int64", "int32":
+		return "an integer"
+	}
+	return k
+}
+
+// write answers 200 with v.
+func write(w http.ResponseWriter, v any) { httpx.WriteJSON(w, http.StatusOK, v) }

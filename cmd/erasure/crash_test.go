@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestKillDuringBulkDeletion kills `erasure serve` with SIGKILL in the middle of a bulk deletion,
+// restarts it, and requires every item to end deleted with nothing left on disk.
+func TestKillDuringBulkDeletion(t *testing.T) {
+	t.Parallel()
+	n := 300
+	if os.Getenv("ERASURE_SOAK") != "" {
+		n = 2000
+	}
+	dir := t.TempDir()
+	// A short ack wait: the killed server's unacknowledged steps come back quickly.
+	env := childEnv("ERASURE_SAGA_ACK_WAIT=2s")
+	s := startServer(t, dir, env)
+
+	var img bytes.Buffer
+	pic := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	pic.Set(1, 1, color.RGBA{200, 10, 10, 255})
+	if err := png.Encode(&img, pic); err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString(img.Bytes())
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	work := make(chan int)
+	errs := make(chan string, n)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				ids[i] = fmt.Sprintf("crash-%05d", i)
+				status, body := s.do(http.MethodPost, "/v1/persons", fmt.Sprintf(
+					`{"person_id":%q,"name":"N","permission_group_ids":["gate"],"photos":[{"image_base64":%q}]}`, ids[i], b64))
+				if status != http.StatusCreated {
+					errs <- fmt.Sprintf("%s: %d %v", ids[i], status, body)
+				}
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+
+	req, err := http.NewRequest(http.MethodPost, s.base+"/v1/deletions", strings.NewReader(strings.Join(ids, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/plain")
+	status, body := s.doRequest(req)
+	if status != http.StatusAccepted {
+		t.Fatalf("deletion: %d %v", status, body)
+	}
+	id := body["deletion_id"].(string)
+
+	// Kill once some, but not all, persons are deleted.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, d := s.do(http.MethodGet, "/v1/deletions/"+id, "")
+		deleted := d["deleted"].(float64)
+		if deleted > 0 && deleted < float64(n) {
+			break
+		}
+		if deleted >= float64(n) {
+			t.Logf("the deletion finished before the kill; the restart still has to hold")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress: %v", d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.kill()
+
+	s = startServer(t, dir, env)
+	deadline = time.Now().Add(120 * time.Second)
+	var d map[string]any
+	for {
+		_, d = s.do(http.MethodGet, "/v1/deletions/"+id, "")
+		if d["state"] == "completed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deletion not completed after restart: %v", d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d["deleted"] != float64(n) || d["failed"] != 0.0 {
+		t.Fatalf("want %d deleted and none failed, got %v", n, d)
+	}
+	s.stop(os.Interrupt)
+
+	res := runCmd(t, childEnv(), "verify", "--data", dir)
+	if res.code != 0 {
+		t.Fatalf("verify exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "photos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Fatalf("%d photo directories left behind", len(entries))
+	}
+}
