@@ -47,6 +47,7 @@ type App struct {
 	// WriteTimeout bounds how long a write waits for the read model to show it.
 	WriteTimeout time.Duration
 	catchingUp   atomic.Bool
+	receipts     receiptSigning // set by SetReceiptSigner (audit.go)
 }
 
 // SetCatchingUp marks the read model as still replaying the log (not ready).

@@ -231,3 +231,21 @@ func (a *App) RetryFailed(ctx context.Context, meta events.Meta, id string) (int
 	}
 	return n, a.waitVisible(ctx, last)
 }
+
+// DeletionLatencies returns, for each deleted item of a request, the time from the request to
+// the item's terminal event.
+func (a *App) DeletionLatencies(ctx context.Context, id string) ([]time.Duration, error) {
+	var rows []struct {
+		Requested time.Time `db:"created_at"`
+		Done      time.Time `db:"updated_at"`
+	}
+	if err := a.rm.SelectContext(ctx, &rows, a.rm.Rebind(`SELECT d.created_at, i.updated_at FROM deletion_items i
+		JOIN deletions d ON d.deletion_id = i.deletion_id WHERE i.deletion_id = ? AND i.state = 'deleted'`), id); err != nil {
+		return nil, fmt.Errorf("latencies of %s: %w", id, err)
+	}
+	out := make([]time.Duration, len(rows))
+	for i, r := range rows {
+		out[i] = r.Done.Sub(r.Requested)
+	}
+	return out, nil
+}

@@ -154,8 +154,15 @@ func (a *App) CreatePerson(ctx context.Context, meta events.Meta, in CreatePerso
 		}
 		seq = max(seq, unbound)
 	}
-	if err := a.waitVisible(ctx, seq); err != nil {
+	left, leftSeq, err := a.leaveDeletingGroups(ctx, meta, in.PersonID, in.GroupIDs)
+	if err != nil {
 		return nil, err
+	}
+	if err := a.waitVisible(ctx, max(seq, leftSeq)); err != nil {
+		return nil, err
+	}
+	if len(left) > 0 {
+		return nil, fmt.Errorf("group %s: %w", left[0], domain.ErrGroupDeleting)
 	}
 	return faceIDs, nil
 }

@@ -33,6 +33,19 @@ type Config struct {
 	// unacknowledged before JetStream gives it to another worker: the time to recover the steps
 	// of a replica that died. It must exceed the step retry budget (about 10s).
 	SagaAckWait time.Duration
+	// TencentSecretID and TencentSecretKey (ERASURE_TENCENT_SECRET_ID, ERASURE_TENCENT_SECRET_KEY)
+	// are the one credential the Tencent IAI surface verifies TC3-HMAC-SHA256 signatures against.
+	// Without them every Tencent call answers AuthFailure.SecretIdNotFound.
+	TencentSecretID  string
+	TencentSecretKey string
+	// TencentRate (ERASURE_TENCENT_RATE, default 50) and TencentBurst (ERASURE_TENCENT_BURST,
+	// default 50) size the token bucket of each Tencent action, in requests per second: Tencent's
+	// own default limit (0 means the default). Over it a call answers RequestLimitExceeded.
+	TencentRate  float64
+	TencentBurst int
+	// SigningKey (ERASURE_SIGNING_KEY) is the Ed25519 key that signs deletion receipts: base64 of a
+	// 32-byte seed or 64-byte private key; default generated under --data (signing.key, 0600).
+	SigningKey string
 }
 
 // FromEnv returns the defaults overridden by the environment.
@@ -44,12 +57,28 @@ func FromEnv() Config {
 		DatabaseURL:     os.Getenv("DATABASE_URL"),
 		NATSListen:      os.Getenv("ERASURE_NATS_LISTEN"),
 		MasterKey:       os.Getenv("ERASURE_MASTER_KEY"),
+		SigningKey:      os.Getenv("ERASURE_SIGNING_KEY"),
 		Stream:          env("ERASURE_STREAM", "ERASURE"),
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        env("ERASURE_LOG_LEVEL", "info"),
 		LogFormat:       env("ERASURE_LOG_FORMAT", "json"),
 		SophonWait:      30 * time.Second,
 		SagaAckWait:     30 * time.Second,
+	}
+	c.TencentSecretID, c.TencentSecretKey = os.Getenv("ERASURE_TENCENT_SECRET_ID"), os.Getenv("ERASURE_TENCENT_SECRET_KEY")
+	c.TencentRate, c.TencentBurst = 50, 50
+	// Unparsable values are kept as invalid (-1) so that Validate names them.
+	if v := os.Getenv("ERASURE_TENCENT_RATE"); v != "" {
+		c.TencentRate = -1
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			c.TencentRate = f
+		}
+	}
+	if v := os.Getenv("ERASURE_TENCENT_BURST"); v != "" {
+		c.TencentBurst = -1
+		if n, err := strconv.Atoi(v); err == nil {
+			c.TencentBurst = n
+		}
 	}
 	if d, err := time.ParseDuration(os.Getenv("ERASURE_SAGA_ACK_WAIT")); err == nil {
 		c.SagaAckWait = d
@@ -118,6 +147,15 @@ func (c *Config) Validate() error {
 	}
 	if c.SagaAckWait < time.Second {
 		return fmt.Errorf("ERASURE_SAGA_ACK_WAIT must be a duration of at least 1s, such as 30s")
+	}
+	if (c.TencentSecretID == "") != (c.TencentSecretKey == "") {
+		return fmt.Errorf("set both ERASURE_TENCENT_SECRET_ID and ERASURE_TENCENT_SECRET_KEY, or neither (the Tencent surface then refuses every call)")
+	}
+	if !(c.TencentRate >= 0) || c.TencentRate > 1e6 {
+		return fmt.Errorf("ERASURE_TENCENT_RATE must be a number of requests per second per Tencent action, such as 50 (0 means the default, 50)")
+	}
+	if c.TencentBurst < 0 || c.TencentBurst > 1e6 {
+		return fmt.Errorf("ERASURE_TENCENT_BURST must be a whole number of requests, such as 50 (0 means the default, 50)")
 	}
 	if _, err := c.Level(); err != nil {
 		return err

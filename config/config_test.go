@@ -34,3 +34,37 @@ func TestSophonWait(t *testing.T) {
 		})
 	}
 }
+
+func TestTencentSettings(t *testing.T) {
+	tests := []struct {
+		name, id, key, rate, burst string
+		wantErr                    string
+	}{
+		{name: "defaults"},
+		{name: "credentials", id: "AKIDtest", key: "secret"},
+		{name: "id without key", id: "AKIDtest", wantErr: "ERASURE_TENCENT_SECRET_KEY"},
+		{name: "rate", rate: "2.5", burst: "3"},
+		{name: "negative rate", rate: "-3", wantErr: "ERASURE_TENCENT_RATE"},
+		{name: "bad rate", rate: "fast", wantErr: "ERASURE_TENCENT_RATE"},
+		{name: "bad burst", burst: "many", wantErr: "ERASURE_TENCENT_BURST"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("ERASURE_TENCENT_SECRET_ID", tt.id)
+			t.Setenv("ERASURE_TENCENT_SECRET_KEY", tt.key)
+			t.Setenv("ERASURE_TENCENT_RATE", tt.rate)
+			t.Setenv("ERASURE_TENCENT_BURST", tt.burst)
+			c := FromEnv()
+			err := c.Validate()
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			if tt.rate == "" {
+				require.Equal(t, 50.0, c.TencentRate)
+				require.Equal(t, 50, c.TencentBurst)
+			}
+		})
+	}
+}

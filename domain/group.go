@@ -37,6 +37,9 @@ func GroupFromHistory(id string, history []any) *Group {
 // Status returns the group's status.
 func (g *Group) Status() GroupStatus { return g.status }
 
+// DeletionID returns the id of the group's deletion while it is deleting or deleted.
+func (g *Group) DeletionID() string { return g.deletion }
+
 // Commands on a group.
 type (
 	// CreateGroup creates a group.

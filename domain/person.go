@@ -144,7 +144,8 @@ func (p *Person) Decide(cmd any) ([]any, error) {
 		if !p.failed {
 			return nil, ErrNotFailed
 		}
-		return []any{events.PersonDeletionRequested{PersonID: p.id, DeletionID: p.deletion, ResumeAt: string(p.next)}}, nil
+		return []any{events.PersonDeletionRequested{PersonID: p.id, DeletionID: p.deletion, ResumeAt: string(p.next),
+			PermissionGroupIDs: p.PermissionGroupIDs(), Faces: p.Faces()}}, nil
 	case UnbindPermissionGroup:
 		// Allowed while the person is being deleted too: the permission group's deletion must not
 		// wait for (or be stuck behind a failed) person deletion, and an early unbind only
@@ -277,7 +278,8 @@ func (p *Person) requestDeletion(c RequestPersonDeletion) ([]any, error) {
 			return []any{events.PersonRemovedFromGroup{PersonID: p.id, GroupID: c.GroupID, DeletionID: c.DeletionID}}, nil
 		}
 	}
-	return []any{events.PersonDeletionRequested{PersonID: p.id, DeletionID: c.DeletionID}}, nil
+	return []any{events.PersonDeletionRequested{PersonID: p.id, DeletionID: c.DeletionID,
+		PermissionGroupIDs: p.PermissionGroupIDs(), Faces: p.Faces()}}, nil
 }
 
 func (p *Person) recordStep(c RecordDeletionStep) ([]any, error) {
@@ -362,4 +364,26 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// PersonSnapshot is a person's state as a read model holds it, for deciding without replaying
+// the person's events. Version is the stream sequence of the person's last event: an append
+// decided from a snapshot expects it, so a stale snapshot can never win.
+type PersonSnapshot struct {
+	Status             PersonStatus
+	DeletionID         string
+	NextStep           Step
+	GroupIDs           []string
+	PermissionGroupIDs []string
+	Faces              []events.Face
+}
+
+// UnmarshalPerson rebuilds a person from a snapshot (the storage constructor).
+func UnmarshalPerson(id string, s PersonSnapshot) *Person {
+	p := &Person{id: id, status: s.Status, groups: slices.Clone(s.GroupIDs),
+		permissions: slices.Clone(s.PermissionGroupIDs), faces: slices.Clone(s.Faces)}
+	if s.Status == StatusDeleting {
+		p.deletion, p.next = s.DeletionID, s.NextStep
+	}
+	return p
 }

@@ -133,6 +133,28 @@ type personCase struct {
 	err   error  // expected error, matched with errors.Is
 }
 
+// withSnapshots fills what a starting or resumed deletion records (the person's permission groups
+// and faces at that moment, TestDeletionRecordsWhatItRemoves checks them) into expected events.
+func withSnapshots(p *domain.Person, then []any) []any {
+	out := make([]any, len(then))
+	for i, e := range then {
+		if r, ok := e.(events.PersonDeletionRequested); ok && r.Joins == "" && r.PermissionGroupIDs == nil && r.Faces == nil {
+			r.PermissionGroupIDs, r.Faces = p.PermissionGroupIDs(), p.Faces()
+			e = r
+		}
+		out[i] = e
+	}
+	return out
+}
+
+func TestDeletionRecordsWhatItRemoves(t *testing.T) {
+	p := domain.PersonFromHistory(pid, history(personCreated([]string{"g1"}, []string{"door"}, face("f1")), faceAdded("f2")))
+	got, err := p.Decide(domain.RequestPersonDeletion{DeletionID: d1})
+	require.NoError(t, err)
+	require.Equal(t, []any{events.PersonDeletionRequested{PersonID: pid, DeletionID: d1,
+		PermissionGroupIDs: []string{"door"}, Faces: []events.Face{face("f1"), face("f2")}}}, got)
+}
+
 func runPersonCases(t *testing.T, cases []personCase) {
 	t.Helper()
 	seen := map[string]bool{}
@@ -161,7 +183,7 @@ func runPersonCases(t *testing.T, cases []personCase) {
 				require.Empty(t, got)
 				return
 			}
-			require.Equal(t, tc.then, got)
+			require.Equal(t, withSnapshots(p, tc.then), got)
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,6 +22,9 @@ type DurableConfig struct {
 	Filter    string        // subject filter below the prefix, e.g. "person.>"
 	AckWait   time.Duration // default 2m: longer than any step's retry budget
 	BatchSize int           // default 256
+	// Workers handle batches concurrently (default 1). Only for handlers whose events for one
+	// aggregate are never in flight together, such as a saga that appends each step's trigger.
+	Workers int
 }
 
 // Consume delivers the filtered events to fn in batches, through a durable pull consumer that
@@ -66,6 +70,9 @@ func (s *Store) Consume(ctx context.Context, cfg DurableConfig, fn func(context.
 		}
 	}()
 	go func() { <-ctx.Done(); it.Stop() }()
+	workers := make(chan struct{}, max(1, cfg.Workers))
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
 		var batch []Delivery
 		select {
@@ -90,7 +97,12 @@ func (s *Store) Consume(ctx context.Context, cfg DurableConfig, fn func(context.
 			}
 		}
 		if len(batch) > 0 {
-			fn(ctx, batch)
+			workers <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-workers; wg.Done() }()
+				fn(ctx, batch)
+			}()
 		}
 	}
 }

@@ -23,6 +23,8 @@ type StoreConfig struct {
 	Replicas   int           // stream replicas, default 1
 	Duplicates time.Duration // dedup window for Nats-Msg-Id, default 2m (it is held in memory)
 	Memory     bool          // memory storage, for throwaway tests only
+	// Atomic enables atomic batch appends (ADR-50): nats-server 2.12 or later only.
+	Atomic bool
 }
 
 func (c *StoreConfig) setDefaults() {
@@ -60,15 +62,16 @@ func (s *Store) Provision(ctx context.Context) error {
 		storage = jetstream.MemoryStorage
 	}
 	st, err := s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        s.cfg.Stream,
-		Description: "erasure event log (source of truth)",
-		Subjects:    []string{s.cfg.Prefix + ".>"},
-		Retention:   jetstream.LimitsPolicy, // the log is kept forever: it is the audit trail
-		Storage:     storage,
-		Replicas:    s.cfg.Replicas,
-		Duplicates:  s.cfg.Duplicates,
-		Discard:     jetstream.DiscardOld,
-		AllowDirect: true,
+		Name:               s.cfg.Stream,
+		Description:        "erasure event log (source of truth)",
+		Subjects:           []string{s.cfg.Prefix + ".>"},
+		Retention:          jetstream.LimitsPolicy, // the log is kept forever: it is the audit trail
+		Storage:            storage,
+		Replicas:           s.cfg.Replicas,
+		Duplicates:         s.cfg.Duplicates,
+		Discard:            jetstream.DiscardOld,
+		AllowDirect:        true,
+		AllowAtomicPublish: s.cfg.Atomic,
 	})
 	if err != nil {
 		return fmt.Errorf("provision stream %s: %w", s.cfg.Stream, err)

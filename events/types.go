@@ -146,11 +146,17 @@ type DeletionChunkDispatched struct {
 // PersonDeletionRequested starts a person's deletion saga. With Joins set, a further request
 // joined the saga already running under that deletion id and shares its outcome; with ResumeAt
 // set, an operator retried a failed saga from that step.
+//
+// A starting (or resumed) saga records what it is about to remove: the permission groups and
+// faces the person held then. That is the deletion's own evidence, and it lets the saga run its
+// steps without reading the person back.
 type PersonDeletionRequested struct {
-	PersonID   string `json:"person_id"`
-	DeletionID string `json:"deletion_id"`
-	Joins      string `json:"joins,omitempty"`
-	ResumeAt   string `json:"resume_at,omitempty"`
+	PersonID           string   `json:"person_id"`
+	DeletionID         string   `json:"deletion_id"`
+	Joins              string   `json:"joins,omitempty"`
+	ResumeAt           string   `json:"resume_at,omitempty"`
+	PermissionGroupIDs []string `json:"permission_group_ids,omitempty"`
+	Faces              []Face   `json:"faces,omitempty"`
 }
 
 // PermissionGroupsUnbound records saga step 2.

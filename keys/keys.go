@@ -159,6 +159,10 @@ func (s *Store) dataKey(ctx context.Context, personID string, create bool) (ciph
 	if err != nil {
 		return nil, fmt.Errorf("load data key: %w", err)
 	}
+	return s.unwrap(personID, wrapped)
+}
+
+func (s *Store) unwrap(personID string, wrapped []byte) (cipher.AEAD, error) {
 	ns := s.master.NonceSize()
 	if len(wrapped) < ns {
 		return nil, fmt.Errorf("data key of %s is corrupt", personID)

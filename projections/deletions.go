@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -27,19 +26,11 @@ const (
 
 // Apply applies a batch of events to the deletion tables.
 func (Deletions) Apply(ctx context.Context, tx *sqlx.Tx, batch []events.Recorded) error {
-	for _, r := range batch {
-		if err := applyDeletion(ctx, tx, r); err != nil {
-			return fmt.Errorf("%s at %d: %w", r.Type, r.Seq, err)
-		}
-	}
-	return nil
+	return applyRuns(ctx, tx, batch, deletionsRun, applyDeletion)
 }
 
 func applyDeletion(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
-	exec := func(query string, args ...any) error {
-		_, err := tx.ExecContext(ctx, tx.Rebind(query), args...)
-		return err
-	}
+	exec := func(query string, args ...any) error { return execSQL(ctx, tx, query, args...) }
 	t := r.Time
 	switch e := r.Data.(type) {
 	case events.DeletionRequested:

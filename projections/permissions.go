@@ -27,10 +27,7 @@ func (Permissions) Apply(ctx context.Context, tx *sqlx.Tx, batch []events.Record
 }
 
 func applyPermission(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
-	exec := func(query string, args ...any) error {
-		_, err := tx.ExecContext(ctx, tx.Rebind(query), args...)
-		return err
-	}
+	exec := func(query string, args ...any) error { return execSQL(ctx, tx, query, args...) }
 	t := r.Time
 	switch e := r.Data.(type) {
 	case events.PermissionGroupCreated:

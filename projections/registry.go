@@ -16,19 +16,43 @@ var _ Projector = Registry{}
 
 // Apply applies a batch of events to the registry tables.
 func (Registry) Apply(ctx context.Context, tx *sqlx.Tx, batch []events.Recorded) error {
-	for _, r := range batch {
-		if err := applyRegistry(ctx, tx, r); err != nil {
-			return fmt.Errorf("%s at %d: %w", r.Type, r.Seq, err)
+	return applyRuns(ctx, tx, batch, registryRun, applyRegistry)
+}
+
+// applyRuns applies a batch run by run: set-based where the projector handles the run (on
+// PostgreSQL), event by event otherwise.
+func applyRuns(ctx context.Context, tx *sqlx.Tx, batch []events.Recorded,
+	set func(context.Context, *sqlx.Tx, []events.Recorded) (bool, error),
+	each func(context.Context, *sqlx.Tx, events.Recorded) error) error {
+	if !setBased(tx) {
+		for _, r := range batch {
+			if err := each(ctx, tx, r); err != nil {
+				return fmt.Errorf("%s at %d: %w", r.Type, r.Seq, err)
+			}
+		}
+		return nil
+	}
+	for _, run := range runs(batch) {
+		if len(run) > 1 {
+			handled, err := set(ctx, tx, run)
+			if err != nil {
+				return fmt.Errorf("%d %s at %d..%d: %w", len(run), run[0].Type, run[0].Seq, run[len(run)-1].Seq, err)
+			}
+			if handled {
+				continue
+			}
+		}
+		for _, r := range run {
+			if err := each(ctx, tx, r); err != nil {
+				return fmt.Errorf("%s at %d: %w", r.Type, r.Seq, err)
+			}
 		}
 	}
 	return nil
 }
 
 func applyRegistry(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
-	exec := func(query string, args ...any) error {
-		_, err := tx.ExecContext(ctx, tx.Rebind(query), args...)
-		return err
-	}
+	exec := func(query string, args ...any) error { return execSQL(ctx, tx, query, args...) }
 	t := r.Time
 	switch e := r.Data.(type) {
 	case events.GroupCreated:
@@ -99,7 +123,7 @@ func applyRegistry(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 		return exec(`DELETE FROM permission_bindings WHERE person_id = ? AND permission_group_id = ?`, e.PersonID, e.PermissionGroupID)
 	case events.PersonDeletionRequested:
 		if e.Joins != "" {
-			return nil
+			return touchPerson(exec, e.PersonID, r) // version tracks every event of the person
 		}
 		return exec(`UPDATE persons SET state = 'deleting', deletion_id = ?, updated_at = ?, version = ? WHERE person_id = ?`, e.DeletionID, t, r.Seq, e.PersonID)
 	case events.PermissionGroupsUnbound:

@@ -103,8 +103,9 @@ func (r *Runner) applyBatch(ctx context.Context, from uint64, batch []events.Rec
 	if n, _ := res.RowsAffected(); n != 1 {
 		return ErrCheckpointMoved
 	}
+	applyCtx := withStmtCache(ctx, tx)
 	for _, p := range r.projectors {
-		if err := p.Apply(ctx, tx, batch); err != nil {
+		if err := p.Apply(applyCtx, tx, batch); err != nil {
 			return fmt.Errorf("projection %s at %d..%d: %w", r.cfg.Name, batch[0].Seq, last, err)
 		}
 	}

@@ -19,6 +19,8 @@ type DeletionDispatcher struct {
 	log         *events.Store
 	logger      *slog.Logger
 	concurrency int
+	// States is the read side of the fast path (one query a chunk); nil replays each person.
+	States PersonStates
 }
 
 // NewDeletionDispatcher returns a dispatcher appending to log.
@@ -80,16 +82,16 @@ func (d *DeletionDispatcher) dispatch(ctx context.Context, dl events.Delivery, c
 		rejected[r.Index] = true
 	}
 	meta := events.Meta{CorrelationID: dl.CorrelationID, CausationID: dl.ID, Actor: "deletion-dispatcher"}
+	failed, settled := d.dispatchFast(ctx, dl, chunk, rejected, meta)
 	var (
 		mu      sync.Mutex
-		failed  []events.Rejection
 		errs    []error
 		wg      sync.WaitGroup
 		workers = make(chan struct{}, d.concurrency)
 	)
 	for i, personID := range chunk.PersonIDs {
 		index := chunk.Offset + i
-		if rejected[index] {
+		if rejected[index] || settled[index] {
 			continue
 		}
 		workers <- struct{}{}
@@ -125,6 +127,79 @@ func (d *DeletionDispatcher) dispatch(ctx context.Context, dl events.Delivery, c
 	e.ID = fmt.Sprintf("%s.dispatched.%d", chunk.DeletionID, chunk.Chunk)
 	_, err = d.log.AppendOnce(ctx, e)
 	return err
+}
+
+// dispatchFast decides the chunk's persons from the read model, as of the request's last chunk,
+// and appends their PersonDeletionRequested in atomic batches, each expecting the person's last
+// event to be the one the read model knows. It returns the items it failed and every item it
+// settled; the rest (stale state, concurrent changes) go through the slow path.
+func (d *DeletionDispatcher) dispatchFast(ctx context.Context, dl events.Delivery, chunk events.DeletionRequested,
+	rejected map[int]bool, meta events.Meta) ([]events.Rejection, map[int]bool) {
+	settled := map[int]bool{}
+	if d.States == nil {
+		return nil, settled
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := d.States.WaitFor(wctx, dl.Seq); err != nil {
+		return nil, settled
+	}
+	ids := make([]string, 0, len(chunk.PersonIDs))
+	for i, id := range chunk.PersonIDs {
+		if !rejected[chunk.Offset+i] {
+			ids = append(ids, id)
+		}
+	}
+	var parts StateParts
+	if chunk.GroupID != "" {
+		parts = WithGroups // the last-group rule needs the memberships
+	}
+	states, err := d.States.Persons(ctx, ids, parts)
+	if err != nil {
+		d.logger.Warn("read person states; replaying from the log instead", "err", err)
+		return nil, settled
+	}
+	var failed []events.Rejection
+	var pending []events.Pending
+	var pendingIdx []int
+	cmd := domain.RequestPersonDeletion{DeletionID: chunk.DeletionID, GroupID: chunk.GroupID}
+	for i, personID := range chunk.PersonIDs {
+		index := chunk.Offset + i
+		if rejected[index] {
+			continue
+		}
+		st, ok := states[personID]
+		if !ok {
+			// The read model has applied everything up to this request: no such person.
+			failed = append(failed, events.Rejection{Index: index, Code: domain.CodeIDNotFound})
+			settled[index] = true
+			continue
+		}
+		decided, err := domain.UnmarshalPerson(personID, st.PersonSnapshot).Decide(cmd)
+		switch {
+		case errors.Is(err, domain.ErrNotInGroup):
+			failed = append(failed, events.Rejection{Index: index, Code: domain.CodeNotInGroup})
+			settled[index] = true
+		case err != nil || len(decided) != 1:
+			// left to the slow path, which decides from the log
+		default:
+			e, err := events.New(events.AggregatePerson, personID, decided[0], meta)
+			if err != nil {
+				continue
+			}
+			pending = append(pending, events.Pending{Expected: st.Version, Event: e})
+			pendingIdx = append(pendingIdx, index)
+		}
+	}
+	if len(pending) > 0 {
+		_, errs := d.log.AppendBatch(ctx, pending)
+		for j, err := range errs {
+			if err == nil {
+				settled[pendingIdx[j]] = true
+			}
+		}
+	}
+	return failed, settled
 }
 
 // DeletionCounts are a deletion request's item counts.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/erasure-dev/erasure/domain"
@@ -59,7 +60,9 @@ type PersonDeletionConfig struct {
 	// AckWait is how long a step may stay unacknowledged before JetStream hands it to another
 	// worker (a crashed replica's steps come back after it). Default 30s, above the retry budget.
 	AckWait time.Duration
-	Logger  *slog.Logger
+	// States is the read side of the fast path; without it every step replays the person.
+	States PersonStates
+	Logger *slog.Logger
 	// AfterDeletions runs after a batch deleted persons (SQLite: truncate the write-ahead logs so
 	// no copy of deleted rows lingers).
 	AfterDeletions func(context.Context)
@@ -75,7 +78,16 @@ type PersonDeletionSaga struct {
 	target Target
 	keys   KeyShredder
 	cfg    PersonDeletionConfig
+
+	// snapshots holds, per person in deletion, what its PersonDeletionRequested recorded, so the
+	// following steps decide without reading the person back. A miss (a restart, a step handed
+	// over from another replica) falls back to the read model, then to the log.
+	mu        sync.Mutex
+	snapshots map[string]domain.PersonSnapshot
 }
+
+// maxSnapshots bounds the cache; beyond it, steps read the read model instead.
+const maxSnapshots = 200_000
 
 // NewPersonDeletionSaga returns the saga over its ports.
 func NewPersonDeletionSaga(log *events.Store, target Target, keys KeyShredder, cfg PersonDeletionConfig) *PersonDeletionSaga {
@@ -84,17 +96,20 @@ func NewPersonDeletionSaga(log *events.Store, target Target, keys KeyShredder, c
 		cfg.Logger = slog.Default()
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 256
+		cfg.BatchSize = 1000 // one atomic batch of step records
 	}
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = 30 * time.Second
 	}
-	return &PersonDeletionSaga{log: log, target: target, keys: keys, cfg: cfg}
+	return &PersonDeletionSaga{log: log, target: target, keys: keys, cfg: cfg, snapshots: map[string]domain.PersonSnapshot{}}
 }
 
 // Run consumes person events until ctx ends.
 func (s *PersonDeletionSaga) Run(ctx context.Context) error {
-	return s.log.Consume(ctx, events.DurableConfig{Name: "person-deletion-saga", Filter: events.AggregatePerson + ".>", BatchSize: s.cfg.BatchSize, AckWait: s.cfg.AckWait},
+	return s.log.Consume(ctx, events.DurableConfig{Name: "person-deletion-saga", Filter: events.AggregatePerson + ".>", BatchSize: s.cfg.BatchSize, AckWait: s.cfg.AckWait,
+		// A person has one step in flight at a time (each step is triggered by the previous
+		// one's record), so batches can run side by side.
+		Workers: 3},
 		s.HandleBatch)
 }
 
@@ -128,6 +143,9 @@ func (s *PersonDeletionSaga) HandleBatch(ctx context.Context, batch []events.Del
 		if !ok {
 			_ = d.Msg.Ack()
 			continue
+		}
+		if e, ok := d.Data.(events.PersonDeletionRequested); ok && e.Joins == "" {
+			s.remember(d.AggregateID, e)
 		}
 		byStep[step] = append(byStep[step], d)
 	}
@@ -171,14 +189,71 @@ func (s *PersonDeletionSaga) runStep(ctx context.Context, step domain.Step, ds [
 			}
 		}
 	}
-	for _, d := range ds {
-		cmd := any(domain.RecordDeletionStep{Step: step})
+	commands := make([]any, len(ds))
+	for i, d := range ds {
+		commands[i] = domain.RecordDeletionStep{Step: step}
 		if err, ok := failed[d.AggregateID]; ok {
 			s.cfg.Logger.Warn("deletion step failed after retries", "person_id", d.AggregateID, "step", step, "err", err)
-			cmd = domain.FailPersonDeletion{Step: step, Code: domain.CodeStepFailed, Message: err.Error()}
+			commands[i] = domain.FailPersonDeletion{Step: step, Code: domain.CodeStepFailed, Message: err.Error()}
 		}
-		meta := events.Meta{CorrelationID: d.CorrelationID, CausationID: d.ID, Actor: "person-deletion-saga"}
-		_, err := s.log.Execute(ctx, meta, events.AggregatePerson, d.AggregateID, func(h []any) ([]any, error) {
+	}
+	s.record(ctx, step, ds, commands)
+}
+
+// record appends each person's step outcome and acknowledges its delivery. The fast path decides
+// for the whole batch from the read model and appends in atomic batches, each append expecting
+// the trigger to still be the person's last event; any person it cannot settle (a stale read
+// model, a concurrent event) takes the slow path: replay the person's events, decide, append.
+func (s *PersonDeletionSaga) record(ctx context.Context, step domain.Step, ds []events.Delivery, commands []any) {
+	slow := make([]int, 0, len(ds))
+	var pending []events.Pending
+	var pendingIdx []int
+	states := s.cached(ds)
+	if len(states) < len(ds) {
+		var missing []events.Delivery
+		for _, d := range ds {
+			if _, ok := states[d.AggregateID]; !ok {
+				missing = append(missing, d)
+			}
+		}
+		for id, st := range s.states(ctx, step, missing) {
+			states[id] = st
+		}
+	}
+	for i, d := range ds {
+		st, ok := states[d.AggregateID]
+		if !ok || st.Version != d.Seq || st.Status != domain.StatusDeleting {
+			slow = append(slow, i)
+			continue
+		}
+		st.NextStep = step
+		decided, err := domain.UnmarshalPerson(d.AggregateID, st.PersonSnapshot).Decide(commands[i])
+		if err != nil || len(decided) != 1 {
+			slow = append(slow, i)
+			continue
+		}
+		e, err := events.New(events.AggregatePerson, d.AggregateID, decided[0], stepMeta(d))
+		if err != nil {
+			slow = append(slow, i)
+			continue
+		}
+		pending = append(pending, events.Pending{Expected: d.Seq, Event: e})
+		pendingIdx = append(pendingIdx, i)
+	}
+	if len(pending) > 0 {
+		_, errs := s.log.AppendBatch(ctx, pending)
+		for j, err := range errs {
+			if err != nil {
+				slow = append(slow, pendingIdx[j])
+				continue
+			}
+			s.settled(pending[j].Event)
+			_ = ds[pendingIdx[j]].Msg.Ack()
+		}
+	}
+	for _, i := range slow {
+		d, cmd := ds[i], commands[i]
+		_, err := s.log.Execute(ctx, stepMeta(d), events.AggregatePerson, d.AggregateID, func(h []any) ([]any, error) {
 			return domain.PersonFromHistory(d.AggregateID, h).Decide(cmd)
 		})
 		switch {
@@ -189,6 +264,88 @@ func (s *PersonDeletionSaga) runStep(ctx context.Context, step domain.Step, ds [
 			_ = d.Msg.NakWithDelay(time.Second)
 		}
 	}
+}
+
+func (s *PersonDeletionSaga) remember(personID string, e events.PersonDeletionRequested) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.snapshots) < maxSnapshots {
+		s.snapshots[personID] = domain.PersonSnapshot{Status: domain.StatusDeleting, DeletionID: e.DeletionID,
+			PermissionGroupIDs: e.PermissionGroupIDs, Faces: e.Faces}
+	}
+}
+
+// settled forgets a person whose saga has ended (deleted, or failed until an operator retries).
+func (s *PersonDeletionSaga) settled(e events.Envelope) {
+	switch e.Data.(type) {
+	case events.PersonDeleted, events.PersonDeletionFailed:
+		s.mu.Lock()
+		delete(s.snapshots, e.AggregateID)
+		s.mu.Unlock()
+	}
+}
+
+// cached returns the states it holds for the deliveries: as recorded when the deletion started,
+// each expected to be at its trigger (the append checks it).
+func (s *PersonDeletionSaga) cached(ds []events.Delivery) map[string]PersonState {
+	out := make(map[string]PersonState, len(ds))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range ds {
+		if snap, ok := s.snapshots[d.AggregateID]; ok && snap.DeletionID == deletionOf(d.Data) {
+			out[d.AggregateID] = PersonState{PersonSnapshot: snap, Version: d.Seq}
+		}
+	}
+	return out
+}
+
+func deletionOf(data any) string {
+	switch e := data.(type) {
+	case events.PersonDeletionRequested:
+		return e.DeletionID
+	case events.PermissionGroupsUnbound:
+		return e.DeletionID
+	case events.FacesPurged:
+		return e.DeletionID
+	case events.PhotosPurged:
+		return e.DeletionID
+	}
+	return ""
+}
+
+func stepMeta(d events.Delivery) events.Meta {
+	return events.Meta{CorrelationID: d.CorrelationID, CausationID: d.ID, Actor: "person-deletion-saga"}
+}
+
+// states reads the batch's persons from the read model once it has applied every trigger; nil
+// (all slow path) when there is no read side or it does not catch up in time.
+func (s *PersonDeletionSaga) states(ctx context.Context, step domain.Step, ds []events.Delivery) map[string]PersonState {
+	if s.cfg.States == nil {
+		return nil
+	}
+	var last uint64
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		last, ids[i] = max(last, d.Seq), d.AggregateID
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.cfg.States.WaitFor(wctx, last); err != nil {
+		return nil
+	}
+	var parts StateParts // what the step's record lists
+	switch step {
+	case domain.StepUnbindPermissions:
+		parts = WithPermissionGroups
+	case domain.StepPurgeFaces, domain.StepPurgePhotos:
+		parts = WithFaces
+	}
+	states, err := s.cfg.States.Persons(ctx, ids, parts)
+	if err != nil {
+		s.cfg.Logger.Warn("read person states; replaying from the log instead", "err", err)
+		return nil
+	}
+	return states
 }
 
 // stillDue reports whether a step must run. A first delivery always is; a redelivered one may

@@ -23,6 +23,7 @@ import (
 	"github.com/erasure-dev/erasure/api/httpx"
 	"github.com/erasure-dev/erasure/api/native"
 	"github.com/erasure-dev/erasure/api/sophon"
+	"github.com/erasure-dev/erasure/api/tencent"
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/config"
 	"github.com/erasure-dev/erasure/events"
@@ -126,34 +127,47 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	s.Projection = projections.NewRunner(s.DBs.ReadModel, s.Log, projections.RunnerConfig{Logger: logger, AfterBatch: s.afterProjection},
-		projections.Registry{}, projections.Deletions{}, projections.Permissions{})
+		projections.All()...)
 	s.App = app.New(s.Log, s.DBs.ReadModel, s.Keys, s.Stores, s.Projection, logger)
 	s.App.SetCatchingUp(true)
+	rebuildStale, err := s.openAudit(ctx)
+	if err != nil {
+		return nil, err
+	}
 
 	var target sagas.Target = s.Stores
 	if o.target != nil {
 		target = o.target(s.Stores)
 	}
+	states := projections.PersonStates{DB: s.DBs.ReadModel, Runner: s.Projection}
 	saga := sagas.NewPersonDeletionSaga(s.Log, target, s.Keys, sagas.PersonDeletionConfig{
 		Retry: o.retry, Logger: logger, AckWait: cmp.Or(o.ackWait, cfg.SagaAckWait),
 		AfterDeletions: func(ctx context.Context) { _ = s.DBs.Checkpoint(ctx) },
+		States:         states,
 	})
 	dispatcher := sagas.NewDeletionDispatcher(s.Log, logger)
+	dispatcher.States = states
 	completer := sagas.NewDeletionCompleter(s.Log, projections.Progress{DB: s.DBs.ReadModel}, logger)
 	permissionDeletion := sagas.NewPermissionDeletionSaga(s.Log, s.Stores,
 		projections.PermissionMembers{DB: s.DBs.ReadModel, Runner: s.Projection}, sagas.PermissionDeletionConfig{Logger: logger})
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	groupDeletion := sagas.NewGroupDeletionSaga(s.Log, projections.GroupMembers{DB: s.DBs.ReadModel, Runner: s.Projection},
+		sagas.GroupDeletionConfig{Logger: logger})
 	workers := map[string]func(context.Context) error{
 		"projection":           s.Projection.Run,
 		"person-deletion-saga": saga.Run,
 		"deletion-dispatcher":  dispatcher.Run,
 		"deletion-completer":   completer.Run,
 		"permission-deletion":  permissionDeletion.Run,
+		"group-deletion":       groupDeletion.Run,
 	}
 	if o.readOnly {
 		workers = map[string]func(context.Context) error{"projection": s.Projection.Run}
+	}
+	if rebuildStale != nil {
+		workers["projection-rebuild"] = rebuildStale
 	}
 	for name, run := range workers {
 		s.wg.Add(1)
@@ -227,7 +241,8 @@ func (s *Service) openLog(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	s.Log = events.NewStore(js, events.StoreConfig{Stream: s.cfg.Stream, Replicas: replicas})
+	atomic := serverAtLeast(s.nc.ConnectedServerVersion(), 2, 12)
+	s.Log = events.NewStore(js, events.StoreConfig{Stream: s.cfg.Stream, Replicas: replicas, Atomic: atomic})
 	return s.Log.Provision(ctx)
 }
 
@@ -255,6 +270,8 @@ func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	native.New(s.App, s.logger).Register(mux)
 	sophon.New(s.App, s.logger, s.cfg.SophonWait).Register(mux)
+	tencent.New(s.App, s.logger, tencent.Config{SecretID: s.cfg.TencentSecretID, SecretKey: s.cfg.TencentSecretKey,
+		Rate: s.cfg.TencentRate, Burst: s.cfg.TencentBurst}).Register(mux)
 	return httpx.Middleware(s.logger, native.Panic)(mux)
 }
 

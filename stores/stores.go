@@ -234,3 +234,46 @@ func chunks[T any](s []T, n int) func(func([]T) bool) {
 		}
 	}
 }
+
+// RegisterMany registers many persons in one transaction. Photos are written without an fsync
+// each (one sync of the store at the end): the bulk seeding path.
+func (b *Builtin) RegisterMany(ctx context.Context, regs []app.Registration) error {
+	now := time.Now().UTC()
+	tx, err := b.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("register many: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	for _, r := range regs {
+		for _, f := range r.Faces {
+			if f.Photo != nil {
+				p, err := b.photoPath(r.PersonID, f.PhotoKey)
+				if err != nil {
+					return err
+				}
+				if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+					return fmt.Errorf("photo dir: %w", err)
+				}
+				if err := os.WriteFile(p, f.Photo, 0o600); err != nil {
+					return fmt.Errorf("write photo: %w", err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO face_index (face_id, person_id, feature, created_at) VALUES (?, ?, ?, ?)
+				ON CONFLICT (face_id) DO NOTHING`), f.FaceID, r.PersonID, f.Feature, now); err != nil {
+				return fmt.Errorf("face index %s: %w", r.PersonID, err)
+			}
+		}
+		for _, g := range r.PermissionGroupIDs {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO permission_directory (person_id, permission_group_id, bound_at) VALUES (?, ?, ?)
+				ON CONFLICT (person_id, permission_group_id) DO NOTHING`), r.PersonID, g, now); err != nil {
+				return fmt.Errorf("permission directory %s: %w", r.PersonID, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("register many: %w", err)
+	}
+	return syncDir(b.photosDir)
+}
+
+var _ app.BulkRegistrar = (*Builtin)(nil)

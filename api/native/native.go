@@ -43,6 +43,8 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/persons", api.listPersons)
 	mux.HandleFunc("GET /v1/persons/{id}", api.getPerson)
 	api.registerDeletions(mux)
+	api.registerAudit(mux)
+	api.registerGroups(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

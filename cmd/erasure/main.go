@@ -28,6 +28,10 @@ Commands:
   delete    delete persons through a running server (IDs as arguments, --file F or -), with progress
   status    show a deletion request's state and counters
   verify    scan the stores for anything left of deleted persons (exit 1 if any)
+  replay    rebuild read models from the log into fresh tables and swap them in, print JSON
+  audit     export the audit trail (jsonl or csv), a person's state at a time, or verify the chain
+  receipt   verify a signed deletion receipt offline, or fetch one
+  bench     end-to-end benchmark: seed N persons, delete them in one bulk request, print JSON
 
 Run 'erasure <command> --help' for a command's flags.
 
@@ -37,6 +41,7 @@ Environment:
   ERASURE_DATA        data directory (default ./data)
   ERASURE_HTTP_ADDR   HTTP listen address (default 127.0.0.1:8080)
   ERASURE_MASTER_KEY  base64 32-byte master key (default: generated under the data directory)
+  ERASURE_SIGNING_KEY base64 Ed25519 key signing deletion receipts (default: generated under the data directory)
   ERASURE_SERVER      server URL for delete and status (default http://ERASURE_HTTP_ADDR)
 `
 
@@ -64,6 +69,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = statusCmd(args[1:], stdout, stderr)
 	case "verify":
 		err = verifyCmd(args[1:], stdout, stderr)
+	case "replay":
+		err = replayCmd(args[1:], stdout, stderr)
+	case "audit":
+		err = auditCmd(args[1:], stdout, stderr)
+	case "receipt":
+		err = receiptCmd(args[1:], stdout, stderr)
+	case "bench":
+		err = benchCmd(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "erasure: unknown command %q\n\n%s", args[0], usage)
 		return 2

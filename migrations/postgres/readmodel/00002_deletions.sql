@@ -26,7 +26,7 @@ CREATE TABLE deletion_items (
     updated_at    TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (deletion_id, position)
 );
-CREATE INDEX deletion_items_person ON deletion_items (person_id, saga_id, state);
+CREATE INDEX deletion_items_person ON deletion_items (person_id, deletion_id, state);
 CREATE INDEX deletion_items_state ON deletion_items (deletion_id, state, position);
 
 -- Persons deleted, for `erasure verify` and the audit: IDs are pseudonymous keys, kept as the

@@ -1,0 +1,242 @@
+// Package tencent is the Tencent Cloud IAI compatibility surface (API 3.0, versions 2018-03-01
+// and 2020-03-03): an existing client of Tencent's face-recognition service, the official SDK
+// included, points its endpoint at erasure and changes nothing else.
+//
+// Protocol: POST / with X-TC-Action, X-TC-Version, X-TC-Timestamp and a TC3-HMAC-SHA256
+// Authorization header over a JSON body, or the SDK's GET form with the parameters flattened
+// into the query (Name.0, Name.Field). Signatures are verified against the one configured
+// credential; the Host header is part of what is signed, exactly as received. Every answer is
+// HTTP 200 with {"Response":{...,"RequestId"}} or {"Response":{"Error":{"Code","Message"},
+// "RequestId"}}, the codes mapped in one table (errors.go). Each action has its own token bucket
+// (RequestLimitExceeded over it), and names follow Tencent's rules on this surface only.
+//
+// Like every front door it parses, calls app, and maps. A call answers once its effect is
+// visible, so the next read sees it; DeleteGroup answers as soon as the group is deleting, and
+// DeletePerson and DeletePersonFromGroup once the person's deletion is terminal.
+package tencent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/erasure-dev/erasure/api/httpx"
+	"github.com/erasure-dev/erasure/app"
+	"github.com/erasure-dev/erasure/events"
+)
+
+// Versions are the API versions the surface answers; the actions are the same in both.
+var Versions = []string{"2018-03-01", "2020-03-03"}
+
+// Defaults of Config.
+const (
+	DefaultRate  = 50 // requests per second per action: Tencent's default limit
+	DefaultBurst = 50
+	DefaultWait  = 30 * time.Second
+	// maxBody holds CreateFace's four images of 5 MB base64 each, and the rest. An image over
+	// 5 MB is still read, so that it is answered FailedOperation.ImageSizeExceed.
+	maxBody = 24 << 20
+)
+
+// Config configures the surface.
+type Config struct {
+	SecretID, SecretKey string  // the credential; without it every call is AuthFailure.SecretIdNotFound
+	Rate                float64 // requests per second per action, default DefaultRate
+	Burst               int     // default DefaultBurst
+	// Wait bounds how long DeletePerson and DeletePersonFromGroup wait for the deletion to be
+	// terminal; still running then, they answer FailedOperation.RequestTimeout (the deletion runs
+	// on). Default DefaultWait.
+	Wait time.Duration
+	Now  func() time.Time // the clock signatures are checked against, default time.Now
+}
+
+func (c *Config) setDefaults() {
+	if c.Rate <= 0 {
+		c.Rate = DefaultRate
+	}
+	if c.Burst <= 0 {
+		c.Burst = DefaultBurst
+	}
+	if c.Wait <= 0 {
+		c.Wait = DefaultWait
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// action handles one Tencent action: it decodes its parameters with decode and returns the
+// answer's fields (without RequestId).
+type action func(ctx context.Context, m events.Meta, decode func(any) error) (any, error)
+
+// API serves the Tencent surface.
+type API struct {
+	app      *app.App
+	logger   *slog.Logger
+	cfg      Config
+	verifier verifier
+	actions  map[string]action
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
+}
+
+// New returns the Tencent surface over a.
+func New(a *app.App, logger *slog.Logger, cfg Config) *API {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	cfg.setDefaults()
+	api := &API{app: a, logger: logger, cfg: cfg, limiters: map[string]*rate.Limiter{},
+		verifier: verifier{secretID: cfg.SecretID, secretKey: cfg.SecretKey, now: cfg.Now}}
+	api.actions = map[string]action{
+		"CreateGroup":           api.createGroup,
+		"DeleteGroup":           api.deleteGroup,
+		"GetGroupInfo":          api.getGroupInfo,
+		"GetGroupList":          api.getGroupList,
+		"CreatePerson":          api.createPerson,
+		"DeletePerson":          api.deletePerson,
+		"DeletePersonFromGroup": api.deletePersonFromGroup,
+		"GetPersonBaseInfo":     api.getPersonBaseInfo,
+		"GetPersonGroupInfo":    api.getPersonGroupInfo,
+		"GetPersonList":         api.getPersonList,
+		"CreateFace":            api.createFace,
+		"DeleteFace":            api.deleteFace,
+		"CopyPerson":            api.copyPerson,
+	}
+	return api
+}
+
+// Register adds the surface's routes to mux: the root path only, so the other surfaces' routes
+// (/v1/..., /sophon/...) stay theirs.
+func (api *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /{$}", api.serve)
+	mux.HandleFunc("GET /{$}", api.serve)
+}
+
+func (api *API) serve(w http.ResponseWriter, r *http.Request) {
+	requestID := httpx.RequestID(r)
+	if requestID == "" {
+		requestID = events.NewID()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler { //nolint:errorlint // the sentinel is compared by identity
+				panic(p)
+			}
+			api.logger.Error("panic serving Tencent request", "request_id", requestID, "panic", p, "stack", string(debug.Stack()))
+			writeError(w, requestID, "InternalError", "internal error")
+		}
+	}()
+	ans, err := api.handle(r, requestID)
+	if err != nil {
+		code, msg, known := codeOf(err)
+		if !known {
+			api.logger.Error("Tencent request failed", "request_id", requestID, "action", r.Header.Get("X-TC-Action"), "err", err)
+		}
+		writeError(w, requestID, code, msg)
+		return
+	}
+	writeAnswer(w, requestID, ans)
+}
+
+func (api *API) handle(r *http.Request, requestID string) (any, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, fmt.Errorf("%w: limit is %d bytes", httpx.ErrBodyTooLarge, maxBody)
+		}
+		return nil, fmt.Errorf("%w: reading the body: %v", errInvalid, err)
+	}
+	if err := api.verifier.verify(r, body); err != nil {
+		return nil, err
+	}
+	query := r.URL.Query()
+	name := r.Header.Get("X-TC-Action")
+	if name == "" {
+		name = query.Get("Action")
+	}
+	version := r.Header.Get("X-TC-Version")
+	if version == "" {
+		version = query.Get("Version")
+	}
+	act, ok := api.actions[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q (X-TC-Action)", errInvalidAction, name)
+	}
+	if !knownVersion(version) {
+		return nil, fmt.Errorf("%w: %q (X-TC-Version must be one of %v)", errNoSuchVersion, version, Versions)
+	}
+	if !api.limiter(name).Allow() {
+		return nil, fmt.Errorf("%w: %s allows %g requests per second", errRateLimited, name, api.cfg.Rate)
+	}
+	decode := func(v any) error { return decodeBody(body, v) }
+	if r.Method == http.MethodGet {
+		decode = func(v any) error { return decodeQuery(query, v) }
+	}
+	return act(r.Context(), events.Meta{CorrelationID: requestID, Actor: "tencent-api"}, decode)
+}
+
+func knownVersion(v string) bool {
+	for _, known := range Versions {
+		if v == known {
+			return true
+		}
+	}
+	return false
+}
+
+// limiter returns the action's token bucket; the map is bounded by the set of actions.
+func (api *API) limiter(name string) *rate.Limiter {
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	l, ok := api.limiters[name]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(api.cfg.Rate), api.cfg.Burst)
+		api.limiters[name] = l
+	}
+	return l
+}
+
+func writeAnswer(w http.ResponseWriter, requestID string, ans any) {
+	fields := map[string]json.RawMessage{}
+	if ans != nil {
+		raw, err := json.Marshal(ans)
+		if err == nil {
+			err = json.Unmarshal(raw, &fields)
+		}
+		if err != nil {
+			writeError(w, requestID, "InternalError", "internal error")
+			return
+		}
+	}
+	id, _ := json.Marshal(requestID)
+	fields["RequestId"] = id
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"Response": fields})
+}
+
+type errorAnswer struct {
+	Response struct {
+		Error struct {
+			Code    string `json:"Code"`
+			Message string `json:"Message"`
+		} `json:"Error"`
+		RequestID string `json:"RequestId"`
+	} `json:"Response"`
+}
+
+func writeError(w http.ResponseWriter, requestID, code, msg string) {
+	var a errorAnswer
+	a.Response.Error.Code, a.Response.Error.Message, a.Response.RequestID = code, msg, requestID
+	httpx.WriteJSON(w, http.StatusOK, a)
+}

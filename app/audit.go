@@ -1,0 +1,151 @@
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/keys"
+	"github.com/erasure-dev/erasure/projections"
+	"github.com/erasure-dev/erasure/receipts"
+)
+
+// ErrNoSigner means the service was started without a receipt signing key.
+var ErrNoSigner = errors.New("no receipt signing key configured")
+
+type receiptSigning struct {
+	signer *receipts.Signer
+	stream string
+}
+
+// SetReceiptSigner sets the key that signs deletion receipts and the name of the log they cite.
+func (a *App) SetReceiptSigner(s *receipts.Signer, stream string) {
+	a.receipts = receiptSigning{signer: s, stream: stream}
+}
+
+// AuditEntries returns the audit trail's entries matching f, oldest first.
+func (a *App) AuditEntries(ctx context.Context, f projections.AuditFilter) ([]projections.AuditEntry, error) {
+	if f.PersonID != "" {
+		if err := domain.ValidateID(f.PersonID); err != nil {
+			return nil, fmt.Errorf("person_id: %w", err)
+		}
+	}
+	return projections.AuditEntries(ctx, a.rm, f)
+}
+
+// VerifyAudit recomputes the audit chain from the log and compares it with the stored trail.
+func (a *App) VerifyAudit(ctx context.Context) (projections.AuditVerification, error) {
+	return projections.VerifyAudit(ctx, a.rm, a.log, "")
+}
+
+// PersonAsOf is what the registry held for a person at a moment, rebuilt from the log.
+type PersonAsOf struct {
+	PersonID           string    `json:"person_id"`
+	AsOf               time.Time `json:"as_of"`
+	State              string    `json:"state"` // absent, active, deleting, deleted
+	GroupIDs           []string  `json:"group_ids"`
+	FaceCount          int       `json:"face_count"`
+	PermissionGroupIDs []string  `json:"permission_group_ids"`
+	// Name is the name the person had then, if it can still be read; Erased says it cannot:
+	// the person was deleted since (its key destroyed), and it is never decrypted.
+	Name   *string `json:"name"`
+	Erased bool    `json:"name_erased"`
+	// Seq is the stream sequence of the person's last event at that moment (0: none).
+	Seq uint64 `json:"seq"`
+}
+
+// PersonAt replays the person's events with a time at or before t.
+func (a *App) PersonAt(ctx context.Context, personID string, t time.Time) (PersonAsOf, error) {
+	if err := domain.ValidateID(personID); err != nil {
+		return PersonAsOf{}, fmt.Errorf("person_id: %w", err)
+	}
+	history, _, err := a.log.Load(ctx, events.AggregatePerson, personID)
+	if err != nil {
+		return PersonAsOf{}, err
+	}
+	var (
+		then    []any
+		seq     uint64
+		sealed  events.Sealed
+		created = -1 // index of the incarnation's PersonCreated
+	)
+	for i, r := range history {
+		if r.Time.After(t) {
+			break
+		}
+		then = append(then, r.Data)
+		seq = r.Seq
+		if c, ok := r.Data.(events.PersonCreated); ok {
+			sealed, created = c.Name, i
+		}
+	}
+	p := domain.PersonFromHistory(personID, then)
+	out := PersonAsOf{PersonID: personID, AsOf: t.UTC(), State: string(p.Status()), Seq: seq,
+		GroupIDs: nonNilIDs(p.GroupIDs()), PermissionGroupIDs: nonNilIDs(p.PermissionGroupIDs()), FaceCount: len(p.Faces())}
+	if out.State == "" {
+		out.State = "absent"
+	}
+	slices.Sort(out.GroupIDs)
+	slices.Sort(out.PermissionGroupIDs)
+	if !p.Exists() || created < 0 {
+		return out, nil
+	}
+	// The incarnation alive at t must still be alive now for its name to be readable: once it
+	// was deleted, its key is gone, and a later incarnation's key must never be tried on it.
+	for _, r := range history[created+1:] {
+		if _, ok := r.Data.(events.PersonDeleted); ok {
+			out.Erased = true
+			return out, nil
+		}
+	}
+	name, err := a.keys.Open(ctx, personID, sealed)
+	if errors.Is(err, keys.ErrShredded) {
+		out.Erased = true
+		return out, nil
+	}
+	if err != nil {
+		return PersonAsOf{}, err
+	}
+	out.Name = &name
+	return out, nil
+}
+
+func nonNilIDs(ids []string) []string {
+	if ids == nil {
+		return []string{}
+	}
+	return ids
+}
+
+// Receipt returns the signed deletion receipt of the person's deletion deletionID (the last
+// completed one when empty), built from the person's events in the log.
+func (a *App) Receipt(ctx context.Context, personID, deletionID string) ([]byte, error) {
+	if a.receipts.signer == nil {
+		return nil, ErrNoSigner
+	}
+	if err := domain.ValidateID(personID); err != nil {
+		return nil, fmt.Errorf("person_id: %w", err)
+	}
+	history, _, err := a.log.Load(ctx, events.AggregatePerson, personID)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := receipts.Build(personID, deletionID, a.receipts.stream, history)
+	if err != nil {
+		return nil, err
+	}
+	return a.receipts.signer.Sign(rc), nil
+}
+
+// ReceiptPublicKey returns the key that verifies this service's receipts.
+func (a *App) ReceiptPublicKey() (ed25519.PublicKey, error) {
+	if a.receipts.signer == nil {
+		return nil, ErrNoSigner
+	}
+	return a.receipts.signer.PublicKey(), nil
+}

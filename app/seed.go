@@ -1,0 +1,82 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/erasure-dev/erasure/events"
+)
+
+// Registration is one person's downstream registration.
+type Registration struct {
+	PersonID           string
+	Faces              []FaceRecord
+	PermissionGroupIDs []string
+}
+
+// BulkRegistrar registers many persons downstream at once.
+type BulkRegistrar interface {
+	RegisterMany(ctx context.Context, regs []Registration) error
+}
+
+// SeedPerson is one person for Seed.
+type SeedPerson struct {
+	Registration
+	Name     string
+	GroupIDs []string
+}
+
+// Seed registers many new persons through the batched internal path (bench and bulk import):
+// one key-store transaction, one downstream transaction, atomic-batch appends. The groups and
+// permission groups must exist. It returns once the persons are visible.
+func (a *App) Seed(ctx context.Context, meta events.Meta, persons []SeedPerson) error {
+	bulk, ok := a.stores.(BulkRegistrar)
+	if !ok {
+		return errors.New("seed: the downstream stores cannot register in bulk")
+	}
+	names := make(map[string]string, len(persons))
+	regs := make([]Registration, len(persons))
+	for i, p := range persons {
+		names[p.PersonID] = p.Name
+		regs[i] = p.Registration
+	}
+	sealed, err := a.keys.SealMany(ctx, names)
+	if err != nil {
+		return err
+	}
+	if err := bulk.RegisterMany(ctx, regs); err != nil {
+		return err
+	}
+	batch := make([]events.Pending, len(persons))
+	for i, p := range persons {
+		faces := make([]events.Face, len(p.Faces))
+		for j, f := range p.Faces {
+			faces[j] = events.Face{FaceID: f.FaceID, PhotoKey: f.PhotoKey}
+		}
+		e, err := events.New(events.AggregatePerson, p.PersonID, events.PersonCreated{
+			PersonID: p.PersonID, Name: sealed[p.PersonID], GroupIDs: nonNil(p.GroupIDs),
+			PermissionGroupIDs: nonNil(p.PermissionGroupIDs), Faces: faces,
+		}, meta)
+		if err != nil {
+			return err
+		}
+		batch[i] = events.Pending{Event: e} // expected 0: a seeded person must be new
+	}
+	seqs, errs := a.log.AppendBatch(ctx, batch)
+	var last uint64
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("seed %s: %w", persons[i].PersonID, err)
+		}
+		last = max(last, seqs[i])
+	}
+	return a.waitVisible(ctx, last)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

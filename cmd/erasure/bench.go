@@ -1,0 +1,388 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/erasure-dev/erasure/app"
+	"github.com/erasure-dev/erasure/config"
+	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/sqldb"
+	"github.com/erasure-dev/erasure/migrations"
+	"github.com/erasure-dev/erasure/projections"
+	"github.com/erasure-dev/erasure/service"
+)
+
+// tempDataDir is --data's default for bench: a fresh temporary directory.
+const tempDataDir = "(a new temporary directory)"
+
+// benchResult is the last line bench prints (DESIGN §5 "Benchmark").
+type benchResult struct {
+	Persons          int     `json:"persons"`
+	Faces            int     `json:"faces"`
+	Photos           int     `json:"photos"`
+	PermissionGroups int     `json:"permission_groups"`
+	Mode             string  `json:"mode"`
+	SeedSeconds      float64 `json:"seed_seconds"`
+	Seconds          float64 `json:"seconds"`
+	PersonsPerS      float64 `json:"persons_per_s"`
+	P50ms            float64 `json:"p50_ms"`
+	P99ms            float64 `json:"p99_ms"`
+	FloorSeconds     float64 `json:"floor_seconds"`
+	Ratio            float64 `json:"ratio"`
+	ReplayEvents     uint64  `json:"replay_events"`
+	ReplayEventsPerS float64 `json:"replay_events_per_s"`
+	PeakRSSMB        float64 `json:"peak_rss_mb"`
+}
+
+func benchCmd(args []string, stdout, stderr io.Writer) error {
+	var persons, faces, photos, perms int
+	var keep bool
+	var cpuProfile string
+	cfg, err := parse("bench", "Runs the whole system in-process, seeds N persons through the batched internal path (not timed),\n"+
+		"deletes them all in one bulk request end to end, measures the plain-SQL floor and a replay in the same run,\n"+
+		"and prints one JSON line last. Without --data it works in a fresh temporary directory.",
+		args, stderr, func(c *config.Config, fs *flag.FlagSet) {
+			c.StoreFlags(fs)
+			fs.IntVar(&persons, "persons", 10000, "persons to seed and delete")
+			fs.IntVar(&faces, "faces", 3, "face records per person (at most 5)")
+			fs.IntVar(&photos, "photos", 2, "registration photos per person (at most --faces)")
+			fs.IntVar(&perms, "permission-groups", 2, "permission groups each person is bound to")
+			fs.BoolVar(&keep, "keep", false, "keep the temporary data directory")
+			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the deletion phase to this file")
+			c.DataDir = tempDataDir
+		})
+	if err != nil {
+		return err
+	}
+	switch {
+	case persons < 1:
+		return fmt.Errorf("--persons must be at least 1")
+	case faces < 0 || faces > 5:
+		return fmt.Errorf("--faces must be 0..5")
+	case photos < 0 || photos > faces:
+		return fmt.Errorf("--photos must be 0..--faces")
+	case perms < 0 || perms > 100:
+		return fmt.Errorf("--permission-groups must be 0..100")
+	}
+	if cfg.DataDir == tempDataDir {
+		if cfg.DataDir, err = os.MkdirTemp("", "erasure-bench-"); err != nil {
+			return err
+		}
+		if !keep {
+			defer os.RemoveAll(cfg.DataDir)
+		}
+	}
+	cfg.HTTPAddr = "127.0.0.1:0"
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	logger := cfg.Logger()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	svc, err := service.Open(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	if err := svc.WaitCaughtUp(ctx); err != nil {
+		return err
+	}
+	res := benchResult{Persons: persons, Faces: faces, Photos: photos, PermissionGroups: perms, Mode: mode(cfg)}
+	run := events.NewID()[:8] // fresh IDs, so a kept --data can run again
+	meta := events.Meta{CorrelationID: "bench-" + run, Actor: "bench"}
+
+	permIDs := make([]string, perms)
+	for i := range permIDs {
+		permIDs[i] = fmt.Sprintf("bench-%s-pg%d", run, i)
+		if _, err := svc.App.CreatePermissionGroup(ctx, meta, permIDs[i], permIDs[i], "bench"); err != nil {
+			return fmt.Errorf("create permission group: %w", err)
+		}
+	}
+	img := benchPhoto()
+	ids := make([]string, persons)
+	start := time.Now()
+	const seedBatch = 1000
+	for from := 0; from < persons; from += seedBatch {
+		batch := make([]app.SeedPerson, 0, seedBatch)
+		for i := from; i < min(from+seedBatch, persons); i++ {
+			ids[i] = fmt.Sprintf("b%s-%07d", run, i)
+			p := app.SeedPerson{Name: "Bench Person", Registration: app.Registration{PersonID: ids[i], PermissionGroupIDs: permIDs}}
+			for f := range faces {
+				rec := app.FaceRecord{FaceID: events.NewID(), PhotoKey: events.NewID(), Feature: []byte{byte(f), 1, 2, 3}}
+				if f < photos {
+					rec.Photo = img
+				}
+				p.Faces = append(p.Faces, rec)
+			}
+			batch = append(batch, p)
+		}
+		if err := svc.App.Seed(ctx, meta, batch); err != nil {
+			return err
+		}
+		if time.Since(start) > 0 && (from/seedBatch)%10 == 9 {
+			logger.Info("bench: seeding", "persons", from+len(batch), "of", persons)
+		}
+	}
+	res.SeedSeconds = time.Since(start).Seconds()
+	logger.Info("bench: seeded", "persons", persons, "seconds", res.SeedSeconds)
+
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	start = time.Now()
+	id, _, err := svc.App.RequestDeletion(ctx, meta, app.DeletionInput{IDs: func(yield func(string) bool) error {
+		for _, id := range ids {
+			if !yield(id) {
+				break
+			}
+		}
+		return nil
+	}})
+	if err != nil {
+		return err
+	}
+	last := time.Now()
+	for {
+		d, err := svc.App.GetDeletion(ctx, id)
+		if err != nil {
+			return err
+		}
+		if d.State != "running" {
+			if d.Deleted != persons {
+				return fmt.Errorf("bench: %d of %d persons deleted (%d failed)", d.Deleted, persons, d.Failed)
+			}
+			break
+		}
+		if time.Since(last) > 5*time.Second {
+			last = time.Now()
+			done := d.Total - d.Pending
+			logger.Info("bench: deleting", "done", done, "of", persons, "persons_per_s", float64(done)/time.Since(start).Seconds())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	res.Seconds = time.Since(start).Seconds()
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	res.PersonsPerS = float64(persons) / res.Seconds
+	lat, err := svc.App.DeletionLatencies(ctx, id)
+	if err != nil {
+		return err
+	}
+	res.P50ms, res.P99ms = percentileMS(lat, 0.50), percentileMS(lat, 0.99)
+
+	if res.FloorSeconds, err = sqlFloor(ctx, svc, persons, faces, perms); err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	res.Ratio = res.Seconds / res.FloorSeconds
+	if res.ReplayEvents, res.ReplayEventsPerS, err = replayBench(ctx, cfg, svc); err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	res.PeakRSSMB = peakRSSMB()
+	line, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, string(line))
+	return err
+}
+
+func mode(cfg config.Config) string {
+	n, d := "embedded-nats", "sqlite"
+	if cfg.NATSURL != "" {
+		n = "nats"
+	}
+	if cfg.DatabaseURL != "" {
+		d = "postgres"
+	}
+	return n + "+" + d
+}
+
+func benchPhoto() []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	for i := range 256 {
+		img.Set(i%16, i/16, color.RGBA{uint8(i), uint8(255 - i), 90, 255})
+	}
+	var buf bytes.Buffer
+	_ = png.Encode(&buf, img)
+	return buf.Bytes()
+}
+
+func percentileMS(ds []time.Duration, p float64) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	i := min(len(ds)-1, int(p*float64(len(ds))))
+	return float64(ds[i].Microseconds()) / 1000
+}
+
+// sqlFloor is the baseline: the same rows (faces, permission bindings, persons) deleted by plain
+// SQL in one transaction, in scratch tables of the same database.
+func sqlFloor(ctx context.Context, svc *service.Service, persons, faces, perms int) (float64, error) {
+	db := svc.DBs.Stores
+	stmts := []string{
+		`DROP TABLE IF EXISTS bench_floor_faces`, `DROP TABLE IF EXISTS bench_floor_bindings`, `DROP TABLE IF EXISTS bench_floor_persons`,
+		`CREATE TABLE bench_floor_persons (person_id TEXT PRIMARY KEY, name TEXT NOT NULL)`,
+		`CREATE TABLE bench_floor_faces (face_id TEXT PRIMARY KEY, person_id TEXT NOT NULL, feature BYTEA)`,
+		`CREATE INDEX bench_floor_faces_person ON bench_floor_faces (person_id)`,
+		`CREATE TABLE bench_floor_bindings (person_id TEXT NOT NULL, permission_group_id TEXT NOT NULL, PRIMARY KEY (person_id, permission_group_id))`,
+	}
+	if svc.DBs.Dialect == sqldb.SQLite {
+		for i := range stmts {
+			stmts[i] = strings.ReplaceAll(stmts[i], "BYTEA", "BLOB")
+		}
+	}
+	for _, s := range stmts {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return 0, err
+		}
+	}
+	defer func() {
+		for _, t := range []string{"bench_floor_faces", "bench_floor_bindings", "bench_floor_persons"} {
+			_, _ = db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+t)
+		}
+	}()
+	err := sqldb.InTx(ctx, db, func(tx *sqlx.Tx) error {
+		for from := 0; from < persons; from += 200 {
+			var p, f, b []string
+			var pa, fa, ba []any
+			for i := from; i < min(from+200, persons); i++ {
+				id := "f" + strconv.Itoa(i)
+				p, pa = append(p, "(?, ?)"), append(pa, id, "Bench Person")
+				for j := range faces {
+					f, fa = append(f, "(?, ?, ?)"), append(fa, id+"-"+strconv.Itoa(j), id, []byte{1, 2, 3})
+				}
+				for j := range perms {
+					b, ba = append(b, "(?, ?)"), append(ba, id, "g"+strconv.Itoa(j))
+				}
+			}
+			for _, ins := range []struct {
+				q    string
+				rows []string
+				args []any
+			}{
+				{"INSERT INTO bench_floor_persons VALUES ", p, pa},
+				{"INSERT INTO bench_floor_faces VALUES ", f, fa},
+				{"INSERT INTO bench_floor_bindings VALUES ", b, ba},
+			} {
+				if len(ins.rows) == 0 {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, tx.Rebind(ins.q+strings.Join(ins.rows, ",")), ins.args...); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	err = sqldb.InTx(ctx, db, func(tx *sqlx.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM bench_floor_bindings WHERE person_id IN (SELECT person_id FROM bench_floor_persons)`,
+			`DELETE FROM bench_floor_faces WHERE person_id IN (SELECT person_id FROM bench_floor_persons)`,
+			`DELETE FROM bench_floor_persons`,
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return time.Since(start).Seconds(), err
+}
+
+// replayBench rebuilds the read model from the whole log into a fresh database (a temporary
+// SQLite file, or a scratch PostgreSQL schema) and reports the rate.
+func replayBench(ctx context.Context, cfg config.Config, svc *service.Service) (uint64, float64, error) {
+	last, err := svc.Log.LastSequence(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	var db *sqlx.DB
+	dialect := sqldb.SQLite
+	if cfg.DatabaseURL != "" {
+		dialect = sqldb.Postgres
+		schema := "erasure_bench_replay_" + events.NewID()[:8]
+		if db, err = sqldb.OpenSchema(ctx, cfg.DatabaseURL, schema); err != nil {
+			return 0, 0, err
+		}
+		defer func() {
+			_, _ = db.ExecContext(context.WithoutCancel(ctx), "DROP SCHEMA "+schema+" CASCADE")
+			db.Close()
+		}()
+	} else {
+		dir := filepath.Join(cfg.DataDir, "bench-replay")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return 0, 0, err
+		}
+		defer os.RemoveAll(dir)
+		dbs, err := sqldb.OpenSQLite(dir)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer dbs.Close()
+		db = dbs.ReadModel
+	}
+	if err := migrations.Apply(ctx, db.DB, dialect, migrations.SetReadModel); err != nil {
+		return 0, 0, err
+	}
+	runner := projections.NewRunner(db, svc.Log, projections.RunnerConfig{Name: "bench-replay", BatchSize: 2000}, projections.All()...)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	go func() { _ = runner.Run(runCtx) }()
+	if err := runner.WaitFor(ctx, last); err != nil {
+		return 0, 0, err
+	}
+	secs := time.Since(start).Seconds()
+	return last, float64(last) / secs, nil
+}
+
+// peakRSSMB is the process's peak resident set size (VmHWM).
+func peakRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}

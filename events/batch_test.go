@@ -1,0 +1,70 @@
+package events_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/natsembed"
+)
+
+func TestAppendBatch(t *testing.T) {
+	for _, atomic := range []bool{true, false} {
+		t.Run(map[bool]string{true: "atomic", false: "async"}[atomic], func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir()})
+			require.NoError(t, err)
+			t.Cleanup(srv.Shutdown)
+			nc, err := srv.Connect("test")
+			require.NoError(t, err)
+			t.Cleanup(nc.Close)
+			js, err := jetstream.New(nc)
+			require.NoError(t, err)
+			s := events.NewStore(js, events.StoreConfig{Atomic: atomic})
+			require.NoError(t, s.Provision(ctx))
+
+			existing, err := s.Append(ctx, 0, mustEvent(t, "old", events.PersonCreated{PersonID: "old"}))
+			require.NoError(t, err)
+			batch := []events.Pending{
+				{Expected: 0, Event: mustEvent(t, "n1", events.PersonCreated{PersonID: "n1"})},
+				{Expected: existing, Event: mustEvent(t, "old", events.PersonAddedToGroup{PersonID: "old", GroupID: "g"})},
+				{Expected: 0, Event: mustEvent(t, "n2", events.PersonCreated{PersonID: "n2"})},
+			}
+			seqs, errs := s.AppendBatch(ctx, batch)
+			for _, err := range errs {
+				require.NoError(t, err)
+			}
+			for i, p := range batch {
+				raw, _, err := s.Load(ctx, p.Event.Aggregate, p.Event.AggregateID)
+				require.NoError(t, err)
+				require.Equal(t, seqs[i], raw[len(raw)-1].Seq, "append %d got the sequence it was stored at", i)
+				require.Equal(t, p.Event.ID, raw[len(raw)-1].ID)
+			}
+
+			// One stale aggregate: it alone fails; the others in the batch are stored.
+			stale := []events.Pending{
+				{Expected: 0, Event: mustEvent(t, "n3", events.PersonCreated{PersonID: "n3"})},
+				{Expected: existing, Event: mustEvent(t, "old", events.PersonAddedToGroup{PersonID: "old", GroupID: "h"})},
+				{Expected: 0, Event: mustEvent(t, "n4", events.PersonCreated{PersonID: "n4"})},
+			}
+			_, errs = s.AppendBatch(ctx, stale)
+			require.NoError(t, errs[0])
+			require.ErrorIs(t, errs[1], events.ErrConcurrency)
+			require.NoError(t, errs[2])
+
+			// A retried batch (same event ids) is stored once.
+			seqs2, errs := s.AppendBatch(ctx, batch)
+			for _, err := range errs {
+				require.NoError(t, err)
+			}
+			require.Equal(t, seqs, seqs2)
+			history, _, err := s.Load(ctx, events.AggregatePerson, "n1")
+			require.NoError(t, err)
+			require.Len(t, history, 1)
+		})
+	}
+}

@@ -1,0 +1,79 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/natsembed"
+)
+
+func benchStore(b *testing.B, atomic bool) *events.Store {
+	b.Helper()
+	srv, err := natsembed.Start(natsembed.Options{StoreDir: b.TempDir()})
+	require.NoError(b, err)
+	b.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect("bench")
+	require.NoError(b, err)
+	b.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(b, err)
+	s := events.NewStore(js, events.StoreConfig{Atomic: atomic})
+	require.NoError(b, s.Provision(context.Background()))
+	return s
+}
+
+func pendingBatch(b *testing.B, round, n int) []events.Pending {
+	batch := make([]events.Pending, n)
+	for i := range batch {
+		id := fmt.Sprintf("p%d-%d", round, i)
+		e, err := events.New(events.AggregatePerson, id, events.PersonDeleted{PersonID: id, DeletionID: "d"}, events.Meta{})
+		require.NoError(b, err)
+		batch[i] = events.Pending{Event: e}
+	}
+	return batch
+}
+
+// BenchmarkAppend measures the durable (fsync-always) append paths per event: one at a time,
+// asynchronous publishes, and atomic batches of 500.
+func BenchmarkAppend(b *testing.B) {
+	ctx := context.Background()
+	b.Run("single", func(b *testing.B) {
+		s := benchStore(b, false)
+		batch := pendingBatch(b, 0, b.N)
+		b.ResetTimer()
+		for i := range b.N {
+			if _, err := s.Append(ctx, 0, batch[i].Event); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, mode := range []struct {
+		name   string
+		atomic bool
+	}{{"async", false}, {"atomic", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			s := benchStore(b, mode.atomic)
+			const size = 500
+			rounds := (b.N + size - 1) / size
+			batches := make([][]events.Pending, rounds)
+			for r := range batches {
+				batches[r] = pendingBatch(b, r, size)
+			}
+			b.ResetTimer()
+			for _, batch := range batches {
+				_, errs := s.AppendBatch(ctx, batch)
+				for _, err := range errs {
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(rounds*size)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

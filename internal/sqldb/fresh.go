@@ -1,0 +1,80 @@
+package sqldb
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/erasure-dev/erasure/migrations"
+)
+
+// ReadModelFile is the SQLite file of the read model under the data directory.
+const ReadModelFile = "readmodel.db"
+
+// OpenFreshPostgres creates an empty schema of the database at rawURL, migrates the read-model
+// set into it and returns a pool whose search_path is that schema: a read model built beside the
+// live one (erasure replay). The caller drops the schema or swaps it in.
+func OpenFreshPostgres(ctx context.Context, rawURL, schema string) (*sqlx.DB, error) {
+	if err := ExecPostgres(ctx, rawURL, "CREATE SCHEMA "+QuoteIdent(schema)); err != nil {
+		return nil, fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, err := sqlx.Open("postgres", u.String())
+	if err != nil {
+		return nil, fmt.Errorf("open schema %s: %w", schema, err)
+	}
+	db.SetMaxOpenConns(4)
+	if err := migrations.Apply(ctx, db.DB, Postgres, migrations.SetReadModel); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// ExecPostgres runs statements on a short-lived connection to the database at rawURL (no
+// search_path of erasure's: schema-level work such as creating or dropping a schema).
+func ExecPostgres(ctx context.Context, rawURL string, statements ...string) error {
+	db, err := sqlx.Open("postgres", rawURL)
+	if err != nil {
+		return fmt.Errorf("open DATABASE_URL: %w", err)
+	}
+	defer db.Close()
+	for _, s := range statements {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OpenFreshSQLite creates (or truncates) the SQLite file at path, migrates the read-model set
+// into it and returns it with one connection. Building it skips fsync: a crash leaves a file
+// that is thrown away, never one that was swapped in (the caller syncs before it swaps).
+func OpenFreshSQLite(ctx context.Context, path string) (*sqlx.DB, error) {
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(OFF)&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sqlx.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(time.Hour)
+	if err := migrations.Apply(ctx, db.DB, SQLite, migrations.SetReadModel); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// QuoteIdent quotes a PostgreSQL identifier.
+func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

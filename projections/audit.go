@@ -1,0 +1,467 @@
+package projections
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/erasure-dev/erasure/events"
+)
+
+// Audit projects the audit trail: one entry per event of the log, each chained to the previous
+// one by SHA-256, so that a changed, removed or inserted entry breaks the chain from there on.
+// Entries hold pseudonymous IDs, times, actors, actions and outcomes: never a name (not even a
+// group's), never biometric data.
+type Audit struct{}
+
+var _ Projector = Audit{}
+
+// GenesisHash is the previous hash of the first entry.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// AuditTimeFormat is how an entry's time is written, hashed and stored: fixed width, so that the
+// text sorts as the time does and reads back byte for byte as it was hashed.
+const AuditTimeFormat = "2006-01-02T15:04:05.000000Z"
+
+// AuditEntry is one entry of the audit trail. Its JSON form without prev_hash and hash is the
+// canonical entry that is hashed.
+type AuditEntry struct {
+	Seq                uint64   `json:"seq"`
+	Time               string   `json:"time"`
+	EventID            string   `json:"event_id"`
+	Actor              string   `json:"actor"`
+	Action             string   `json:"action"`
+	RequestID          string   `json:"request_id"`
+	DeletionID         string   `json:"deletion_id,omitempty"`
+	PersonIDs          []string `json:"person_ids,omitempty"`
+	GroupIDs           []string `json:"group_ids,omitempty"`
+	PermissionGroupIDs []string `json:"permission_group_ids,omitempty"`
+	Outcome            string   `json:"outcome"`
+	PrevHash           string   `json:"prev_hash"`
+	Hash               string   `json:"hash"`
+}
+
+// Canonical returns the bytes that are hashed: the entry's JSON without prev_hash and hash.
+func (e AuditEntry) Canonical() []byte {
+	e.PrevHash, e.Hash = "", ""
+	b, _ := json.Marshal(struct {
+		Seq                uint64   `json:"seq"`
+		Time               string   `json:"time"`
+		EventID            string   `json:"event_id"`
+		Actor              string   `json:"actor"`
+		Action             string   `json:"action"`
+		RequestID          string   `json:"request_id"`
+		DeletionID         string   `json:"deletion_id,omitempty"`
+		PersonIDs          []string `json:"person_ids,omitempty"`
+		GroupIDs           []string `json:"group_ids,omitempty"`
+		PermissionGroupIDs []string `json:"permission_group_ids,omitempty"`
+		Outcome            string   `json:"outcome"`
+	}{e.Seq, e.Time, e.EventID, e.Actor, e.Action, e.RequestID, e.DeletionID, e.PersonIDs, e.GroupIDs, e.PermissionGroupIDs, e.Outcome})
+	return b
+}
+
+// ChainHash returns the hash of an entry whose predecessor's hash is prev:
+// hex(SHA-256(prev || "\n" || canonical entry)).
+func ChainHash(prev string, e AuditEntry) string {
+	h := sha256.New()
+	h.Write([]byte(prev))
+	h.Write([]byte{'\n'})
+	h.Write(e.Canonical())
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Chained returns e linked after prev, with its hash.
+func (e AuditEntry) Chained(prev string) AuditEntry {
+	e.PrevHash = prev
+	e.Hash = ChainHash(prev, e)
+	return e
+}
+
+// AuditEntryFor returns the unchained audit entry of one event.
+func AuditEntryFor(r events.Recorded) AuditEntry {
+	e := AuditEntry{
+		Seq: r.Seq, Time: r.Time.UTC().Format(AuditTimeFormat), EventID: r.ID, Actor: r.Actor,
+		Action: r.Type, RequestID: r.CorrelationID, Outcome: "recorded",
+	}
+	one := func(id string) []string {
+		if id == "" {
+			return nil
+		}
+		return []string{id}
+	}
+	switch d := r.Data.(type) {
+	case events.GroupCreated:
+		e.GroupIDs, e.Outcome = one(d.GroupID), "group created"
+	case events.GroupDeletionRequested:
+		e.GroupIDs, e.DeletionID, e.Outcome = one(d.GroupID), d.DeletionID, "group deletion started"
+	case events.GroupDeleted:
+		e.GroupIDs, e.DeletionID, e.Outcome = one(d.GroupID), d.DeletionID, "group deleted"
+	case events.PersonCreated:
+		e.PersonIDs, e.GroupIDs, e.PermissionGroupIDs = one(d.PersonID), d.GroupIDs, d.PermissionGroupIDs
+		e.Outcome = fmt.Sprintf("person registered with %d faces", len(d.Faces))
+	case events.PersonAddedToGroup:
+		e.PersonIDs, e.GroupIDs, e.Outcome = one(d.PersonID), one(d.GroupID), "added to group"
+	case events.PersonRemovedFromGroup:
+		e.PersonIDs, e.GroupIDs, e.DeletionID, e.Outcome = one(d.PersonID), one(d.GroupID), d.DeletionID, "removed from group"
+	case events.FaceAdded:
+		e.PersonIDs, e.Outcome = one(d.PersonID), "face added"
+	case events.FaceDeleted:
+		e.PersonIDs, e.Outcome = one(d.PersonID), "face deleted"
+	case events.PermissionGroupBound:
+		e.PersonIDs, e.PermissionGroupIDs, e.Outcome = one(d.PersonID), one(d.PermissionGroupID), "bound to permission group"
+	case events.PermissionGroupUnbound:
+		e.PersonIDs, e.PermissionGroupIDs, e.Outcome = one(d.PersonID), one(d.PermissionGroupID), "unbound from permission group"
+	case events.PermissionGroupCreated:
+		e.PermissionGroupIDs, e.Outcome = one(d.PermissionGroupID), "permission group created"
+	case events.PermissionGroupDeletionRequested:
+		e.PermissionGroupIDs, e.Outcome = one(d.PermissionGroupID), "permission group deletion started"
+	case events.PermissionGroupDeleted:
+		e.PermissionGroupIDs, e.Outcome = one(d.PermissionGroupID), "permission group deleted"
+	case events.DeletionRequested:
+		e.DeletionID, e.PersonIDs, e.GroupIDs = d.DeletionID, d.PersonIDs, one(d.GroupID)
+		e.Outcome = fmt.Sprintf("deletion request chunk %d recorded: %d ids, %d refused", d.Chunk, len(d.PersonIDs), len(d.Rejected))
+		if d.Last {
+			e.Outcome += fmt.Sprintf("; request complete with %d ids", d.Total)
+		}
+	case events.DeletionChunkDispatched:
+		e.DeletionID = d.DeletionID
+		e.Outcome = fmt.Sprintf("chunk %d dispatched: %d ids failed", d.Chunk, len(d.Failed))
+	case events.PersonDeletionRequested:
+		e.PersonIDs, e.DeletionID, e.Outcome = one(d.PersonID), d.DeletionID, "person deletion started"
+		switch {
+		case d.Joins != "":
+			e.Outcome = "joined running deletion " + d.Joins
+		case d.ResumeAt != "":
+			e.Outcome = "retried from step " + d.ResumeAt
+		}
+	case events.PermissionGroupsUnbound:
+		e.PersonIDs, e.DeletionID, e.PermissionGroupIDs = one(d.PersonID), d.DeletionID, d.PermissionGroupIDs
+		e.Outcome = fmt.Sprintf("step unbind_permission_groups done: %d unbound", len(d.PermissionGroupIDs))
+	case events.FacesPurged:
+		e.PersonIDs, e.DeletionID = one(d.PersonID), d.DeletionID
+		e.Outcome = fmt.Sprintf("step purge_faces done: %d faces purged", len(d.FaceIDs))
+	case events.PhotosPurged:
+		e.PersonIDs, e.DeletionID = one(d.PersonID), d.DeletionID
+		e.Outcome = fmt.Sprintf("step purge_photos done: %d photos purged", len(d.PhotoKeys))
+	case events.PersonDeleted:
+		e.PersonIDs, e.DeletionID, e.Outcome = one(d.PersonID), d.DeletionID, "person deleted; data key destroyed"
+	case events.PersonDeletionFailed:
+		// The code and the step only: a store's message is free text.
+		e.PersonIDs, e.DeletionID = one(d.PersonID), d.DeletionID
+		e.Outcome = fmt.Sprintf("failed: %s at step %s", d.Code, d.Step)
+	case events.DeletionCompleted:
+		e.DeletionID = d.DeletionID
+		e.Outcome = fmt.Sprintf("deletion completed: %d total, %d deleted, %d failed, %d cancelled", d.Total, d.Deleted, d.Failed, d.Cancelled)
+	}
+	return e
+}
+
+// Apply appends the batch's entries to the audit trail, chained after the last stored one.
+func (Audit) Apply(ctx context.Context, tx *sqlx.Tx, batch []events.Recorded) error {
+	prev, err := lastAuditHash(ctx, tx)
+	if err != nil {
+		return err
+	}
+	entries := make([]AuditEntry, len(batch))
+	for i, r := range batch {
+		entries[i] = AuditEntryFor(r).Chained(prev)
+		prev = entries[i].Hash
+	}
+	return insertAuditEntries(ctx, tx, entries)
+}
+
+func lastAuditHash(ctx context.Context, tx *sqlx.Tx) (string, error) {
+	var prev string
+	err := tx.GetContext(ctx, &prev, `SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1`)
+	if errors.Is(err, sql.ErrNoRows) {
+		return GenesisHash, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("last audit entry: %w", err)
+	}
+	return prev, nil
+}
+
+// auditRowsPerInsert keeps one multi-row INSERT under SQLite's bound-parameter limit.
+const auditRowsPerInsert = 60
+
+var auditColumns = []string{"seq", "at", "event_id", "actor", "action", "request_id", "deletion_id",
+	"person_ids", "group_ids", "permission_group_ids", "outcome", "prev_hash", "hash"}
+
+func (e AuditEntry) row() []any {
+	return []any{int64(e.Seq), e.Time, e.EventID, e.Actor, e.Action, e.RequestID, e.DeletionID,
+		idList(e.PersonIDs), idList(e.GroupIDs), idList(e.PermissionGroupIDs), e.Outcome, e.PrevHash, e.Hash}
+}
+
+func insertAuditEntries(ctx context.Context, tx *sqlx.Tx, entries []AuditEntry) error {
+	rows := make([][]any, len(entries))
+	var persons [][]any
+	for i, e := range entries {
+		rows[i] = e.row()
+		for _, p := range dedup(e.PersonIDs) {
+			persons = append(persons, []any{p, int64(e.Seq)})
+		}
+	}
+	if err := insertRows(ctx, tx, "audit_log", auditColumns, rows, ""); err != nil {
+		return fmt.Errorf("insert audit entries: %w", err)
+	}
+	if err := insertRows(ctx, tx, "audit_persons", []string{"person_id", "seq"}, persons, " ON CONFLICT DO NOTHING"); err != nil {
+		return fmt.Errorf("insert audit persons: %w", err)
+	}
+	return nil
+}
+
+// insertRows inserts rows with multi-row INSERT statements small enough for SQLite's limit on
+// bound parameters.
+func insertRows(ctx context.Context, tx *sqlx.Tx, table string, cols []string, rows [][]any, suffix string) error {
+	per := max(1, 900/len(cols))
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	for start := 0; start < len(rows); start += per {
+		end := min(start+per, len(rows))
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+		args := make([]any, 0, len(cols)*(end-start))
+		for i := start; i < end; i++ {
+			if i > start {
+				sb.WriteString(", ")
+			}
+			sb.WriteString(one)
+			args = append(args, rows[i]...)
+		}
+		sb.WriteString(suffix)
+		if _, err := tx.ExecContext(ctx, tx.Rebind(sb.String()), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func dedup(ids []string) []string {
+	if len(ids) < 2 {
+		return ids
+	}
+	seen := make(map[string]struct{}, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// idList stores a list of IDs as a JSON array; IDs never hold quotes or backslashes
+// (domain.ValidateID), but an illegal ID refused at intake may: JSON keeps it exact.
+func idList(ids []string) string {
+	if len(ids) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(ids)
+	return string(b)
+}
+
+func parseIDList(s string) []string {
+	var ids []string
+	_ = json.Unmarshal([]byte(s), &ids)
+	if len(ids) == 0 {
+		return nil
+	}
+	return ids
+}
+
+// AuditFilter selects audit entries; zero fields do not filter.
+type AuditFilter struct {
+	PersonID  string
+	RequestID string // a request's correlation id or a deletion id
+	Since     time.Time
+	Until     time.Time
+	After     uint64 // cursor: entries with a greater sequence
+	Limit     int
+}
+
+// AuditEntries returns entries matching f, oldest first.
+func AuditEntries(ctx context.Context, db *sqlx.DB, f AuditFilter) ([]AuditEntry, error) {
+	var (
+		where []string
+		args  []any
+	)
+	where = append(where, "a.seq > ?")
+	args = append(args, int64(f.After))
+	if f.PersonID != "" {
+		where = append(where, "a.seq IN (SELECT seq FROM audit_persons WHERE person_id = ?)")
+		args = append(args, f.PersonID)
+	}
+	if f.RequestID != "" {
+		where = append(where, "(a.request_id = ? OR a.deletion_id = ?)")
+		args = append(args, f.RequestID, f.RequestID)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "a.at >= ?")
+		args = append(args, f.Since.UTC().Format(AuditTimeFormat))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "a.at <= ?")
+		args = append(args, f.Until.UTC().Format(AuditTimeFormat))
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	args = append(args, limit)
+	q := `SELECT ` + strings.Join(prefixed("a.", auditColumns), ", ") + ` FROM audit_log a WHERE ` +
+		strings.Join(where, " AND ") + ` ORDER BY a.seq LIMIT ?`
+	rows, err := db.QueryxContext(ctx, db.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("audit entries: %w", err)
+	}
+	defer rows.Close()
+	out := []AuditEntry{}
+	for rows.Next() {
+		e, err := scanAuditEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func prefixed(p string, cols []string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = p + c
+	}
+	return out
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanAuditEntry(s scanner) (AuditEntry, error) {
+	var (
+		e                   AuditEntry
+		seq                 int64
+		persons, groups, pg string
+	)
+	if err := s.Scan(&seq, &e.Time, &e.EventID, &e.Actor, &e.Action, &e.RequestID, &e.DeletionID,
+		&persons, &groups, &pg, &e.Outcome, &e.PrevHash, &e.Hash); err != nil {
+		return AuditEntry{}, fmt.Errorf("scan audit entry: %w", err)
+	}
+	e.Seq = uint64(seq)
+	e.PersonIDs, e.GroupIDs, e.PermissionGroupIDs = parseIDList(persons), parseIDList(groups), parseIDList(pg)
+	return e, nil
+}
+
+// AuditBreak is the first place where the stored audit trail and the log disagree.
+type AuditBreak struct {
+	Seq        uint64 `json:"seq"`
+	Reason     string `json:"reason"`
+	Stored     string `json:"stored_hash,omitempty"`
+	Recomputed string `json:"recomputed_hash,omitempty"`
+}
+
+// AuditVerification is the outcome of recomputing the chain from the log.
+type AuditVerification struct {
+	OK         bool        `json:"ok"`
+	Entries    uint64      `json:"entries"`
+	Head       string      `json:"head"`        // the hash of the last entry checked
+	Checkpoint uint64      `json:"checkpoint"`  // the log position the trail was checked up to
+	FirstBreak *AuditBreak `json:"first_break,omitempty"`
+}
+
+// VerifyAudit recomputes the audit chain from the log up to the read model's checkpoint and
+// compares it with the stored trail entry by entry, reporting the first break: an entry
+// changed, missing, added or out of order.
+func VerifyAudit(ctx context.Context, db *sqlx.DB, log *events.Store, checkpointName string) (AuditVerification, error) {
+	if checkpointName == "" {
+		checkpointName = "readmodel"
+	}
+	var cp int64
+	if err := db.GetContext(ctx, &cp, db.Rebind(`SELECT seq FROM checkpoints WHERE name = ?`), checkpointName); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return AuditVerification{}, fmt.Errorf("read checkpoint: %w", err)
+	}
+	v := AuditVerification{OK: true, Head: GenesisHash, Checkpoint: uint64(cp)}
+	rows, err := db.QueryxContext(ctx, db.Rebind(`SELECT `+strings.Join(auditColumns, ", ")+` FROM audit_log WHERE seq <= ? ORDER BY seq`), cp)
+	if err != nil {
+		return v, fmt.Errorf("read audit trail: %w", err)
+	}
+	defer rows.Close()
+	fail := func(b AuditBreak) {
+		if v.FirstBreak == nil {
+			v.OK, v.FirstBreak = false, &b
+		}
+	}
+	prev := GenesisHash
+	err = ReadLog(ctx, log, 1, uint64(cp), 2048, func(batch []events.Recorded) error {
+		for _, r := range batch {
+			want := AuditEntryFor(r).Chained(prev)
+			prev = want.Hash
+			if !rows.Next() {
+				fail(AuditBreak{Seq: r.Seq, Reason: "entry missing from the audit trail", Recomputed: want.Hash})
+				return errStopReading
+			}
+			got, err := scanAuditEntry(rows)
+			if err != nil {
+				return err
+			}
+			switch {
+			case got.Seq != want.Seq:
+				fail(AuditBreak{Seq: min(got.Seq, want.Seq), Reason: fmt.Sprintf("trail has entry %d where the log has event %d", got.Seq, want.Seq),
+					Stored: got.Hash, Recomputed: want.Hash})
+			case got.PrevHash != want.PrevHash:
+				fail(AuditBreak{Seq: r.Seq, Reason: "entry is not chained to its predecessor", Stored: got.Hash, Recomputed: want.Hash})
+			case ChainHash(got.PrevHash, got) != got.Hash:
+				fail(AuditBreak{Seq: r.Seq, Reason: "entry was altered after it was hashed", Stored: got.Hash, Recomputed: want.Hash})
+			case got.Hash != want.Hash || !equalEntries(got, want):
+				fail(AuditBreak{Seq: r.Seq, Reason: "entry differs from what the log records", Stored: got.Hash, Recomputed: want.Hash})
+			}
+			if v.FirstBreak != nil {
+				return errStopReading
+			}
+			v.Entries++
+			v.Head = want.Hash
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopReading) {
+		return v, err
+	}
+	if v.FirstBreak == nil && rows.Next() {
+		extra, err := scanAuditEntry(rows)
+		if err != nil {
+			return v, err
+		}
+		fail(AuditBreak{Seq: extra.Seq, Reason: "trail has an entry the log does not", Stored: extra.Hash})
+	}
+	return v, rows.Err()
+}
+
+func equalEntries(a, b AuditEntry) bool {
+	return string(a.Canonical()) == string(b.Canonical())
+}
+
+// VerifyEntries checks a run of exported entries on their own: each entry's hash matches its
+// content and previous hash, and an entry that follows its predecessor in the log (consecutive
+// sequences) is chained to it. It returns the first entry that fails, or -1.
+func VerifyEntries(entries []AuditEntry) (int, string) {
+	for i, e := range entries {
+		if ChainHash(e.PrevHash, e) != e.Hash {
+			return i, "hash does not match the entry's content"
+		}
+		if i > 0 && entries[i-1].Seq >= e.Seq {
+			return i, "entries out of order"
+		}
+		if i > 0 && entries[i-1].Seq+1 == e.Seq && entries[i-1].Hash != e.PrevHash {
+			return i, "not chained to the entry before it"
+		}
+	}
+	return -1, ""
+}

@@ -1,0 +1,490 @@
+package projections
+
+import (
+	"context"
+	"time"
+
+	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/events"
+)
+
+// A replay builds tables from empty. Applying the log statement by statement costs a round trip
+// per row change; instead each projector here folds the events into the rows they leave, in
+// memory, and the rows are written at once (COPY on PostgreSQL). Each fold mirrors its
+// projector's statements exactly: TestReplayEqualsLive compares the two on a busy log, and a
+// change to a projector needs the same change here.
+
+// folder is a projector that can fold events for a replay.
+type folder interface {
+	Projector
+	newFold() fold
+}
+
+// fold accumulates a projection's rows from events in log order.
+type fold interface {
+	add(r events.Recorded)
+	// flush writes the rows folded so far. Intermediate flushes (final false) write only what
+	// no later event can change (append-only rows); the final one writes the rest.
+	flush(ctx context.Context, w rowWriter, final bool) error
+}
+
+// rowWriter writes rows into one table of the fresh read model.
+type rowWriter interface {
+	write(ctx context.Context, table string, cols []string, rows [][]any) error
+}
+
+func (Registry) newFold() fold {
+	return &registryFold{
+		groups: map[string]*groupRec{}, persons: map[string]*personRec{},
+		memberships: map[string]map[string]time.Time{}, byGroup: map[string]map[string]struct{}{},
+		faces: map[string]*faceRec{}, facesOf: map[string]map[string]struct{}{},
+		bindings: map[string]map[string]time.Time{},
+	}
+}
+
+type groupRec struct {
+	name, tag, state     string
+	createdAt, updatedAt time.Time
+}
+
+type personRec struct {
+	name, profile, state, deletionID string
+	createdAt, updatedAt             time.Time
+	version                          uint64
+}
+
+type faceRec struct {
+	personID, photoKey string
+	addedAt            time.Time
+}
+
+// registryFold mirrors applyRegistry (registry.go).
+type registryFold struct {
+	groups      map[string]*groupRec
+	persons     map[string]*personRec
+	memberships map[string]map[string]time.Time // person -> group -> added_at
+	byGroup     map[string]map[string]struct{}  // group -> persons, for GroupDeleted
+	faces       map[string]*faceRec             // face_id (the primary key) -> row
+	facesOf     map[string]map[string]struct{}  // person -> face ids
+	bindings    map[string]map[string]time.Time // person -> permission group -> bound_at
+}
+
+func (f *registryFold) touch(personID string, r events.Recorded) {
+	if p, ok := f.persons[personID]; ok {
+		p.updatedAt, p.version = r.Time, r.Seq
+	}
+}
+
+func (f *registryFold) addMembership(personID, groupID string, t time.Time) {
+	m := f.memberships[personID]
+	if m == nil {
+		m = map[string]time.Time{}
+		f.memberships[personID] = m
+	}
+	if _, ok := m[groupID]; ok {
+		return // ON CONFLICT DO NOTHING
+	}
+	m[groupID] = t
+	g := f.byGroup[groupID]
+	if g == nil {
+		g = map[string]struct{}{}
+		f.byGroup[groupID] = g
+	}
+	g[personID] = struct{}{}
+}
+
+func (f *registryFold) removeMembership(personID, groupID string) {
+	delete(f.memberships[personID], groupID)
+	delete(f.byGroup[groupID], personID)
+}
+
+func (f *registryFold) addFace(personID string, face events.Face, t time.Time) {
+	if _, ok := f.faces[face.FaceID]; ok {
+		return // face_id is the primary key: ON CONFLICT DO NOTHING
+	}
+	f.faces[face.FaceID] = &faceRec{personID: personID, photoKey: face.PhotoKey, addedAt: t}
+	s := f.facesOf[personID]
+	if s == nil {
+		s = map[string]struct{}{}
+		f.facesOf[personID] = s
+	}
+	s[face.FaceID] = struct{}{}
+}
+
+func (f *registryFold) deleteFace(personID, faceID string) {
+	if rec, ok := f.faces[faceID]; ok && rec.personID == personID {
+		delete(f.faces, faceID)
+		delete(f.facesOf[personID], faceID)
+	}
+}
+
+func (f *registryFold) deleteFaces(personID string) {
+	for id := range f.facesOf[personID] {
+		delete(f.faces, id)
+	}
+	delete(f.facesOf, personID)
+}
+
+func (f *registryFold) bind(personID, pg string, t time.Time) {
+	b := f.bindings[personID]
+	if b == nil {
+		b = map[string]time.Time{}
+		f.bindings[personID] = b
+	}
+	if _, ok := b[pg]; !ok {
+		b[pg] = t
+	}
+}
+
+func (f *registryFold) deletePerson(personID string) {
+	for g := range f.memberships[personID] {
+		delete(f.byGroup[g], personID)
+	}
+	delete(f.memberships, personID)
+	f.deleteFaces(personID)
+	delete(f.bindings, personID)
+	delete(f.persons, personID)
+}
+
+func (f *registryFold) add(r events.Recorded) {
+	t := r.Time
+	switch e := r.Data.(type) {
+	case events.GroupCreated:
+		f.groups[e.GroupID] = &groupRec{name: e.Name, tag: e.Tag, state: "active", createdAt: t, updatedAt: t}
+	case events.GroupDeletionRequested:
+		if g, ok := f.groups[e.GroupID]; ok {
+			g.state, g.updatedAt = "deleting", t
+		}
+	case events.GroupDeleted:
+		for p := range f.byGroup[e.GroupID] {
+			delete(f.memberships[p], e.GroupID)
+		}
+		delete(f.byGroup, e.GroupID)
+		delete(f.groups, e.GroupID)
+	case events.PersonCreated:
+		f.deletePerson(e.PersonID)
+		f.persons[e.PersonID] = &personRec{name: string(e.Name), profile: string(e.Profile), state: "active",
+			createdAt: t, updatedAt: t, version: r.Seq}
+		for _, g := range e.GroupIDs {
+			f.addMembership(e.PersonID, g, t)
+		}
+		for _, fc := range e.Faces {
+			f.addFace(e.PersonID, fc, t)
+		}
+		for _, p := range e.PermissionGroupIDs {
+			f.bind(e.PersonID, p, t)
+		}
+	case events.PersonAddedToGroup:
+		f.touch(e.PersonID, r)
+		f.addMembership(e.PersonID, e.GroupID, t)
+	case events.PersonRemovedFromGroup:
+		f.touch(e.PersonID, r)
+		f.removeMembership(e.PersonID, e.GroupID)
+	case events.FaceAdded:
+		f.touch(e.PersonID, r)
+		f.addFace(e.PersonID, e.Face, t)
+	case events.FaceDeleted:
+		f.touch(e.PersonID, r)
+		f.deleteFace(e.PersonID, e.FaceID)
+	case events.PermissionGroupBound:
+		f.touch(e.PersonID, r)
+		f.bind(e.PersonID, e.PermissionGroupID, t)
+	case events.PermissionGroupUnbound:
+		f.touch(e.PersonID, r)
+		delete(f.bindings[e.PersonID], e.PermissionGroupID)
+	case events.PersonDeletionRequested:
+		if e.Joins != "" {
+			f.touch(e.PersonID, r)
+			return
+		}
+		if p, ok := f.persons[e.PersonID]; ok {
+			p.state, p.deletionID, p.updatedAt, p.version = "deleting", e.DeletionID, t, r.Seq
+		}
+	case events.PermissionGroupsUnbound:
+		f.touch(e.PersonID, r)
+		delete(f.bindings, e.PersonID)
+	case events.FacesPurged:
+		f.touch(e.PersonID, r)
+	case events.PhotosPurged:
+		f.touch(e.PersonID, r)
+		f.deleteFaces(e.PersonID)
+	case events.PersonDeletionFailed:
+		f.touch(e.PersonID, r)
+	case events.PersonDeleted:
+		f.deletePerson(e.PersonID)
+	}
+}
+
+func (f *registryFold) flush(ctx context.Context, w rowWriter, final bool) error {
+	if !final {
+		return nil
+	}
+	var rows [][]any
+	for id, g := range f.groups {
+		rows = append(rows, []any{id, g.name, g.tag, g.state, g.createdAt, g.updatedAt})
+	}
+	if err := w.write(ctx, "groups", []string{"group_id", "name", "tag", "state", "created_at", "updated_at"}, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for id, p := range f.persons {
+		rows = append(rows, []any{id, p.name, p.profile, p.state, p.deletionID, p.createdAt, p.updatedAt, int64(p.version)})
+	}
+	if err := w.write(ctx, "persons", []string{"person_id", "name_sealed", "profile_sealed", "state", "deletion_id", "created_at", "updated_at", "version"}, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for p, gs := range f.memberships {
+		for g, t := range gs {
+			rows = append(rows, []any{p, g, t})
+		}
+	}
+	if err := w.write(ctx, "memberships", []string{"person_id", "group_id", "added_at"}, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for id, fc := range f.faces {
+		rows = append(rows, []any{id, fc.personID, fc.photoKey, fc.addedAt})
+	}
+	if err := w.write(ctx, "faces", []string{"face_id", "person_id", "photo_key", "added_at"}, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for p, pgs := range f.bindings {
+		for pg, t := range pgs {
+			rows = append(rows, []any{p, pg, t})
+		}
+	}
+	return w.write(ctx, "permission_bindings", []string{"person_id", "permission_group_id", "bound_at"}, rows)
+}
+
+func (Deletions) newFold() fold {
+	return &deletionsFold{deletions: map[string]*deletionRec{}, items: map[itemKey]*itemRec{}, byPerson: map[string][]*itemRec{}}
+}
+
+type deletionRec struct {
+	state, groupID, idempotencyKey, callbackURL string
+	recorded                                    int64
+	fullyRecorded                               int
+	createdAt                                   time.Time
+	completedAt                                 *time.Time
+	version                                     uint64
+}
+
+type itemKey struct {
+	deletionID string
+	position   int
+}
+
+type itemRec struct {
+	itemKey
+	personID, state, sagaID, code, message, step string
+	updatedAt                                    time.Time
+}
+
+type deletedRec struct {
+	personID, deletionID string
+	deletedAt            time.Time
+	seq                  uint64
+}
+
+// deletionsFold mirrors applyDeletion (deletions.go).
+type deletionsFold struct {
+	deletions map[string]*deletionRec
+	items     map[itemKey]*itemRec
+	byPerson  map[string][]*itemRec
+	deleted   []deletedRec
+}
+
+// update applies fn to the person's items that match.
+func (f *deletionsFold) update(personID string, match func(*itemRec) bool, fn func(*itemRec)) {
+	for _, it := range f.byPerson[personID] {
+		if match(it) {
+			fn(it)
+		}
+	}
+}
+
+func (f *deletionsFold) add(r events.Recorded) {
+	t := r.Time
+	switch e := r.Data.(type) {
+	case events.DeletionRequested:
+		if e.Chunk == 0 {
+			if _, ok := f.deletions[e.DeletionID]; !ok {
+				f.deletions[e.DeletionID] = &deletionRec{state: "running", groupID: e.GroupID, idempotencyKey: e.IdempotencyKey,
+					callbackURL: e.CallbackURL, createdAt: t, version: r.Seq}
+			}
+		}
+		rejected := make(map[int]string, len(e.Rejected))
+		for _, rj := range e.Rejected {
+			rejected[rj.Index] = rj.Code
+		}
+		for i, id := range e.PersonIDs {
+			k := itemKey{e.DeletionID, e.Offset + i}
+			if _, ok := f.items[k]; ok {
+				continue
+			}
+			state, code := ItemPending, ""
+			if c, ok := rejected[k.position]; ok {
+				state, code = ItemFailed, c
+			}
+			it := &itemRec{itemKey: k, personID: id, state: state, code: code, message: itemMessage(code), updatedAt: t}
+			f.items[k] = it
+			f.byPerson[id] = append(f.byPerson[id], it)
+		}
+		if d, ok := f.deletions[e.DeletionID]; ok {
+			d.recorded += int64(len(e.PersonIDs))
+			if e.Last {
+				d.fullyRecorded = 1
+			}
+			d.version = r.Seq
+		}
+	case events.DeletionChunkDispatched:
+		for _, fl := range e.Failed {
+			if it, ok := f.items[itemKey{e.DeletionID, fl.Index}]; ok && it.state == ItemPending {
+				it.state, it.code, it.message, it.updatedAt = ItemFailed, fl.Code, itemMessage(fl.Code), t
+			}
+		}
+		if d, ok := f.deletions[e.DeletionID]; ok {
+			d.version = r.Seq
+		}
+	case events.PersonDeletionRequested:
+		saga := e.DeletionID
+		if e.Joins != "" {
+			saga = e.Joins
+		}
+		if e.ResumeAt != "" {
+			f.update(e.PersonID, func(it *itemRec) bool {
+				return it.sagaID == saga && it.state == ItemFailed && it.code == domain.CodeStepFailed
+			}, func(it *itemRec) {
+				it.state, it.code, it.message, it.step, it.updatedAt = ItemPending, "", "", "", t
+			})
+			return
+		}
+		f.update(e.PersonID, func(it *itemRec) bool { return it.deletionID == e.DeletionID && it.state == ItemPending },
+			func(it *itemRec) { it.sagaID, it.updatedAt = saga, t })
+	case events.PersonRemovedFromGroup:
+		if e.DeletionID == "" {
+			return
+		}
+		f.update(e.PersonID, func(it *itemRec) bool { return it.deletionID == e.DeletionID && it.state == ItemPending },
+			func(it *itemRec) { it.state, it.updatedAt = ItemDeleted, t })
+	case events.PersonDeletionFailed:
+		f.update(e.PersonID, func(it *itemRec) bool { return it.sagaID == e.DeletionID && it.state == ItemPending },
+			func(it *itemRec) { it.state, it.code, it.message, it.step, it.updatedAt = ItemFailed, e.Code, e.Message, e.Step, t })
+	case events.PersonDeleted:
+		f.update(e.PersonID, func(it *itemRec) bool { return it.sagaID == e.DeletionID && it.state == ItemPending },
+			func(it *itemRec) { it.state, it.updatedAt = ItemDeleted, t })
+		f.deleted = append(f.deleted, deletedRec{personID: e.PersonID, deletionID: e.DeletionID, deletedAt: t, seq: r.Seq})
+	case events.DeletionCompleted:
+		if d, ok := f.deletions[e.DeletionID]; ok {
+			d.state, d.completedAt, d.version = "completed", &t, r.Seq
+		}
+	}
+}
+
+func (f *deletionsFold) flush(ctx context.Context, w rowWriter, final bool) error {
+	if !final {
+		return nil
+	}
+	var rows [][]any
+	for id, d := range f.deletions {
+		var completed any
+		if d.completedAt != nil {
+			completed = *d.completedAt
+		}
+		rows = append(rows, []any{id, d.state, d.groupID, d.idempotencyKey, d.callbackURL, d.recorded, d.fullyRecorded, d.createdAt, completed, int64(d.version)})
+	}
+	if err := w.write(ctx, "deletions", []string{"deletion_id", "state", "group_id", "idempotency_key", "callback_url", "recorded",
+		"fully_recorded", "created_at", "completed_at", "version"}, rows); err != nil {
+		return err
+	}
+	rows = make([][]any, 0, len(f.items))
+	for _, it := range f.items {
+		rows = append(rows, []any{it.deletionID, int64(it.position), it.personID, it.state, it.sagaID, it.code, it.message, it.step, it.updatedAt})
+	}
+	if err := w.write(ctx, "deletion_items", []string{"deletion_id", "position", "person_id", "state", "saga_id", "error_code",
+		"error_message", "error_step", "updated_at"}, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for _, d := range f.deleted {
+		rows = append(rows, []any{d.personID, d.deletionID, d.deletedAt, int64(d.seq)})
+	}
+	return w.write(ctx, "deleted_persons", []string{"person_id", "deletion_id", "deleted_at", "seq"}, rows)
+}
+
+func (Permissions) newFold() fold { return &permissionsFold{groups: map[string]*permissionRec{}} }
+
+type permissionRec struct {
+	name, description, state string
+	createdAt, updatedAt     time.Time
+}
+
+// permissionsFold mirrors applyPermission (permissions.go).
+type permissionsFold struct{ groups map[string]*permissionRec }
+
+func (f *permissionsFold) add(r events.Recorded) {
+	t := r.Time
+	switch e := r.Data.(type) {
+	case events.PermissionGroupCreated:
+		f.groups[e.PermissionGroupID] = &permissionRec{name: e.Name, description: e.Description, state: "active", createdAt: t, updatedAt: t}
+	case events.PermissionGroupDeletionRequested:
+		if g, ok := f.groups[e.PermissionGroupID]; ok {
+			g.state, g.updatedAt = "deleting", t
+		}
+	case events.PermissionGroupDeleted:
+		delete(f.groups, e.PermissionGroupID)
+	}
+}
+
+func (f *permissionsFold) flush(ctx context.Context, w rowWriter, final bool) error {
+	if !final {
+		return nil
+	}
+	rows := make([][]any, 0, len(f.groups))
+	for id, g := range f.groups {
+		rows = append(rows, []any{id, g.name, g.description, g.state, g.createdAt, g.updatedAt})
+	}
+	return w.write(ctx, "permission_groups", []string{"permission_group_id", "name", "description", "state", "created_at", "updated_at"}, rows)
+}
+
+func (Audit) newFold() fold { return &auditFold{prev: GenesisHash} }
+
+// auditFold chains entries as Audit.Apply does; the trail is append-only, so it is written in
+// slices as it grows.
+type auditFold struct {
+	prev    string
+	entries []AuditEntry
+}
+
+func (f *auditFold) add(r events.Recorded) {
+	e := AuditEntryFor(r).Chained(f.prev)
+	f.prev = e.Hash
+	f.entries = append(f.entries, e)
+}
+
+// auditFlushEvery bounds the entries a replay holds in memory.
+const auditFlushEvery = 50_000
+
+func (f *auditFold) flush(ctx context.Context, w rowWriter, final bool) error {
+	if !final && len(f.entries) < auditFlushEvery {
+		return nil
+	}
+	rows := make([][]any, len(f.entries))
+	var persons [][]any
+	for i, e := range f.entries {
+		rows[i] = e.row()
+		for _, p := range dedup(e.PersonIDs) {
+			persons = append(persons, []any{p, int64(e.Seq)})
+		}
+	}
+	if err := w.write(ctx, "audit_log", auditColumns, rows); err != nil {
+		return err
+	}
+	if err := w.write(ctx, "audit_persons", []string{"person_id", "seq"}, persons); err != nil {
+		return err
+	}
+	f.entries = f.entries[:0]
+	return nil
+}

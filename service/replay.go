@@ -1,0 +1,83 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/erasure-dev/erasure/config"
+	"github.com/erasure-dev/erasure/internal/sqldb"
+	"github.com/erasure-dev/erasure/projections"
+	"github.com/erasure-dev/erasure/receipts"
+)
+
+// openAudit sets up the receipts' signing key and finds the projections whose code changed
+// since their tables were built. It returns the worker that rebuilds those beside the live
+// tables, or nil when none did.
+func (s *Service) openAudit(ctx context.Context) (func(context.Context) error, error) {
+	signer, err := receipts.LoadOrCreateSigner(s.cfg.DataDir, s.cfg.SigningKey)
+	if err != nil {
+		return nil, err
+	}
+	s.App.SetReceiptSigner(signer, s.cfg.Stream)
+	stale, err := s.Projection.Stale(ctx)
+	if err != nil || len(stale) == 0 {
+		return nil, err
+	}
+	s.logger.Info("projections built by another version of their code; rebuilding them beside the live tables", "projections", stale)
+	cfg := s.rebuildConfig()
+	return func(ctx context.Context) error {
+		if err := s.Projection.RebuildStale(ctx, cfg, stale); err != nil {
+			return fmt.Errorf("rebuild %v: %w", stale, err)
+		}
+		<-ctx.Done() // done: the worker loop must not run it again
+		return nil
+	}, nil
+}
+
+func (s *Service) rebuildConfig() projections.RebuildConfig {
+	return projections.RebuildConfig{Dialect: s.DBs.Dialect, DatabaseURL: s.cfg.DatabaseURL, Dir: s.cfg.DataDir, Logger: s.logger}
+}
+
+// Replay rebuilds read models from the log into fresh tables and swaps them in (erasure replay),
+// under the data-directory lock. names selects projections; none: all. With DATABASE_URL it works
+// beside running replicas, which keep answering from the live tables until the swap.
+func Replay(ctx context.Context, cfg config.Config, logger *slog.Logger, names []string) (projections.RebuildSummary, error) {
+	if err := cfg.Validate(); err != nil {
+		return projections.RebuildSummary{}, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return projections.RebuildSummary{}, fmt.Errorf("data directory: %w", err)
+	}
+	s := &Service{cfg: cfg, logger: logger}
+	defer s.Close()
+	var err error
+	if s.unlock, err = lockData(cfg.DataDir); err != nil {
+		return projections.RebuildSummary{}, err
+	}
+	if err := s.openLog(ctx); err != nil {
+		return projections.RebuildSummary{}, err
+	}
+	if cfg.DatabaseURL != "" {
+		s.DBs, err = sqldb.OpenPostgres(ctx, cfg.DatabaseURL)
+	} else {
+		s.DBs, err = sqldb.OpenSQLite(cfg.DataDir)
+	}
+	if err != nil {
+		return projections.RebuildSummary{}, err
+	}
+	if err := s.DBs.Migrate(ctx); err != nil {
+		return projections.RebuildSummary{}, err
+	}
+	runner := projections.NewRunner(s.DBs.ReadModel, s.Log, projections.RunnerConfig{Logger: logger}, projections.All()...)
+	rc := s.rebuildConfig()
+	rc.Projections = names
+	// Embedded mode: the lock keeps every server away from readmodel.db.
+	rc.Offline = cfg.DatabaseURL == ""
+	sum, err := runner.Rebuild(ctx, rc)
+	if sum.Swap == "file" {
+		s.DBs.ReadModel = nil // closed and replaced by the swap
+	}
+	return sum, err
+}
