@@ -249,3 +249,18 @@ func (a *App) DeletionLatencies(ctx context.Context, id string) ([]time.Duration
 	}
 	return out, nil
 }
+
+// CancelDeletion cancels a deletion request: items not yet past their first step end cancelled,
+// the rest finish. Cancelling twice is harmless; a completed request cannot be cancelled.
+func (a *App) CancelDeletion(ctx context.Context, meta events.Meta, id string) error {
+	if _, err := a.GetDeletionState(ctx, id); err != nil {
+		return err
+	}
+	seq, err := a.log.Execute(ctx, meta, events.AggregateDeletion, id, func(h []any) ([]any, error) {
+		return domain.DeletionFromHistory(id, h).Decide(domain.CancelDeletion{})
+	})
+	if err != nil {
+		return err
+	}
+	return a.waitVisible(ctx, seq)
+}

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/erasure-dev/erasure/events"
@@ -86,13 +87,23 @@ func (p *DeletionPlanner) Finish() events.DeletionRequested {
 // Count is how many IDs were added.
 func (p *DeletionPlanner) Count() int { return p.n }
 
+// ErrDeletionFinished means a deletion request is already completed.
+var ErrDeletionFinished = errors.New("the deletion request is already completed")
+
+// ErrDeletionNotFound means no such deletion request.
+var ErrDeletionNotFound = errors.New("deletion request not found")
+
 // Deletion is the aggregate of one deletion request.
 type Deletion struct {
 	id        string
 	chunks    int
 	last      bool
 	completed bool
+	cancelled bool
 }
+
+// CancelDeletion cancels a deletion request.
+type CancelDeletion struct{}
 
 // DeletionFromHistory rebuilds a deletion request from its events.
 func DeletionFromHistory(id string, history []any) *Deletion {
@@ -114,6 +125,16 @@ type CompleteDeletion struct {
 // Decide returns the events cmd produces on this deletion request.
 func (d *Deletion) Decide(cmd any) ([]any, error) {
 	switch c := cmd.(type) {
+	case CancelDeletion:
+		switch {
+		case !d.last:
+			return nil, ErrDeletionNotFound
+		case d.cancelled:
+			return nil, nil
+		case d.completed:
+			return nil, ErrDeletionFinished
+		}
+		return []any{events.DeletionCancelled{DeletionID: d.id}}, nil
 	case CompleteDeletion:
 		if d.completed {
 			return nil, nil
@@ -134,5 +155,7 @@ func (d *Deletion) Apply(e any) {
 		d.last = d.last || e.Last
 	case events.DeletionCompleted:
 		d.completed = true
+	case events.DeletionCancelled:
+		d.cancelled = true
 	}
 }

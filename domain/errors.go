@@ -27,6 +27,7 @@ var (
 	ErrStepOutOfOrder     = errors.New("deletion step out of order")
 	ErrUnknownCommand     = errors.New("unknown command")
 	ErrNotFailed          = errors.New("person deletion has not failed")
+	ErrDeletionUnderway   = errors.New("the deletion has already removed data and cannot be cancelled")
 	ErrNoPhoto            = errors.New("a face needs a photo")
 	ErrPermissionNotFound = errors.New("permission group not found")
 )

@@ -117,6 +117,8 @@ type (
 	}
 	// RetryPersonDeletion resumes a failed deletion at its failed step.
 	RetryPersonDeletion struct{}
+	// CancelPersonDeletion stops a deletion that has not removed anything yet.
+	CancelPersonDeletion struct{ DeletionID string }
 )
 
 // Decide returns the events cmd produces on this person, or why it is refused. No events and no
@@ -137,6 +139,14 @@ func (p *Person) Decide(cmd any) ([]any, error) {
 			return nil, nil
 		}
 		return []any{events.PersonDeletionFailed{PersonID: p.id, DeletionID: p.deletion, Code: c.Code, Step: string(c.Step), Message: c.Message}}, nil
+	case CancelPersonDeletion:
+		if p.status != StatusDeleting || p.deletion != c.DeletionID {
+			return nil, ErrNotDeleting
+		}
+		if p.next != StepUnbindPermissions {
+			return nil, ErrDeletionUnderway
+		}
+		return []any{events.PersonDeletionCancelled{PersonID: p.id, DeletionID: p.deletion}}, nil
 	case RetryPersonDeletion:
 		if p.status != StatusDeleting {
 			return nil, ErrNotDeleting
@@ -354,6 +364,8 @@ func (p *Person) Apply(e any) {
 		p.faces, p.next = nil, StepDeletePerson
 	case events.PersonDeletionFailed:
 		p.failed = true
+	case events.PersonDeletionCancelled:
+		p.status, p.deletion, p.next, p.failed = StatusActive, "", "", false
 	case events.PersonDeleted:
 		*p = Person{id: p.id, status: StatusDeleted}
 	}

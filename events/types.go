@@ -195,6 +195,18 @@ type PersonDeletionFailed struct {
 	Message    string `json:"message,omitempty"`
 }
 
+// DeletionCancelled records that a deletion request was cancelled: items not yet past their
+// first step end cancelled, the rest finish.
+type DeletionCancelled struct {
+	DeletionID string `json:"deletion_id"`
+}
+
+// PersonDeletionCancelled ends a saga that had not removed anything yet: the person is active again.
+type PersonDeletionCancelled struct {
+	PersonID   string `json:"person_id"`
+	DeletionID string `json:"deletion_id"`
+}
+
 // DeletionCompleted records that every item of a deletion request is terminal.
 type DeletionCompleted struct {
 	DeletionID string `json:"deletion_id"`
@@ -227,4 +239,6 @@ func init() {
 	Register[PersonDeleted]("PersonDeleted", 1)
 	Register[PersonDeletionFailed]("PersonDeletionFailed", 1)
 	Register[DeletionCompleted]("DeletionCompleted", 1)
+	Register[DeletionCancelled]("DeletionCancelled", 1)
+	Register[PersonDeletionCancelled]("PersonDeletionCancelled", 1)
 }

@@ -52,8 +52,12 @@ func applyDeletion(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 			WHERE deletion_id = ?`, len(e.PersonIDs), last, r.Seq, e.DeletionID)
 	case events.DeletionChunkDispatched:
 		for _, f := range e.Failed {
-			if err := exec(`UPDATE deletion_items SET state = 'failed', error_code = ?, error_message = ?, updated_at = ?
-				WHERE deletion_id = ? AND position = ? AND state = 'pending'`, f.Code, itemMessage(f.Code), t, e.DeletionID, f.Index); err != nil {
+			state := ItemFailed
+			if f.Code == domain.CodeCancelled {
+				state = ItemCancelled
+			}
+			if err := exec(`UPDATE deletion_items SET state = ?, error_code = ?, error_message = ?, updated_at = ?
+				WHERE deletion_id = ? AND position = ? AND state = 'pending'`, state, f.Code, itemMessage(f.Code), t, e.DeletionID, f.Index); err != nil {
 				return err
 			}
 		}
@@ -86,7 +90,14 @@ func applyDeletion(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 		return exec(`INSERT INTO deleted_persons (person_id, deletion_id, deleted_at, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			e.PersonID, e.DeletionID, t, r.Seq)
 	case events.DeletionCompleted:
-		return exec(`UPDATE deletions SET state = 'completed', completed_at = ?, version = ? WHERE deletion_id = ?`, t, r.Seq, e.DeletionID)
+		// A cancelled request stays cancelled; completed_at tells that its last item is terminal.
+		return exec(`UPDATE deletions SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'completed' END,
+			completed_at = ?, version = ? WHERE deletion_id = ?`, t, r.Seq, e.DeletionID)
+	case events.DeletionCancelled:
+		return exec(`UPDATE deletions SET state = 'cancelled', version = ? WHERE deletion_id = ?`, r.Seq, e.DeletionID)
+	case events.PersonDeletionCancelled:
+		return exec(`UPDATE deletion_items SET state = 'cancelled', error_code = ?, error_message = ?, updated_at = ?
+			WHERE person_id = ? AND saga_id = ? AND state = 'pending'`, domain.CodeCancelled, itemMessage(domain.CodeCancelled), t, e.PersonID, e.DeletionID)
 	}
 	return nil
 }
@@ -101,6 +112,8 @@ func itemMessage(code string) string {
 		return "the id appears earlier in this request"
 	case domain.CodeNotInGroup:
 		return "the person is not in the group"
+	case domain.CodeCancelled:
+		return "the request was cancelled before this item's deletion began"
 	}
 	return ""
 }

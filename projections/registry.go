@@ -140,6 +140,8 @@ func applyRegistry(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 		return exec(`DELETE FROM faces WHERE person_id = ?`, e.PersonID)
 	case events.PersonDeletionFailed:
 		return touchPerson(exec, e.PersonID, r)
+	case events.PersonDeletionCancelled:
+		return exec(`UPDATE persons SET state = 'active', deletion_id = '', updated_at = ?, version = ? WHERE person_id = ?`, t, r.Seq, e.PersonID)
 	case events.PersonDeleted:
 		return deletePersonRows(exec, e.PersonID)
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/sqldb"
@@ -136,6 +135,7 @@ func (r *Runner) Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildSummary
 	if err != nil {
 		return sum, err
 	}
+	cfg.Logger.Debug("replay: fresh model opened", "seconds", time.Since(start).Seconds())
 	defer f.discard(context.WithoutCancel(ctx), cfg)
 
 	// A full rebuild that replaces the whole model goes to the end of the log; one that replaces
@@ -277,114 +277,6 @@ func cmpSeq(a, b uint64) int {
 		return 1
 	}
 	return 0
-}
-
-// bulkLoad builds the fresh tables from the log up to target: projectors that fold do so in
-// memory and write their rows at the end; others apply batches as the runner would.
-func (r *Runner) bulkLoad(ctx context.Context, cfg RebuildConfig, f *fresh, ps []Projector, ds []Description, target uint64) (uint64, error) {
-	var (
-		folds   []fold
-		appliers []Projector
-	)
-	for _, p := range ps {
-		if fp, ok := p.(folder); ok {
-			folds = append(folds, fp.newFold())
-		} else {
-			appliers = append(appliers, p)
-		}
-	}
-	w := &freshWriter{dialect: cfg.Dialect, db: f.db}
-	var n uint64
-	sinceFlush := 0
-	err := ReadLog(ctx, r.log, 1, target, cfg.BatchSize, func(batch []events.Recorded) error {
-		for _, r := range batch {
-			for _, fd := range folds {
-				fd.add(r)
-			}
-		}
-		n += uint64(len(batch))
-		if len(appliers) > 0 {
-			if err := sqldb.InTx(ctx, f.db, func(tx *sqlx.Tx) error {
-				for _, p := range appliers {
-					if err := p.Apply(ctx, tx, batch); err != nil {
-						return err
-					}
-				}
-				return nil
-			}); err != nil {
-				return fmt.Errorf("replay at %d..%d: %w", batch[0].Seq, batch[len(batch)-1].Seq, err)
-			}
-		}
-		if sinceFlush += len(batch); sinceFlush >= auditFlushEvery {
-			sinceFlush = 0
-			return w.inTx(ctx, func() error {
-				for _, fd := range folds {
-					if err := fd.flush(ctx, w, false); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-		}
-		return nil
-	})
-	if err != nil {
-		return n, err
-	}
-	err = w.inTx(ctx, func() error {
-		for _, fd := range folds {
-			if err := fd.flush(ctx, w, true); err != nil {
-				return err
-			}
-		}
-		if _, err := w.tx.ExecContext(ctx, w.tx.Rebind(`INSERT INTO checkpoints (name, seq) VALUES (?, ?)`), r.cfg.Name, int64(target)); err != nil {
-			return fmt.Errorf("fresh checkpoint: %w", err)
-		}
-		return writeVersions(ctx, w.tx, ds)
-	})
-	return n, err
-}
-
-// freshWriter writes folded rows into the fresh model: COPY on PostgreSQL, multi-row INSERTs
-// on SQLite.
-type freshWriter struct {
-	dialect string
-	db      *sqlx.DB
-	tx      *sqlx.Tx
-}
-
-func (w *freshWriter) inTx(ctx context.Context, fn func() error) error {
-	return sqldb.InTx(ctx, w.db, func(tx *sqlx.Tx) error {
-		w.tx = tx
-		defer func() { w.tx = nil }()
-		return fn()
-	})
-}
-
-func (w *freshWriter) write(ctx context.Context, table string, cols []string, rows [][]any) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	if w.dialect != sqldb.Postgres {
-		if err := insertRows(ctx, w.tx, table, cols, rows, ""); err != nil {
-			return fmt.Errorf("replay into %s: %w", table, err)
-		}
-		return nil
-	}
-	stmt, err := w.tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
-	if err != nil {
-		return fmt.Errorf("copy into %s: %w", table, err)
-	}
-	defer stmt.Close()
-	for _, row := range rows {
-		if _, err := stmt.ExecContext(ctx, row...); err != nil {
-			return fmt.Errorf("copy into %s: %w", table, err)
-		}
-	}
-	if _, err := stmt.ExecContext(ctx); err != nil {
-		return fmt.Errorf("copy into %s: %w", table, err)
-	}
-	return nil
 }
 
 // catchUp applies the log to the fresh model, through its own runner, up to to.

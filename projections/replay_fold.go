@@ -226,14 +226,14 @@ func (f *registryFold) flush(ctx context.Context, w rowWriter, final bool) error
 	if err := w.write(ctx, "groups", []string{"group_id", "name", "tag", "state", "created_at", "updated_at"}, rows); err != nil {
 		return err
 	}
-	rows = rows[:0]
+	rows = nil // the writer may still hold the previous slice
 	for id, p := range f.persons {
 		rows = append(rows, []any{id, p.name, p.profile, p.state, p.deletionID, p.createdAt, p.updatedAt, int64(p.version)})
 	}
 	if err := w.write(ctx, "persons", []string{"person_id", "name_sealed", "profile_sealed", "state", "deletion_id", "created_at", "updated_at", "version"}, rows); err != nil {
 		return err
 	}
-	rows = rows[:0]
+	rows = nil // the writer may still hold the previous slice
 	for p, gs := range f.memberships {
 		for g, t := range gs {
 			rows = append(rows, []any{p, g, t})
@@ -242,14 +242,14 @@ func (f *registryFold) flush(ctx context.Context, w rowWriter, final bool) error
 	if err := w.write(ctx, "memberships", []string{"person_id", "group_id", "added_at"}, rows); err != nil {
 		return err
 	}
-	rows = rows[:0]
+	rows = nil // the writer may still hold the previous slice
 	for id, fc := range f.faces {
 		rows = append(rows, []any{id, fc.personID, fc.photoKey, fc.addedAt})
 	}
 	if err := w.write(ctx, "faces", []string{"face_id", "person_id", "photo_key", "added_at"}, rows); err != nil {
 		return err
 	}
-	rows = rows[:0]
+	rows = nil // the writer may still hold the previous slice
 	for p, pgs := range f.bindings {
 		for pg, t := range pgs {
 			rows = append(rows, []any{p, pg, t})
@@ -407,7 +407,7 @@ func (f *deletionsFold) flush(ctx context.Context, w rowWriter, final bool) erro
 		"error_message", "error_step", "updated_at"}, rows); err != nil {
 		return err
 	}
-	rows = rows[:0]
+	rows = nil // the writer may still hold the previous slice
 	for _, d := range f.deleted {
 		rows = append(rows, []any{d.personID, d.deletionID, d.deletedAt, int64(d.seq)})
 	}

@@ -21,6 +21,8 @@ type DeletionDispatcher struct {
 	concurrency int
 	// States is the read side of the fast path (one query a chunk); nil replays each person.
 	States PersonStates
+	// Cancellations, when set, lets a cancelled request's undispatched chunks end cancelled.
+	Cancellations Cancellations
 }
 
 // NewDeletionDispatcher returns a dispatcher appending to log.
@@ -82,6 +84,17 @@ func (d *DeletionDispatcher) dispatch(ctx context.Context, dl events.Delivery, c
 		rejected[r.Index] = true
 	}
 	meta := events.Meta{CorrelationID: dl.CorrelationID, CausationID: dl.ID, Actor: "deletion-dispatcher"}
+	if d.Cancellations != nil {
+		if c, err := d.Cancellations.Cancelled(ctx, []string{chunk.DeletionID}); err == nil && c[chunk.DeletionID] {
+			var cancelled []events.Rejection
+			for i := range chunk.PersonIDs {
+				if !rejected[chunk.Offset+i] {
+					cancelled = append(cancelled, events.Rejection{Index: chunk.Offset + i, Code: domain.CodeCancelled})
+				}
+			}
+			return d.recordDispatched(ctx, chunk, cancelled, meta)
+		}
+	}
 	failed, settled := d.dispatchFast(ctx, dl, chunk, rejected, meta)
 	var (
 		mu      sync.Mutex
@@ -118,6 +131,10 @@ func (d *DeletionDispatcher) dispatch(ctx context.Context, dl events.Delivery, c
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	return d.recordDispatched(ctx, chunk, failed, meta)
+}
+
+func (d *DeletionDispatcher) recordDispatched(ctx context.Context, chunk events.DeletionRequested, failed []events.Rejection, meta events.Meta) error {
 	e, err := events.New(events.AggregateDeletion, chunk.DeletionID, events.DeletionChunkDispatched{
 		DeletionID: chunk.DeletionID, Chunk: chunk.Chunk, Failed: failed}, meta)
 	if err != nil {
@@ -211,6 +228,11 @@ type DeletionCounts struct {
 // DeletionProgress is the read side the completer asks which requests have only terminal items.
 type DeletionProgress interface {
 	Completable(ctx context.Context) ([]DeletionCounts, error)
+}
+
+// Cancellations tells which deletion requests were cancelled.
+type Cancellations interface {
+	Cancelled(ctx context.Context, deletionIDs []string) (map[string]bool, error)
 }
 
 // DeletionCompleter records DeletionCompleted for every request whose items are all terminal.

@@ -62,7 +62,9 @@ type PersonDeletionConfig struct {
 	AckWait time.Duration
 	// States is the read side of the fast path; without it every step replays the person.
 	States PersonStates
-	Logger *slog.Logger
+	// Cancellations, when set, lets a cancelled request stop persons that have not begun.
+	Cancellations Cancellations
+	Logger        *slog.Logger
 	// AfterDeletions runs after a batch deleted persons (SQLite: truncate the write-ahead logs so
 	// no copy of deleted rows lingers).
 	AfterDeletions func(context.Context)
@@ -164,6 +166,11 @@ func (s *PersonDeletionSaga) HandleBatch(ctx context.Context, batch []events.Del
 }
 
 func (s *PersonDeletionSaga) runStep(ctx context.Context, step domain.Step, ds []events.Delivery) {
+	if step == domain.StepUnbindPermissions {
+		if ds = s.cancelRequested(ctx, ds); len(ds) == 0 {
+			return
+		}
+	}
 	ids := make([]string, 0, len(ds))
 	for _, d := range ds {
 		if s.stillDue(ctx, step, d) {
@@ -264,6 +271,42 @@ func (s *PersonDeletionSaga) record(ctx context.Context, step domain.Step, ds []
 			_ = d.Msg.NakWithDelay(time.Second)
 		}
 	}
+}
+
+// cancelRequested stops, before anything is removed, the persons whose deletion request was
+// cancelled, and returns the deliveries that go on.
+func (s *PersonDeletionSaga) cancelRequested(ctx context.Context, ds []events.Delivery) []events.Delivery {
+	if s.cfg.Cancellations == nil {
+		return ds
+	}
+	ids := make([]string, 0, len(ds))
+	for _, d := range ds {
+		ids = append(ids, deletionOf(d.Data))
+	}
+	cancelled, err := s.cfg.Cancellations.Cancelled(ctx, ids)
+	if err != nil || len(cancelled) == 0 {
+		return ds
+	}
+	rest := ds[:0:0]
+	for _, d := range ds {
+		deletion := deletionOf(d.Data)
+		if !cancelled[deletion] {
+			rest = append(rest, d)
+			continue
+		}
+		_, err := s.log.Execute(ctx, stepMeta(d), events.AggregatePerson, d.AggregateID, func(h []any) ([]any, error) {
+			return domain.PersonFromHistory(d.AggregateID, h).Decide(domain.CancelPersonDeletion{DeletionID: deletion})
+		})
+		if err != nil {
+			rest = append(rest, d) // already past the first step, or not this deletion: it goes on
+			continue
+		}
+		s.mu.Lock()
+		delete(s.snapshots, d.AggregateID)
+		s.mu.Unlock()
+		_ = d.Msg.Ack()
+	}
+	return rest
 }
 
 func (s *PersonDeletionSaga) remember(personID string, e events.PersonDeletionRequested) {

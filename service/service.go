@@ -59,9 +59,16 @@ type Option func(*options)
 
 type options struct {
 	readOnly bool
+	without  []string
 	target   func(*stores.Builtin) sagas.Target
 	retry    sagas.Retry
 	ackWait  time.Duration
+}
+
+// Without skips the named background workers ("deletion-dispatcher", "person-deletion-saga",
+// ...): for tests that hold a pipeline stage, or replicas that only take requests.
+func Without(workers ...string) Option {
+	return func(o *options) { o.without = append(o.without, workers...) }
 }
 
 // ReadOnly runs only the projection: for commands that inspect the stores (verify) and must
@@ -140,14 +147,17 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 		target = o.target(s.Stores)
 	}
 	states := projections.PersonStates{DB: s.DBs.ReadModel, Runner: s.Projection}
+	progress := projections.Progress{DB: s.DBs.ReadModel}
 	saga := sagas.NewPersonDeletionSaga(s.Log, target, s.Keys, sagas.PersonDeletionConfig{
 		Retry: o.retry, Logger: logger, AckWait: cmp.Or(o.ackWait, cfg.SagaAckWait),
 		AfterDeletions: func(ctx context.Context) { _ = s.DBs.Checkpoint(ctx) },
 		States:         states,
+		Cancellations:  progress,
 	})
 	dispatcher := sagas.NewDeletionDispatcher(s.Log, logger)
 	dispatcher.States = states
-	completer := sagas.NewDeletionCompleter(s.Log, projections.Progress{DB: s.DBs.ReadModel}, logger)
+	dispatcher.Cancellations = progress
+	completer := sagas.NewDeletionCompleter(s.Log, progress, logger)
 	permissionDeletion := sagas.NewPermissionDeletionSaga(s.Log, s.Stores,
 		projections.PermissionMembers{DB: s.DBs.ReadModel, Runner: s.Projection}, sagas.PermissionDeletionConfig{Logger: logger})
 
@@ -165,6 +175,9 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	}
 	if o.readOnly {
 		workers = map[string]func(context.Context) error{"projection": s.Projection.Run}
+	}
+	for _, name := range o.without {
+		delete(workers, name)
 	}
 	if rebuildStale != nil {
 		workers["projection-rebuild"] = rebuildStale

@@ -26,6 +26,7 @@ func (api *API) registerDeletions(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/deletions/{id}", api.getDeletion)
 	mux.HandleFunc("GET /v1/deletions/{id}/items", api.deletionItems)
 	mux.HandleFunc("POST /v1/deletions/{id}/retry", api.retryDeletion)
+	mux.HandleFunc("POST /v1/deletions/{id}/cancel", api.cancelDeletion)
 }
 
 func (api *API) createDeletion(w http.ResponseWriter, r *http.Request) {
@@ -258,4 +259,13 @@ func (api *API) retryDeletion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusAccepted, map[string]any{"deletion_id": r.PathValue("id"), "retried": n})
+}
+
+func (api *API) cancelDeletion(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := api.app.CancelDeletion(r.Context(), meta(r), id); err != nil {
+		writeError(w, err)
+		return
+	}
+	api.getDeletion(w, r)
 }

@@ -52,6 +52,8 @@ var errorTable = []errorCode{
 	{domain.ErrGroupNotFound, http.StatusNotFound, "GROUP_NOT_FOUND"},
 	{domain.ErrFaceNotFound, http.StatusNotFound, "FACE_NOT_FOUND"},
 	{app.ErrNotFound, http.StatusNotFound, "NOT_FOUND"},
+	{domain.ErrDeletionNotFound, http.StatusNotFound, "NOT_FOUND"},
+	{domain.ErrDeletionFinished, http.StatusConflict, "DELETION_FINISHED"},
 	{app.ErrBusy, http.StatusServiceUnavailable, "BUSY"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "TIMEOUT"},
 }
