@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -30,6 +31,7 @@ func (r *Runner) bulkLoad(ctx context.Context, cfg RebuildConfig, f *fresh, ps [
 			appliers = append(appliers, p)
 		}
 	}
+	start := time.Now()
 	indexes, err := dropIndexes(ctx, cfg.Dialect, f.db, ps)
 	if err != nil {
 		return 0, err
@@ -79,9 +81,12 @@ func (r *Runner) bulkLoad(ctx context.Context, cfg RebuildConfig, f *fresh, ps [
 			}
 		}
 	}
+	cfg.Logger.Debug("replay: log read and folded", "events", n, "seconds", time.Since(start).Seconds())
 	if err = errors.Join(err, w.close()); err != nil {
 		return n, err
 	}
+	cfg.Logger.Debug("replay: rows loaded", "seconds", time.Since(start).Seconds())
+	defer func() { cfg.Logger.Debug("replay: indexes built", "seconds", time.Since(start).Seconds()) }()
 	if err := createIndexes(ctx, f.db, indexes, max(1, writers)); err != nil {
 		return n, err
 	}

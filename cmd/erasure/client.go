@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/schollz/progressbar/v3"
 )
 
 // client talks to a running erasure server over its native API.
@@ -90,7 +92,7 @@ func deleteCmd(args []string, stdout, stderr io.Writer) error {
 	noWait := fs.Bool("no-wait", false, "print the deletion id and return without waiting for the outcome")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: erasure delete [flags] [ID...]\n\nDeletes persons completely (permission bindings, faces, photos) through a running server,\n"+
-			"shows progress on standard error, then prints the summary as JSON. Exit 1 if any item failed.\n\nFlags:\n")
+			"shows a progress bar (count, rate, ETA) on standard error, then prints the summary as JSON.\nExit 1 if any item failed.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -166,19 +168,30 @@ func idSource(file string, args []string) (io.ReadCloser, error) {
 }
 
 func waitWithProgress(ctx context.Context, c client, id string, stderr io.Writer) (deletionStatus, error) {
-	start := time.Now()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
+	var bar *progressbar.ProgressBar
 	for {
 		var st deletionStatus
 		if err := c.do(ctx, http.MethodGet, "/v1/deletions/"+url.PathEscape(id), "", nil, &st); err != nil {
 			return st, err
 		}
-		done := st.Total - st.Pending
-		fmt.Fprintf(stderr, "\r%s %s %d/%d (deleted %d, failed %d, cancelled %d) %s ", id, bar(done, st.Total, 30),
-			done, st.Total, st.Deleted, st.Failed, st.Cancelled, time.Since(start).Round(time.Second))
+		if bar == nil {
+			bar = progressbar.NewOptions(st.Total,
+				progressbar.OptionSetWriter(stderr),
+				progressbar.OptionSetDescription(id),
+				progressbar.OptionShowCount(),
+				progressbar.OptionShowIts(),
+				progressbar.OptionSetItsString("persons"),
+				progressbar.OptionSetPredictTime(true),
+				progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionFullWidth(),
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }))
+		}
+		_ = bar.Set(st.Total - st.Pending)
 		if st.State != "running" {
-			fmt.Fprintln(stderr)
+			_ = bar.Finish()
+			fmt.Fprintf(stderr, "deleted %d, failed %d, cancelled %d of %d\n", st.Deleted, st.Failed, st.Cancelled, st.Total)
 			return st, nil
 		}
 		select {
@@ -190,20 +203,12 @@ func waitWithProgress(ctx context.Context, c client, id string, stderr io.Writer
 	}
 }
 
-func bar(done, total, width int) string {
-	if total <= 0 {
-		return "[" + strings.Repeat(" ", width) + "]"
-	}
-	n := done * width / total
-	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
-}
-
 func statusCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("erasure status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server := fs.String("server", defaultServer(), "URL of the erasure server (env ERASURE_SERVER)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: erasure status [flags] DELETION_ID\n\nPrints a deletion request's state and counters as JSON.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: erasure status [flags] DELETION_ID\n\nPrints a deletion request's state, counters and failures by code as JSON.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -213,11 +218,42 @@ func statusCmd(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("name one deletion id")
 	}
-	var st map[string]any
 	c := client{base: *server, http: &http.Client{Timeout: 30 * time.Second}}
-	if err := c.do(context.Background(), http.MethodGet, "/v1/deletions/"+url.PathEscape(fs.Arg(0)), "", nil, &st); err != nil {
+	ctx := context.Background()
+	id := url.PathEscape(fs.Arg(0))
+	var st map[string]any
+	if err := c.do(ctx, http.MethodGet, "/v1/deletions/"+id, "", nil, &st); err != nil {
 		return err
 	}
+	// The failures by code, from every page of failed items.
+	byCode := map[string]int{}
+	for after := ""; ; {
+		var page struct {
+			Items []struct {
+				Error *struct {
+					Code string `json:"code"`
+				} `json:"error"`
+			} `json:"items"`
+			Next *string `json:"next"`
+		}
+		path := "/v1/deletions/" + id + "/items?state=failed&limit=1000"
+		if after != "" {
+			path += "&after=" + url.QueryEscape(after)
+		}
+		if err := c.do(ctx, http.MethodGet, path, "", nil, &page); err != nil {
+			return err
+		}
+		for _, it := range page.Items {
+			if it.Error != nil {
+				byCode[it.Error.Code]++
+			}
+		}
+		if page.Next == nil {
+			break
+		}
+		after = *page.Next
+	}
+	st["failures_by_code"] = byCode
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(st)
