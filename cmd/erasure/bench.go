@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,6 +11,8 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -57,6 +60,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	var persons, faces, photos, perms int
 	var keep bool
 	var cpuProfile string
+	var intake int
 	cfg, err := parse("bench", "Runs the whole system in-process, seeds N persons through the batched internal path (not timed),\n"+
 		"deletes them all in one bulk request end to end, measures the plain-SQL floor and a replay in the same run,\n"+
 		"and prints one JSON line last. Without --data it works in a fresh temporary directory.",
@@ -68,6 +72,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			fs.IntVar(&perms, "permission-groups", 2, "permission groups each person is bound to")
 			fs.BoolVar(&keep, "keep", false, "keep the temporary data directory")
 			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the deletion phase to this file")
+			fs.IntVar(&intake, "intake", 0, "instead: stream N IDs of persons that need not exist as one text/plain request over HTTP,\nand report the intake rate and the time until every item is terminal")
 			c.DataDir = tempDataDir
 		})
 	if err != nil {
@@ -105,6 +110,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	defer svc.Close()
 	if err := svc.WaitCaughtUp(ctx); err != nil {
 		return err
+	}
+	if intake > 0 {
+		return intakeBench(ctx, svc, intake, stdout)
 	}
 	res := benchResult{Persons: persons, Faces: faces, Photos: photos, PermissionGroups: perms, Mode: mode(cfg)}
 	run := events.NewID()[:8] // fresh IDs, so a kept --data can run again
@@ -385,4 +393,71 @@ func peakRSSMB() float64 {
 		}
 	}
 	return 0
+}
+
+// intakeResult is the last line of `erasure bench --intake N`.
+type intakeResult struct {
+	IDs             int     `json:"ids"`
+	IntakeSeconds   float64 `json:"intake_seconds"`
+	IntakeIDsPerS   float64 `json:"intake_ids_per_s"`
+	TerminalSeconds float64 `json:"terminal_seconds"`
+	PeakRSSMB       float64 `json:"peak_rss_mb"`
+}
+
+// intakeBench streams n IDs through the native API, as a client with a file of IDs would.
+func intakeBench(ctx context.Context, svc *service.Service, n int, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	pr, pw := io.Pipe()
+	go func() {
+		bw := bufio.NewWriterSize(pw, 1<<16)
+		for i := range n {
+			fmt.Fprintf(bw, "intake-%09d\n", i)
+		}
+		_ = bw.Flush()
+		_ = pw.Close()
+	}()
+	start := time.Now()
+	resp, err := http.Post("http://"+ln.Addr().String()+"/v1/deletions", "text/plain", pr)
+	if err != nil {
+		return err
+	}
+	var out struct {
+		DeletionID string `json:"deletion_id"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("intake: HTTP %d: %v", resp.StatusCode, err)
+	}
+	res := intakeResult{IDs: n, IntakeSeconds: time.Since(start).Seconds()}
+	res.IntakeIDsPerS = float64(n) / res.IntakeSeconds
+	for {
+		d, err := svc.App.GetDeletion(ctx, out.DeletionID)
+		if err != nil {
+			return err
+		}
+		if d.State != "running" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	res.TerminalSeconds = time.Since(start).Seconds()
+	res.PeakRSSMB = peakRSSMB()
+	line, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, string(line))
+	return err
 }
