@@ -48,6 +48,9 @@ type App struct {
 	WriteTimeout time.Duration
 	catchingUp   atomic.Bool
 	receipts     receiptSigning // set by SetReceiptSigner (audit.go)
+	// CheckCallback refuses a deletion request's callback URL (one that reaches a private
+	// address, say): set by the service to the webhook dispatcher's check.
+	CheckCallback func(ctx context.Context, url string) error
 }
 
 // SetCatchingUp marks the read model as still replaying the log (not ready).

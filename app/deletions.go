@@ -21,6 +21,36 @@ type DeletionInput struct {
 	GroupID        string
 	IdempotencyKey string
 	CallbackURL    string
+	// CallbackFormat is the body the callback gets: "" or "standard" (the webhook body), or
+	// "sophon" (the Sophon management platform's deleteidentities result).
+	CallbackFormat string
+}
+
+// Callback formats.
+const (
+	CallbackStandard = "standard"
+	CallbackSophon   = "sophon"
+)
+
+// checkCallback validates a request's callback before anything is recorded.
+func (a *App) checkCallback(ctx context.Context, in DeletionInput) error {
+	switch in.CallbackFormat {
+	case "", CallbackStandard, CallbackSophon:
+	default:
+		return fmt.Errorf("%w: callback_format must be standard or sophon, got %q", ErrInvalidArgument, in.CallbackFormat)
+	}
+	if in.CallbackURL == "" {
+		if in.CallbackFormat != "" {
+			return fmt.Errorf("%w: callback_format needs a callback_url", ErrInvalidArgument)
+		}
+		return nil
+	}
+	if a.CheckCallback != nil {
+		if err := a.CheckCallback(ctx, in.CallbackURL); err != nil {
+			return fmt.Errorf("%w: callback_url: %w", ErrInvalidArgument, err)
+		}
+	}
+	return nil
 }
 
 // ErrNoIDs means a deletion request named no ID at all.
@@ -39,6 +69,9 @@ func deletionIDFor(key string) string {
 // RequestDeletion records a deletion request in the log, in chunks, and returns its id once the
 // request is durable and visible. existing is true when the idempotency key was used before.
 func (a *App) RequestDeletion(ctx context.Context, meta events.Meta, in DeletionInput) (id string, existing bool, err error) {
+	if err := a.checkCallback(ctx, in); err != nil {
+		return "", false, err
+	}
 	if in.GroupID != "" {
 		if err := domain.ValidateID(in.GroupID); err != nil {
 			return "", false, fmt.Errorf("group_id: %w", err)
@@ -62,6 +95,9 @@ func (a *App) RequestDeletion(ctx context.Context, meta events.Meta, in Deletion
 	var expected uint64
 	var appendErr error
 	put := func(chunk events.DeletionRequested) bool {
+		if chunk.Chunk == 0 && in.CallbackFormat != CallbackStandard {
+			chunk.CallbackFormat = in.CallbackFormat
+		}
 		e, err := events.New(events.AggregateDeletion, id, chunk, meta)
 		if err != nil {
 			appendErr = err
@@ -102,43 +138,23 @@ type Deletion struct {
 	CallbackURL string     `db:"callback_url"`
 	CreatedAt   time.Time  `db:"created_at"`
 	CompletedAt *time.Time `db:"completed_at"`
-	Total       int
-	Pending     int
-	Deleted     int
-	Failed      int
-	Cancelled   int
+	Total       int        `db:"recorded"`
+	Pending     int        `db:"pending"`
+	Deleted     int        `db:"deleted"`
+	Failed      int        `db:"failed"`
+	Cancelled   int        `db:"cancelled"`
 }
 
 // GetDeletion returns a deletion request with its counters.
 func (a *App) GetDeletion(ctx context.Context, id string) (Deletion, error) {
 	var d Deletion
-	err := a.rm.GetContext(ctx, &d, a.rm.Rebind(`SELECT deletion_id, state, group_id, callback_url, created_at, completed_at
-		FROM deletions WHERE deletion_id = ?`), id)
+	err := a.rm.GetContext(ctx, &d, a.rm.Rebind(`SELECT deletion_id, state, group_id, callback_url, created_at, completed_at,
+		recorded, pending, deleted, failed, cancelled FROM deletions WHERE deletion_id = ?`), id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Deletion{}, fmt.Errorf("deletion %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return Deletion{}, fmt.Errorf("get deletion %s: %w", id, err)
-	}
-	var counts []struct {
-		State string `db:"state"`
-		N     int    `db:"n"`
-	}
-	if err := a.rm.SelectContext(ctx, &counts, a.rm.Rebind(`SELECT state, COUNT(*) AS n FROM deletion_items WHERE deletion_id = ? GROUP BY state`), id); err != nil {
-		return Deletion{}, fmt.Errorf("count items of %s: %w", id, err)
-	}
-	for _, c := range counts {
-		d.Total += c.N
-		switch c.State {
-		case projections.ItemPending:
-			d.Pending = c.N
-		case projections.ItemDeleted:
-			d.Deleted = c.N
-		case projections.ItemFailed:
-			d.Failed = c.N
-		case projections.ItemCancelled:
-			d.Cancelled = c.N
-		}
 	}
 	return d, nil
 }

@@ -46,6 +46,37 @@ type Config struct {
 	// SigningKey (ERASURE_SIGNING_KEY) is the Ed25519 key that signs deletion receipts: base64 of a
 	// 32-byte seed or 64-byte private key; default generated under --data (signing.key, 0600).
 	SigningKey string
+	// Security and limits (security.go).
+	//
+	// APIKeys (ERASURE_API_KEYS, "name:key,name:key") are the bearer keys /v1 requires: always
+	// when set, and `serve` refuses a non-loopback address without them. A key's name becomes
+	// the actor of the events its requests record.
+	APIKeys string
+	// SophonToken (ERASURE_SOPHON_TOKEN) is the bearer token the Sophon surface requires when set;
+	// without it, the surface is open on a loopback address and closed on any other.
+	SophonToken string
+	// TLSCert and TLSKey (--tls-cert, --tls-key, ERASURE_TLS_CERT, ERASURE_TLS_KEY) are PEM files:
+	// with them `serve` speaks HTTPS only.
+	TLSCert, TLSKey string
+	// RateLimit (ERASURE_RATE_LIMIT, default 1000; "off" or a negative number turns it off) and
+	// RateBurst (ERASURE_RATE_BURST, default 2000) size each client's token bucket on every
+	// surface, a client being its API key or its IP address; over it: 429 with Retry-After.
+	RateLimit float64
+	RateBurst int
+	// MaxBulk (ERASURE_MAX_BULK, default 4) is how many bulk deletion requests (streamed IDs) are
+	// served at once; the next is answered 429 TOO_MANY_BULK_REQUESTS.
+	MaxBulk int
+	// Webhooks (webhooks.go).
+	//
+	// WebhookRetrySchedule (ERASURE_WEBHOOK_RETRY_SCHEDULE, default 5s,5m,30m,2h,5h,10h,10h) is
+	// the wait before each retry of a failed webhook delivery (jittered); after the last retry the
+	// delivery is dead-lettered. WebhookAllowPrivate (ERASURE_WEBHOOK_ALLOW_PRIVATE) lets webhook
+	// and callback URLs reach loopback, link-local and private addresses. WebhookTimeout
+	// (ERASURE_WEBHOOK_TIMEOUT, default 10s) bounds one delivery attempt.
+	WebhookRetrySchedule       []time.Duration
+	WebhookAllowPrivate        bool
+	WebhookTimeout             time.Duration
+	webhookAllowPrivateInvalid string
 }
 
 // FromEnv returns the defaults overridden by the environment.
@@ -80,6 +111,8 @@ func FromEnv() Config {
 			c.TencentBurst = n
 		}
 	}
+	c.securityFromEnv()
+	c.webhooksFromEnv()
 	if d, err := time.ParseDuration(os.Getenv("ERASURE_SAGA_ACK_WAIT")); err == nil {
 		c.SagaAckWait = d
 	}
@@ -119,6 +152,8 @@ func (c *Config) ServeFlags(fs *flag.FlagSet) {
 	c.StoreFlags(fs)
 	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "HTTP listen address (env ERASURE_HTTP_ADDR)")
 	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "also expose the embedded nats-server on this TCP address (env ERASURE_NATS_LISTEN)")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "serve HTTPS with this PEM certificate (chain); needs --tls-key (env ERASURE_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "the PEM private key of --tls-cert (env ERASURE_TLS_KEY)")
 }
 
 // Validate checks the configuration.
@@ -156,6 +191,12 @@ func (c *Config) Validate() error {
 	}
 	if c.TencentBurst < 0 || c.TencentBurst > 1e6 {
 		return fmt.Errorf("ERASURE_TENCENT_BURST must be a whole number of requests, such as 50 (0 means the default, 50)")
+	}
+	if err := c.validateSecurity(); err != nil {
+		return err
+	}
+	if err := c.validateWebhooks(); err != nil {
+		return err
 	}
 	if _, err := c.Level(); err != nil {
 		return err

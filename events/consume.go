@@ -43,7 +43,9 @@ func (s *Store) Consume(ctx context.Context, cfg DurableConfig, fn func(context.
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       cfg.AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: 20 * cfg.BatchSize,
+		// Bounded so that nothing waits in the client longer than a couple of batches: a message
+		// held past AckWait would be redelivered and handled twice.
+		MaxAckPending: 2 * max(1, cfg.Workers) * cfg.BatchSize,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {

@@ -127,6 +127,9 @@ type DeletionRequested struct {
 	GroupID        string      `json:"group_id,omitempty"`
 	IdempotencyKey string      `json:"idempotency_key,omitempty"`
 	CallbackURL    string      `json:"callback_url,omitempty"`
+	// CallbackFormat is the body the callback gets: "" (the standard webhook body) or "sophon"
+	// (the Sophon management platform's deleteidentities result).
+	CallbackFormat string `json:"callback_format,omitempty"`
 }
 
 // Rejection is an item refused at intake or at dispatch: its position and error code.

@@ -12,6 +12,8 @@ import (
 )
 
 // Deletions projects deletion requests, their items and outcomes, and the deleted persons.
+// A replay folds the same events in memory (replay_fold.go): a change to what this writes needs
+// the same change there and a bump of its version (versions.go); TestReplayEqualsLive compares them.
 type Deletions struct{}
 
 var _ Projector = Deletions{}
@@ -41,23 +43,25 @@ func applyDeletion(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 				return err
 			}
 		}
-		if err := insertItems(ctx, tx, e, t); err != nil {
+		inserted, err := insertItems(ctx, tx, e, t)
+		if err != nil {
 			return err
 		}
 		last := 0
 		if e.Last {
 			last = 1
 		}
-		return exec(`UPDATE deletions SET recorded = recorded + ?, fully_recorded = CASE WHEN ? = 1 THEN 1 ELSE fully_recorded END, version = ?
-			WHERE deletion_id = ?`, len(e.PersonIDs), last, r.Seq, e.DeletionID)
+		return exec(`UPDATE deletions SET recorded = recorded + ?, pending = pending + ?, failed = failed + ?,
+			fully_recorded = CASE WHEN ? = 1 THEN 1 ELSE fully_recorded END, version = ?
+			WHERE deletion_id = ?`, len(e.PersonIDs), inserted[ItemPending], inserted[ItemFailed], last, r.Seq, e.DeletionID)
 	case events.DeletionChunkDispatched:
 		for _, f := range e.Failed {
 			state := ItemFailed
 			if f.Code == domain.CodeCancelled {
 				state = ItemCancelled
 			}
-			if err := exec(`UPDATE deletion_items SET state = ?, error_code = ?, error_message = ?, updated_at = ?
-				WHERE deletion_id = ? AND position = ? AND state = 'pending'`, state, f.Code, itemMessage(f.Code), t, e.DeletionID, f.Index); err != nil {
+			if err := moveItems(ctx, tx, ItemPending, state, `error_code = ?, error_message = ?, updated_at = ?`,
+				[]any{f.Code, itemMessage(f.Code), t}, `deletion_id = ? AND position = ?`, e.DeletionID, f.Index); err != nil {
 				return err
 			}
 		}
@@ -68,8 +72,8 @@ func applyDeletion(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 			saga = e.Joins
 		}
 		if e.ResumeAt != "" { // an operator's retry: the failed items run again
-			return exec(`UPDATE deletion_items SET state = 'pending', error_code = '', error_message = '', error_step = '', updated_at = ?
-				WHERE person_id = ? AND saga_id = ? AND state = 'failed' AND error_code = ?`, t, e.PersonID, saga, domain.CodeStepFailed)
+			return moveItems(ctx, tx, ItemFailed, ItemPending, `error_code = '', error_message = '', error_step = '', updated_at = ?`,
+				[]any{t}, `person_id = ? AND saga_id = ? AND error_code = ?`, e.PersonID, saga, domain.CodeStepFailed)
 		}
 		return exec(`UPDATE deletion_items SET saga_id = ?, updated_at = ? WHERE deletion_id = ? AND person_id = ? AND state = 'pending'`,
 			saga, t, e.DeletionID, e.PersonID)
@@ -77,14 +81,14 @@ func applyDeletion(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 		if e.DeletionID == "" {
 			return nil
 		}
-		return exec(`UPDATE deletion_items SET state = 'deleted', updated_at = ? WHERE deletion_id = ? AND person_id = ? AND state = 'pending'`,
-			t, e.DeletionID, e.PersonID)
+		return moveItems(ctx, tx, ItemPending, ItemDeleted, `updated_at = ?`, []any{t},
+			`deletion_id = ? AND person_id = ?`, e.DeletionID, e.PersonID)
 	case events.PersonDeletionFailed:
-		return exec(`UPDATE deletion_items SET state = 'failed', error_code = ?, error_message = ?, error_step = ?, updated_at = ?
-			WHERE person_id = ? AND saga_id = ? AND state = 'pending'`, e.Code, e.Message, e.Step, t, e.PersonID, e.DeletionID)
+		return moveItems(ctx, tx, ItemPending, ItemFailed, `error_code = ?, error_message = ?, error_step = ?, updated_at = ?`,
+			[]any{e.Code, e.Message, e.Step, t}, `person_id = ? AND saga_id = ?`, e.PersonID, e.DeletionID)
 	case events.PersonDeleted:
-		if err := exec(`UPDATE deletion_items SET state = 'deleted', updated_at = ? WHERE person_id = ? AND saga_id = ? AND state = 'pending'`,
-			t, e.PersonID, e.DeletionID); err != nil {
+		if err := moveItems(ctx, tx, ItemPending, ItemDeleted, `updated_at = ?`, []any{t},
+			`person_id = ? AND saga_id = ?`, e.PersonID, e.DeletionID); err != nil {
 			return err
 		}
 		return exec(`INSERT INTO deleted_persons (person_id, deletion_id, deleted_at, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -96,8 +100,42 @@ func applyDeletion(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 	case events.DeletionCancelled:
 		return exec(`UPDATE deletions SET state = 'cancelled', version = ? WHERE deletion_id = ?`, r.Seq, e.DeletionID)
 	case events.PersonDeletionCancelled:
-		return exec(`UPDATE deletion_items SET state = 'cancelled', error_code = ?, error_message = ?, updated_at = ?
-			WHERE person_id = ? AND saga_id = ? AND state = 'pending'`, domain.CodeCancelled, itemMessage(domain.CodeCancelled), t, e.PersonID, e.DeletionID)
+		return moveItems(ctx, tx, ItemPending, ItemCancelled, `error_code = ?, error_message = ?, updated_at = ?`,
+			[]any{domain.CodeCancelled, itemMessage(domain.CodeCancelled), t}, `person_id = ? AND saga_id = ?`, e.PersonID, e.DeletionID)
+	}
+	return nil
+}
+
+// counterColumn maps an item state to its counter column in deletions.
+var counterColumn = map[string]string{ItemPending: "pending", ItemDeleted: "deleted", ItemFailed: "failed", ItemCancelled: "cancelled"}
+
+// moveItems moves the items matching where (with args) from one state to another, setting more
+// columns (set, setArgs), and keeps the requests' counters in step in the same transaction, so
+// that reading a request's progress is one row, however many items it has.
+func moveItems(ctx context.Context, tx *sqlx.Tx, from, to, set string, setArgs []any, where string, whereArgs ...any) error {
+	args := append(append([]any{to}, setArgs...), whereArgs...)
+	args = append(args, from)
+	rows, err := tx.QueryxContext(ctx, tx.Rebind(`UPDATE deletion_items SET state = ?, `+set+` WHERE `+where+` AND state = ? RETURNING deletion_id`), args...)
+	if err != nil {
+		return err
+	}
+	moved := map[string]int{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		moved[id]++
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for id, n := range moved {
+		if err := execSQL(ctx, tx, `UPDATE deletions SET `+counterColumn[from]+` = `+counterColumn[from]+` - ?, `+
+			counterColumn[to]+` = `+counterColumn[to]+` + ? WHERE deletion_id = ?`, n, n, id); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -121,7 +159,10 @@ func itemMessage(code string) string {
 // itemRowsPerInsert keeps one multi-row INSERT under SQLite's bound-parameter limit.
 const itemRowsPerInsert = 200
 
-func insertItems(ctx context.Context, tx *sqlx.Tx, e events.DeletionRequested, t time.Time) error {
+// insertItems inserts a chunk's items and returns how many it inserted in each state (a chunk
+// applied twice inserts nothing the second time, so the counters never count an item twice).
+func insertItems(ctx context.Context, tx *sqlx.Tx, e events.DeletionRequested, t time.Time) (map[string]int, error) {
+	inserted := map[string]int{}
 	rejected := make(map[int]string, len(e.Rejected))
 	for _, r := range e.Rejected {
 		rejected[r.Index] = r.Code
@@ -143,10 +184,22 @@ func insertItems(ctx context.Context, tx *sqlx.Tx, e events.DeletionRequested, t
 			}
 			args = append(args, e.DeletionID, pos, e.PersonIDs[i], state, code, itemMessage(code), t)
 		}
-		sb.WriteString(" ON CONFLICT (deletion_id, position) DO NOTHING")
-		if _, err := tx.ExecContext(ctx, tx.Rebind(sb.String()), args...); err != nil {
-			return err
+		sb.WriteString(" ON CONFLICT (deletion_id, position) DO NOTHING RETURNING state")
+		rows, err := tx.QueryxContext(ctx, tx.Rebind(sb.String()), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var state string
+			if err := rows.Scan(&state); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			inserted[state]++
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return inserted, nil
 }

@@ -18,32 +18,22 @@ var _ sagas.DeletionProgress = Progress{}
 func (p Progress) Completable(ctx context.Context) ([]sagas.DeletionCounts, error) {
 	var rows []struct {
 		DeletionID string `db:"deletion_id"`
-		State      string `db:"state"`
-		N          int    `db:"n"`
+		Recorded   int    `db:"recorded"`
+		Deleted    int    `db:"deleted"`
+		Failed     int    `db:"failed"`
+		Cancelled  int    `db:"cancelled"`
 	}
-	err := p.DB.SelectContext(ctx, &rows, `SELECT d.deletion_id, i.state, COUNT(*) AS n
-		FROM deletions d JOIN deletion_items i ON i.deletion_id = d.deletion_id
-		WHERE d.state IN ('running', 'cancelled') AND d.completed_at IS NULL AND d.fully_recorded = 1
-		  AND NOT EXISTS (SELECT 1 FROM deletion_items p WHERE p.deletion_id = d.deletion_id AND p.state = 'pending')
-		GROUP BY d.deletion_id, i.state ORDER BY d.deletion_id`)
+	// Counters live on the request row (kept by the projection), so this stays one index lookup
+	// however many items are in flight.
+	err := p.DB.SelectContext(ctx, &rows, `SELECT deletion_id, recorded, deleted, failed, cancelled FROM deletions
+		WHERE state IN ('running', 'cancelled') AND completed_at IS NULL AND fully_recorded = 1 AND pending = 0
+		ORDER BY deletion_id`)
 	if err != nil {
 		return nil, fmt.Errorf("completable deletions: %w", err)
 	}
-	var out []sagas.DeletionCounts
-	for _, r := range rows {
-		if len(out) == 0 || out[len(out)-1].DeletionID != r.DeletionID {
-			out = append(out, sagas.DeletionCounts{DeletionID: r.DeletionID})
-		}
-		c := &out[len(out)-1]
-		c.Total += r.N
-		switch r.State {
-		case ItemDeleted:
-			c.Deleted = r.N
-		case ItemFailed:
-			c.Failed = r.N
-		case ItemCancelled:
-			c.Cancelled = r.N
-		}
+	out := make([]sagas.DeletionCounts, len(rows))
+	for i, r := range rows {
+		out[i] = sagas.DeletionCounts{DeletionID: r.DeletionID, Total: r.Recorded, Deleted: r.Deleted, Failed: r.Failed, Cancelled: r.Cancelled}
 	}
 	return out, nil
 }

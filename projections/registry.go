@@ -10,6 +10,8 @@ import (
 )
 
 // Registry projects groups, persons, memberships, faces and permission bindings.
+// A replay folds the same events in memory (replay_fold.go): a change to what this writes needs
+// the same change there and a bump of its version (versions.go); TestReplayEqualsLive compares them.
 type Registry struct{}
 
 var _ Projector = Registry{}

@@ -49,7 +49,10 @@ type RebuildConfig struct {
 	// data-directory lock): a full rebuild then swaps the file, and closes the runner's database.
 	Offline   bool
 	BatchSize int // events per read from the log, default 4096
-	Logger    *slog.Logger
+	// FlushEvery is how many events are folded between writes of what is final early (the
+	// audit trail), bounding the memory a replay holds; default 50,000.
+	FlushEvery int
+	Logger     *slog.Logger
 }
 
 // RebuildSummary is what a rebuild did.
@@ -114,6 +117,9 @@ func (r *Runner) Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildSummary
 	start := time.Now()
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 4096
+	}
+	if cfg.FlushEvery <= 0 {
+		cfg.FlushEvery = 50_000
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = r.cfg.Logger

@@ -78,8 +78,12 @@ func seedBusyLog(t testing.TB, s *events.Store, n int) uint64 {
 		func(p string) any {
 			return events.PermissionGroupsUnbound{PersonID: p, DeletionID: "bulk", PermissionGroupIDs: []string{"pg0", "door"}}
 		},
-		func(p string) any { return events.FacesPurged{PersonID: p, DeletionID: "bulk", FaceIDs: []string{p + "-f0", p + "-f1", p + "-f2"}} },
-		func(p string) any { return events.PhotosPurged{PersonID: p, DeletionID: "bulk", PhotoKeys: []string{p + "-k0", p + "-k1", p + "-k2"}} },
+		func(p string) any {
+			return events.FacesPurged{PersonID: p, DeletionID: "bulk", FaceIDs: []string{p + "-f0", p + "-f1", p + "-f2"}}
+		},
+		func(p string) any {
+			return events.PhotosPurged{PersonID: p, DeletionID: "bulk", PhotoKeys: []string{p + "-k0", p + "-k1", p + "-k2"}}
+		},
 		func(p string) any { return events.PersonDeleted{PersonID: p, DeletionID: "bulk"} },
 	} {
 		round = round[:0]

@@ -34,12 +34,7 @@ type rowWriter interface {
 }
 
 func (Registry) newFold() fold {
-	return &registryFold{
-		groups: map[string]*groupRec{}, persons: map[string]*personRec{},
-		memberships: map[string]map[string]time.Time{}, byGroup: map[string]map[string]struct{}{},
-		faces: map[string]*faceRec{}, facesOf: map[string]map[string]struct{}{},
-		bindings: map[string]map[string]time.Time{},
-	}
+	return &registryFold{groups: map[string]*groupRec{}, slots: map[string]*personSlot{}, faces: map[string]faceRec{}}
 }
 
 type groupRec struct {
@@ -53,6 +48,21 @@ type personRec struct {
 	version                          uint64
 }
 
+// personSlot holds every row of one person id: the persons row (nil when there is none) and
+// the rows keyed by the person, which may exist without it (an event on an unknown person
+// inserts them all the same, as the statements do).
+type personSlot struct {
+	rec         *personRec
+	memberships []member // person_id, group_id: unique group
+	bindings    []member // person_id, permission_group_id: unique group
+	faces       []string // face ids, rows in registryFold.faces
+}
+
+type member struct {
+	id string
+	at time.Time
+}
+
 type faceRec struct {
 	personID, photoKey string
 	addedAt            time.Time
@@ -60,90 +70,80 @@ type faceRec struct {
 
 // registryFold mirrors applyRegistry (registry.go).
 type registryFold struct {
-	groups      map[string]*groupRec
-	persons     map[string]*personRec
-	memberships map[string]map[string]time.Time // person -> group -> added_at
-	byGroup     map[string]map[string]struct{}  // group -> persons, for GroupDeleted
-	faces       map[string]*faceRec             // face_id (the primary key) -> row
-	facesOf     map[string]map[string]struct{}  // person -> face ids
-	bindings    map[string]map[string]time.Time // person -> permission group -> bound_at
+	groups map[string]*groupRec
+	slots  map[string]*personSlot
+	faces  map[string]faceRec // face_id (the primary key) -> row
+}
+
+func (f *registryFold) slot(personID string) *personSlot {
+	s := f.slots[personID]
+	if s == nil {
+		s = &personSlot{}
+		f.slots[personID] = s
+	}
+	return s
 }
 
 func (f *registryFold) touch(personID string, r events.Recorded) {
-	if p, ok := f.persons[personID]; ok {
-		p.updatedAt, p.version = r.Time, r.Seq
+	if s := f.slots[personID]; s != nil && s.rec != nil {
+		s.rec.updatedAt, s.rec.version = r.Time, r.Seq
 	}
 }
 
-func (f *registryFold) addMembership(personID, groupID string, t time.Time) {
-	m := f.memberships[personID]
-	if m == nil {
-		m = map[string]time.Time{}
-		f.memberships[personID] = m
+// addMember inserts ON CONFLICT DO NOTHING.
+func addMember(ms []member, id string, t time.Time) []member {
+	for _, m := range ms {
+		if m.id == id {
+			return ms
+		}
 	}
-	if _, ok := m[groupID]; ok {
-		return // ON CONFLICT DO NOTHING
-	}
-	m[groupID] = t
-	g := f.byGroup[groupID]
-	if g == nil {
-		g = map[string]struct{}{}
-		f.byGroup[groupID] = g
-	}
-	g[personID] = struct{}{}
+	return append(ms, member{id: id, at: t})
 }
 
-func (f *registryFold) removeMembership(personID, groupID string) {
-	delete(f.memberships[personID], groupID)
-	delete(f.byGroup[groupID], personID)
+func removeMember(ms []member, id string) []member {
+	for i, m := range ms {
+		if m.id == id {
+			return append(ms[:i], ms[i+1:]...)
+		}
+	}
+	return ms
 }
 
 func (f *registryFold) addFace(personID string, face events.Face, t time.Time) {
 	if _, ok := f.faces[face.FaceID]; ok {
 		return // face_id is the primary key: ON CONFLICT DO NOTHING
 	}
-	f.faces[face.FaceID] = &faceRec{personID: personID, photoKey: face.PhotoKey, addedAt: t}
-	s := f.facesOf[personID]
-	if s == nil {
-		s = map[string]struct{}{}
-		f.facesOf[personID] = s
-	}
-	s[face.FaceID] = struct{}{}
+	f.faces[face.FaceID] = faceRec{personID: personID, photoKey: face.PhotoKey, addedAt: t}
+	s := f.slot(personID)
+	s.faces = append(s.faces, face.FaceID)
 }
 
 func (f *registryFold) deleteFace(personID, faceID string) {
 	if rec, ok := f.faces[faceID]; ok && rec.personID == personID {
 		delete(f.faces, faceID)
-		delete(f.facesOf[personID], faceID)
+		s := f.slots[personID]
+		for i, id := range s.faces {
+			if id == faceID {
+				s.faces = append(s.faces[:i], s.faces[i+1:]...)
+				break
+			}
+		}
 	}
 }
 
 func (f *registryFold) deleteFaces(personID string) {
-	for id := range f.facesOf[personID] {
-		delete(f.faces, id)
-	}
-	delete(f.facesOf, personID)
-}
-
-func (f *registryFold) bind(personID, pg string, t time.Time) {
-	b := f.bindings[personID]
-	if b == nil {
-		b = map[string]time.Time{}
-		f.bindings[personID] = b
-	}
-	if _, ok := b[pg]; !ok {
-		b[pg] = t
+	if s := f.slots[personID]; s != nil {
+		for _, id := range s.faces {
+			delete(f.faces, id)
+		}
+		s.faces = nil
 	}
 }
 
+// deletePerson removes every row of the person (deletePersonRows).
 func (f *registryFold) deletePerson(personID string) {
-	for g := range f.memberships[personID] {
-		delete(f.byGroup[g], personID)
-	}
-	delete(f.memberships, personID)
 	f.deleteFaces(personID)
-	delete(f.bindings, personID)
-	delete(f.persons, personID)
+	delete(f.slots, personID)
 }
 
 func (f *registryFold) add(r events.Recorded) {
@@ -156,30 +156,33 @@ func (f *registryFold) add(r events.Recorded) {
 			g.state, g.updatedAt = "deleting", t
 		}
 	case events.GroupDeleted:
-		for p := range f.byGroup[e.GroupID] {
-			delete(f.memberships[p], e.GroupID)
+		// Rare: a scan of every person beats keeping an index by group for every membership.
+		for _, s := range f.slots {
+			s.memberships = removeMember(s.memberships, e.GroupID)
 		}
-		delete(f.byGroup, e.GroupID)
 		delete(f.groups, e.GroupID)
 	case events.PersonCreated:
 		f.deletePerson(e.PersonID)
-		f.persons[e.PersonID] = &personRec{name: string(e.Name), profile: string(e.Profile), state: "active",
-			createdAt: t, updatedAt: t, version: r.Seq}
+		s := f.slot(e.PersonID)
+		s.rec = &personRec{name: string(e.Name), profile: string(e.Profile), state: "active", createdAt: t, updatedAt: t, version: r.Seq}
 		for _, g := range e.GroupIDs {
-			f.addMembership(e.PersonID, g, t)
+			s.memberships = addMember(s.memberships, g, t)
 		}
 		for _, fc := range e.Faces {
 			f.addFace(e.PersonID, fc, t)
 		}
 		for _, p := range e.PermissionGroupIDs {
-			f.bind(e.PersonID, p, t)
+			s.bindings = addMember(s.bindings, p, t)
 		}
 	case events.PersonAddedToGroup:
 		f.touch(e.PersonID, r)
-		f.addMembership(e.PersonID, e.GroupID, t)
+		s := f.slot(e.PersonID)
+		s.memberships = addMember(s.memberships, e.GroupID, t)
 	case events.PersonRemovedFromGroup:
 		f.touch(e.PersonID, r)
-		f.removeMembership(e.PersonID, e.GroupID)
+		if s := f.slots[e.PersonID]; s != nil {
+			s.memberships = removeMember(s.memberships, e.GroupID)
+		}
 	case events.FaceAdded:
 		f.touch(e.PersonID, r)
 		f.addFace(e.PersonID, e.Face, t)
@@ -188,21 +191,26 @@ func (f *registryFold) add(r events.Recorded) {
 		f.deleteFace(e.PersonID, e.FaceID)
 	case events.PermissionGroupBound:
 		f.touch(e.PersonID, r)
-		f.bind(e.PersonID, e.PermissionGroupID, t)
+		s := f.slot(e.PersonID)
+		s.bindings = addMember(s.bindings, e.PermissionGroupID, t)
 	case events.PermissionGroupUnbound:
 		f.touch(e.PersonID, r)
-		delete(f.bindings[e.PersonID], e.PermissionGroupID)
+		if s := f.slots[e.PersonID]; s != nil {
+			s.bindings = removeMember(s.bindings, e.PermissionGroupID)
+		}
 	case events.PersonDeletionRequested:
 		if e.Joins != "" {
 			f.touch(e.PersonID, r)
 			return
 		}
-		if p, ok := f.persons[e.PersonID]; ok {
-			p.state, p.deletionID, p.updatedAt, p.version = "deleting", e.DeletionID, t, r.Seq
+		if s := f.slots[e.PersonID]; s != nil && s.rec != nil {
+			s.rec.state, s.rec.deletionID, s.rec.updatedAt, s.rec.version = "deleting", e.DeletionID, t, r.Seq
 		}
 	case events.PermissionGroupsUnbound:
 		f.touch(e.PersonID, r)
-		delete(f.bindings, e.PersonID)
+		if s := f.slots[e.PersonID]; s != nil {
+			s.bindings = nil
+		}
 	case events.FacesPurged:
 		f.touch(e.PersonID, r)
 	case events.PhotosPurged:
@@ -210,6 +218,10 @@ func (f *registryFold) add(r events.Recorded) {
 		f.deleteFaces(e.PersonID)
 	case events.PersonDeletionFailed:
 		f.touch(e.PersonID, r)
+	case events.PersonDeletionCancelled:
+		if s := f.slots[e.PersonID]; s != nil && s.rec != nil {
+			s.rec.state, s.rec.deletionID, s.rec.updatedAt, s.rec.version = "active", "", t, r.Seq
+		}
 	case events.PersonDeleted:
 		f.deletePerson(e.PersonID)
 	}
@@ -226,36 +238,32 @@ func (f *registryFold) flush(ctx context.Context, w rowWriter, final bool) error
 	if err := w.write(ctx, "groups", []string{"group_id", "name", "tag", "state", "created_at", "updated_at"}, rows); err != nil {
 		return err
 	}
-	rows = nil // the writer may still hold the previous slice
-	for id, p := range f.persons {
-		rows = append(rows, []any{id, p.name, p.profile, p.state, p.deletionID, p.createdAt, p.updatedAt, int64(p.version)})
-	}
-	if err := w.write(ctx, "persons", []string{"person_id", "name_sealed", "profile_sealed", "state", "deletion_id", "created_at", "updated_at", "version"}, rows); err != nil {
-		return err
-	}
-	rows = nil // the writer may still hold the previous slice
-	for p, gs := range f.memberships {
-		for g, t := range gs {
-			rows = append(rows, []any{p, g, t})
+	var persons, memberships, bindings [][]any
+	for id, s := range f.slots {
+		if p := s.rec; p != nil {
+			persons = append(persons, []any{id, p.name, p.profile, p.state, p.deletionID, p.createdAt, p.updatedAt, int64(p.version)})
+		}
+		for _, m := range s.memberships {
+			memberships = append(memberships, []any{id, m.id, m.at})
+		}
+		for _, b := range s.bindings {
+			bindings = append(bindings, []any{id, b.id, b.at})
 		}
 	}
-	if err := w.write(ctx, "memberships", []string{"person_id", "group_id", "added_at"}, rows); err != nil {
+	if err := w.write(ctx, "persons", []string{"person_id", "name_sealed", "profile_sealed", "state", "deletion_id", "created_at", "updated_at", "version"}, persons); err != nil {
 		return err
 	}
-	rows = nil // the writer may still hold the previous slice
+	if err := w.write(ctx, "memberships", []string{"person_id", "group_id", "added_at"}, memberships); err != nil {
+		return err
+	}
+	if err := w.write(ctx, "permission_bindings", []string{"person_id", "permission_group_id", "bound_at"}, bindings); err != nil {
+		return err
+	}
+	rows = make([][]any, 0, len(f.faces))
 	for id, fc := range f.faces {
 		rows = append(rows, []any{id, fc.personID, fc.photoKey, fc.addedAt})
 	}
-	if err := w.write(ctx, "faces", []string{"face_id", "person_id", "photo_key", "added_at"}, rows); err != nil {
-		return err
-	}
-	rows = nil // the writer may still hold the previous slice
-	for p, pgs := range f.bindings {
-		for pg, t := range pgs {
-			rows = append(rows, []any{p, pg, t})
-		}
-	}
-	return w.write(ctx, "permission_bindings", []string{"person_id", "permission_group_id", "bound_at"}, rows)
+	return w.write(ctx, "faces", []string{"face_id", "person_id", "photo_key", "added_at"}, rows)
 }
 
 func (Deletions) newFold() fold {
@@ -341,8 +349,12 @@ func (f *deletionsFold) add(r events.Recorded) {
 		}
 	case events.DeletionChunkDispatched:
 		for _, fl := range e.Failed {
+			state := ItemFailed
+			if fl.Code == domain.CodeCancelled {
+				state = ItemCancelled
+			}
 			if it, ok := f.items[itemKey{e.DeletionID, fl.Index}]; ok && it.state == ItemPending {
-				it.state, it.code, it.message, it.updatedAt = ItemFailed, fl.Code, itemMessage(fl.Code), t
+				it.state, it.code, it.message, it.updatedAt = state, fl.Code, itemMessage(fl.Code), t
 			}
 		}
 		if d, ok := f.deletions[e.DeletionID]; ok {
@@ -371,15 +383,29 @@ func (f *deletionsFold) add(r events.Recorded) {
 			func(it *itemRec) { it.state, it.updatedAt = ItemDeleted, t })
 	case events.PersonDeletionFailed:
 		f.update(e.PersonID, func(it *itemRec) bool { return it.sagaID == e.DeletionID && it.state == ItemPending },
-			func(it *itemRec) { it.state, it.code, it.message, it.step, it.updatedAt = ItemFailed, e.Code, e.Message, e.Step, t })
+			func(it *itemRec) {
+				it.state, it.code, it.message, it.step, it.updatedAt = ItemFailed, e.Code, e.Message, e.Step, t
+			})
 	case events.PersonDeleted:
 		f.update(e.PersonID, func(it *itemRec) bool { return it.sagaID == e.DeletionID && it.state == ItemPending },
 			func(it *itemRec) { it.state, it.updatedAt = ItemDeleted, t })
 		f.deleted = append(f.deleted, deletedRec{personID: e.PersonID, deletionID: e.DeletionID, deletedAt: t, seq: r.Seq})
 	case events.DeletionCompleted:
 		if d, ok := f.deletions[e.DeletionID]; ok {
-			d.state, d.completedAt, d.version = "completed", &t, r.Seq
+			if d.state != "cancelled" {
+				d.state = "completed"
+			}
+			d.completedAt, d.version = &t, r.Seq
 		}
+	case events.DeletionCancelled:
+		if d, ok := f.deletions[e.DeletionID]; ok {
+			d.state, d.version = "cancelled", r.Seq
+		}
+	case events.PersonDeletionCancelled:
+		f.update(e.PersonID, func(it *itemRec) bool { return it.sagaID == e.DeletionID && it.state == ItemPending },
+			func(it *itemRec) {
+				it.state, it.code, it.message, it.updatedAt = ItemCancelled, domain.CodeCancelled, itemMessage(domain.CodeCancelled), t
+			})
 	}
 }
 
@@ -395,6 +421,7 @@ func (f *deletionsFold) flush(ctx context.Context, w rowWriter, final bool) erro
 		}
 		rows = append(rows, []any{id, d.state, d.groupID, d.idempotencyKey, d.callbackURL, d.recorded, d.fullyRecorded, d.createdAt, completed, int64(d.version)})
 	}
+	// The item counters are recomputed from the loaded items when the load ends (recountDeletions).
 	if err := w.write(ctx, "deletions", []string{"deletion_id", "state", "group_id", "idempotency_key", "callback_url", "recorded",
 		"fully_recorded", "created_at", "completed_at", "version"}, rows); err != nil {
 		return err
@@ -464,11 +491,8 @@ func (f *auditFold) add(r events.Recorded) {
 	f.entries = append(f.entries, e)
 }
 
-// auditFlushEvery bounds the entries a replay holds in memory.
-const auditFlushEvery = 50_000
-
-func (f *auditFold) flush(ctx context.Context, w rowWriter, final bool) error {
-	if !final && len(f.entries) < auditFlushEvery {
+func (f *auditFold) flush(ctx context.Context, w rowWriter, _ bool) error {
+	if len(f.entries) == 0 {
 		return nil
 	}
 	rows := make([][]any, len(f.entries))
@@ -485,6 +509,6 @@ func (f *auditFold) flush(ctx context.Context, w rowWriter, final bool) error {
 	if err := w.write(ctx, "audit_persons", []string{"person_id", "seq"}, persons); err != nil {
 		return err
 	}
-	f.entries = f.entries[:0]
+	f.entries = nil // the writer may still hold the rows built from them
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,44 +44,41 @@ func (r *Runner) bulkLoad(ctx context.Context, cfg RebuildConfig, f *fresh, ps [
 		writers = 2
 	}
 	w := newLoadWriter(ctx, f.db, cfg.Dialect, writers)
-	var n uint64
-	sinceFlush := 0
+	// The log is read and decoded here while another goroutine folds: two cores' worth.
+	var (
+		n          uint64
+		sinceFlush int
+		batches    = make(chan []events.Recorded, 8)
+		folded     = make(chan error, 1)
+	)
+	go func() {
+		var err error
+		for batch := range batches {
+			if err != nil {
+				continue // drain
+			}
+			err = foldBatch(ctx, f.db, folds, appliers, w, batch, &sinceFlush, cfg.FlushEvery)
+		}
+		if err == nil {
+			for _, fd := range folds {
+				if err = fd.flush(ctx, w, true); err != nil {
+					break
+				}
+			}
+		}
+		folded <- err
+	}()
 	err = ReadLog(ctx, r.log, 1, target, cfg.BatchSize, func(batch []events.Recorded) error {
-		for _, r := range batch {
-			for _, fd := range folds {
-				fd.add(r)
-			}
-		}
 		n += uint64(len(batch))
-		if len(appliers) > 0 {
-			if err := sqldb.InTx(ctx, f.db, func(tx *sqlx.Tx) error {
-				for _, p := range appliers {
-					if err := p.Apply(ctx, tx, batch); err != nil {
-						return err
-					}
-				}
-				return nil
-			}); err != nil {
-				return fmt.Errorf("replay at %d..%d: %w", batch[0].Seq, batch[len(batch)-1].Seq, err)
-			}
-		}
-		if sinceFlush += len(batch); sinceFlush >= auditFlushEvery {
-			sinceFlush = 0
-			for _, fd := range folds {
-				if err := fd.flush(ctx, w, false); err != nil {
-					return err
-				}
-			}
+		select {
+		case batches <- slices.Clone(batch): // Follow reuses its slice
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 		return w.err()
 	})
-	if err == nil {
-		for _, fd := range folds {
-			if err = fd.flush(ctx, w, true); err != nil {
-				break
-			}
-		}
-	}
+	close(batches)
+	err = errors.Join(err, <-folded)
 	cfg.Logger.Debug("replay: log read and folded", "events", n, "seconds", time.Since(start).Seconds())
 	if err = errors.Join(err, w.close()); err != nil {
 		return n, err
@@ -93,6 +91,9 @@ func (r *Runner) bulkLoad(ctx context.Context, cfg RebuildConfig, f *fresh, ps [
 	return n, sqldb.InTx(ctx, f.db, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO checkpoints (name, seq) VALUES (?, ?)`), r.cfg.Name, int64(target)); err != nil {
 			return fmt.Errorf("fresh checkpoint: %w", err)
+		}
+		if err := recountDeletions(ctx, tx); err != nil {
+			return err
 		}
 		return writeVersions(ctx, tx, ds)
 	})
@@ -273,6 +274,51 @@ func (w *loadWriter) load(ctx context.Context, tx *sqlx.Tx, j loadJob) error {
 	}
 	if _, err := stmt.ExecContext(ctx); err != nil {
 		return fmt.Errorf("copy into %s: %w", j.table, err)
+	}
+	return nil
+}
+
+// foldBatch folds one batch (or applies it, for projectors that cannot fold) and hands what the
+// folds can write early (the audit trail) to the writers every so many events.
+func foldBatch(ctx context.Context, db *sqlx.DB, folds []fold, appliers []Projector, w *loadWriter, batch []events.Recorded, sinceFlush *int, every int) error {
+	for _, r := range batch {
+		for _, fd := range folds {
+			fd.add(r)
+		}
+	}
+	if len(appliers) > 0 {
+		if err := sqldb.InTx(ctx, db, func(tx *sqlx.Tx) error {
+			for _, p := range appliers {
+				if err := p.Apply(ctx, tx, batch); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("replay at %d..%d: %w", batch[0].Seq, batch[len(batch)-1].Seq, err)
+		}
+	}
+	if *sinceFlush += len(batch); *sinceFlush >= every {
+		*sinceFlush = 0
+		for _, fd := range folds {
+			if err := fd.flush(ctx, w, false); err != nil {
+				return err
+			}
+		}
+	}
+	return w.err()
+}
+
+// recountDeletions sets every request's item counters from its items, as the live projection
+// keeps them item by item (moveItems).
+func recountDeletions(ctx context.Context, tx *sqlx.Tx) error {
+	_, err := tx.ExecContext(ctx, `UPDATE deletions SET
+		pending = (SELECT COUNT(*) FROM deletion_items i WHERE i.deletion_id = deletions.deletion_id AND i.state = 'pending'),
+		deleted = (SELECT COUNT(*) FROM deletion_items i WHERE i.deletion_id = deletions.deletion_id AND i.state = 'deleted'),
+		failed = (SELECT COUNT(*) FROM deletion_items i WHERE i.deletion_id = deletions.deletion_id AND i.state = 'failed'),
+		cancelled = (SELECT COUNT(*) FROM deletion_items i WHERE i.deletion_id = deletions.deletion_id AND i.state = 'cancelled')`)
+	if err != nil {
+		return fmt.Errorf("recount deletion items: %w", err)
 	}
 	return nil
 }

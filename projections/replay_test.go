@@ -107,6 +107,13 @@ func busyLog(n int) []step {
 		}
 	}
 	s = append(s, step{events.AggregateDeletion, "bulk", events.DeletionCompleted{DeletionID: "bulk", Total: len(ids), Deleted: n / 2}})
+	// A request cancelled while its sagas run: one dispatch cancelled, one saga cancelled.
+	s = append(s, step{events.AggregateDeletion, "cx", events.DeletionRequested{DeletionID: "cx", PersonIDs: []string{id(1), id(3)}, Last: true, Total: 2}},
+		person(id(1), events.PersonDeletionRequested{PersonID: id(1), DeletionID: "cx"}),
+		step{events.AggregateDeletion, "cx", events.DeletionCancelled{DeletionID: "cx"}},
+		step{events.AggregateDeletion, "cx", events.DeletionChunkDispatched{DeletionID: "cx", Failed: []events.Rejection{{Index: 1, Code: domain.CodeCancelled}}}},
+		person(id(1), events.PersonDeletionCancelled{PersonID: id(1), DeletionID: "cx"}),
+		step{events.AggregateDeletion, "cx", events.DeletionCompleted{DeletionID: "cx", Total: 2, Cancelled: 2}})
 	// A group deletion that removes one membership per member.
 	s = append(s, group("bg2", events.GroupDeletionRequested{GroupID: "bg2", DeletionID: "gdel"}))
 	for i := 1; i < n; i += 4 {
@@ -152,7 +159,8 @@ func modelDump(t *testing.T, db *sqlx.DB) map[string][]string {
 }
 
 func rebuildConfig(dialect, dsn string) projections.RebuildConfig {
-	c := projections.RebuildConfig{Dialect: dialect, BatchSize: 64, Logger: quiet}
+	// Small batches and early writes, so that a test log goes through every stage.
+	c := projections.RebuildConfig{Dialect: dialect, BatchSize: 64, FlushEvery: 100, Logger: quiet}
 	if dialect == sqldb.Postgres {
 		c.DatabaseURL = dsn
 	} else {

@@ -133,9 +133,13 @@ func deletionsRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool
 		return true, err
 	case events.PersonDeleted:
 		pr := newPersonRun(run, deletionIDOf)
-		if _, err := tx.ExecContext(ctx, `UPDATE deletion_items i SET state = 'deleted', updated_at = u.t
-			FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(id, saga, t)
-			WHERE i.person_id = u.id AND i.saga_id = u.saga AND i.state = 'pending'`,
+		if _, err := tx.ExecContext(ctx, `WITH moved AS (
+				UPDATE deletion_items i SET state = 'deleted', updated_at = u.t
+				FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(id, saga, t)
+				WHERE i.person_id = u.id AND i.saga_id = u.saga AND i.state = 'pending'
+				RETURNING i.deletion_id)
+			UPDATE deletions d SET pending = d.pending - m.n, deleted = d.deleted + m.n
+			FROM (SELECT deletion_id, COUNT(*) AS n FROM moved GROUP BY deletion_id) m WHERE d.deletion_id = m.deletion_id`,
 			pq.Array(pr.ids), pq.Array(pr.deletions), pq.Array(pr.times)); err != nil {
 			return true, err
 		}

@@ -46,7 +46,7 @@ func (d *DeletionDispatcher) Run(ctx context.Context) error {
 				}
 				if err := d.dispatchRequest(ctx, dl, last.DeletionID); err != nil {
 					if ctx.Err() == nil {
-						d.logger.Error("dispatch deletion; will retry", "deletion_id", last.DeletionID, "err", err)
+						d.logger.Error("dispatch deletion; will retry", "deletion_id", last.DeletionID, "correlation_id", dl.CorrelationID, "err", err)
 						_ = dl.Msg.NakWithDelay(time.Second)
 					}
 					continue

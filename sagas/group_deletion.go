@@ -90,7 +90,8 @@ func (s *GroupDeletionSaga) HandleRequests(ctx context.Context, batch []events.D
 			if ctx.Err() != nil {
 				return // shutting down: unacknowledged, the request is redelivered
 			}
-			s.cfg.Logger.Error("record group members for deletion; will retry", "group_id", req.GroupID, "deletion_id", req.DeletionID, "err", err)
+			s.cfg.Logger.Error("record group members for deletion; will retry", "group_id", req.GroupID, "deletion_id", req.DeletionID,
+				"correlation_id", d.CorrelationID, "err", err)
 			_ = d.Msg.NakWithDelay(time.Second)
 			continue
 		}

@@ -200,7 +200,7 @@ func (s *PersonDeletionSaga) runStep(ctx context.Context, step domain.Step, ds [
 	for i, d := range ds {
 		commands[i] = domain.RecordDeletionStep{Step: step}
 		if err, ok := failed[d.AggregateID]; ok {
-			s.cfg.Logger.Warn("deletion step failed after retries", "person_id", d.AggregateID, "step", step, "err", err)
+			s.cfg.Logger.Warn("deletion step failed after retries", "person_id", d.AggregateID, "step", step, "correlation_id", d.CorrelationID, "err", err)
 			commands[i] = domain.FailPersonDeletion{Step: step, Code: domain.CodeStepFailed, Message: err.Error()}
 		}
 	}
@@ -267,7 +267,7 @@ func (s *PersonDeletionSaga) record(ctx context.Context, step domain.Step, ds []
 		case err == nil, errors.Is(err, domain.ErrNotDeleting):
 			_ = d.Msg.Ack()
 		default:
-			s.cfg.Logger.Error("record deletion step", "person_id", d.AggregateID, "step", step, "err", err)
+			s.cfg.Logger.Error("record deletion step", "person_id", d.AggregateID, "step", step, "correlation_id", d.CorrelationID, "err", err)
 			_ = d.Msg.NakWithDelay(time.Second)
 		}
 	}

@@ -20,19 +20,17 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/erasure-dev/erasure/api/httpx"
-	"github.com/erasure-dev/erasure/api/native"
-	"github.com/erasure-dev/erasure/api/sophon"
-	"github.com/erasure-dev/erasure/api/tencent"
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/config"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/natsembed"
 	"github.com/erasure-dev/erasure/internal/sqldb"
 	"github.com/erasure-dev/erasure/keys"
+	"github.com/erasure-dev/erasure/metrics"
 	"github.com/erasure-dev/erasure/projections"
 	"github.com/erasure-dev/erasure/sagas"
 	"github.com/erasure-dev/erasure/stores"
+	"github.com/erasure-dev/erasure/webhooks"
 )
 
 // Service is a running erasure instance without its HTTP listener.
@@ -49,6 +47,11 @@ type Service struct {
 	Stores     *stores.Builtin
 	Projection *projections.Runner
 	App        *app.App
+	// Metrics is the registry /metrics serves; webhooks and other workers report into it.
+	Metrics  *metrics.Metrics
+	observer *eventObserver
+	// Webhooks is the webhook dispatcher (webhooks.go), run as the "webhooks" worker.
+	Webhooks *webhooks.Service
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -97,7 +100,8 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	// s is not the named result: `return nil, err` would nil it before the deferred Close.
-	s := &Service{cfg: cfg, logger: logger}
+	s := &Service{cfg: cfg, logger: logger, Metrics: metrics.New()}
+	s.observer = newEventObserver(s.Metrics)
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -135,8 +139,12 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	}
 	s.Projection = projections.NewRunner(s.DBs.ReadModel, s.Log, projections.RunnerConfig{Logger: logger, AfterBatch: s.afterProjection},
 		projections.All()...)
+	s.Metrics.SetProjectionLag(projectionLag(s.Log, s.Projection))
 	s.App = app.New(s.Log, s.DBs.ReadModel, s.Keys, s.Stores, s.Projection, logger)
 	s.App.SetCatchingUp(true)
+	if err := s.openWebhooks(); err != nil {
+		return nil, err
+	}
 	rebuildStale, err := s.openAudit(ctx)
 	if err != nil {
 		return nil, err
@@ -146,9 +154,10 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	if o.target != nil {
 		target = o.target(s.Stores)
 	}
+	target = observedTarget{next: target, m: s.Metrics}
 	states := projections.PersonStates{DB: s.DBs.ReadModel, Runner: s.Projection}
 	progress := projections.Progress{DB: s.DBs.ReadModel}
-	saga := sagas.NewPersonDeletionSaga(s.Log, target, s.Keys, sagas.PersonDeletionConfig{
+	saga := sagas.NewPersonDeletionSaga(s.Log, target, observedShredder{next: s.Keys, m: s.Metrics}, sagas.PersonDeletionConfig{
 		Retry: o.retry, Logger: logger, AckWait: cmp.Or(o.ackWait, cfg.SagaAckWait),
 		AfterDeletions: func(ctx context.Context) { _ = s.DBs.Checkpoint(ctx) },
 		States:         states,
@@ -172,6 +181,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 		"deletion-completer":   completer.Run,
 		"permission-deletion":  permissionDeletion.Run,
 		"group-deletion":       groupDeletion.Run,
+		"webhooks":             s.Webhooks.Run,
 	}
 	if o.readOnly {
 		workers = map[string]func(context.Context) error{"projection": s.Projection.Run}
@@ -262,6 +272,7 @@ func (s *Service) openLog(ctx context.Context) error {
 // afterProjection truncates the SQLite write-ahead log after a batch that removed a deleted
 // person's rows, so no copy of them lingers in a -wal file.
 func (s *Service) afterProjection(ctx context.Context, batch []events.Recorded) {
+	s.observer.batch(batch)
 	for _, r := range batch {
 		if _, ok := r.Data.(events.PersonDeleted); ok {
 			_ = s.DBs.Checkpoint(ctx)
@@ -278,15 +289,10 @@ func serverAtLeast(v string, major, minor int) bool {
 	return ma > major || (ma == major && mi >= minor)
 }
 
-// Handler returns every HTTP front door on one mux.
-func (s *Service) Handler() http.Handler {
-	mux := http.NewServeMux()
-	native.New(s.App, s.logger).Register(mux)
-	sophon.New(s.App, s.logger, s.cfg.SophonWait).Register(mux)
-	tencent.New(s.App, s.logger, tencent.Config{SecretID: s.cfg.TencentSecretID, SecretKey: s.cfg.TencentSecretKey,
-		Rate: s.cfg.TencentRate, Burst: s.cfg.TencentBurst}).Register(mux)
-	return httpx.Middleware(s.logger, native.Panic)(mux)
-}
+// Handler returns every HTTP front door on one mux, behind the shared middleware (request ids,
+// access log, metrics, panics) and the guard (authentication and limits), as served on the
+// configured address (http.go).
+func (s *Service) Handler() http.Handler { return s.handler(!config.Loopback(s.cfg.HTTPAddr)) }
 
 // Serve listens on the configured address until ctx ends, then shuts down gracefully.
 func (s *Service) Serve(ctx context.Context) error {
@@ -300,14 +306,20 @@ func (s *Service) Serve(ctx context.Context) error {
 // ServeListener serves on ln until ctx ends, then stops taking requests and lets in-flight ones
 // finish within the shutdown timeout.
 func (s *Service) ServeListener(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+	srv, err := s.httpServer(ln)
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	s.logger.Info("erasure serving", "http", ln.Addr().String(), "data", s.cfg.DataDir,
+	scheme := "http"
+	if srv.TLSConfig != nil {
+		scheme = "https"
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	s.logger.Info("erasure serving", "http", ln.Addr().String(), "scheme", scheme, "data", s.cfg.DataDir,
 		"nats", s.natsMode(), "database", s.DBs.Dialect)
 	select {
 	case err := <-errc:

@@ -22,7 +22,7 @@ const (
 )
 
 func (api *API) registerDeletions(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/deletions", api.createDeletion)
+	mux.HandleFunc("POST /v1/deletions", api.bulkLimited(api.createDeletion))
 	mux.HandleFunc("GET /v1/deletions/{id}", api.getDeletion)
 	mux.HandleFunc("GET /v1/deletions/{id}/items", api.deletionItems)
 	mux.HandleFunc("POST /v1/deletions/{id}/retry", api.retryDeletion)
@@ -39,7 +39,8 @@ func (api *API) createDeletion(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	q := r.URL.Query()
-	in := app.DeletionInput{GroupID: q.Get("group_id"), IdempotencyKey: q.Get("idempotency_key"), CallbackURL: q.Get("callback_url")}
+	in := app.DeletionInput{GroupID: q.Get("group_id"), IdempotencyKey: q.Get("idempotency_key"), CallbackURL: q.Get("callback_url"),
+		CallbackFormat: q.Get("callback_format")}
 	switch mt {
 	case "application/json", "application/x-www-form-urlencoded":
 		var req struct {
@@ -47,6 +48,7 @@ func (api *API) createDeletion(w http.ResponseWriter, r *http.Request) {
 			GroupID        string   `json:"group_id"`
 			IdempotencyKey string   `json:"idempotency_key"`
 			CallbackURL    string   `json:"callback_url"`
+			CallbackFormat string   `json:"callback_format"` // standard (default) or sophon
 		}
 		if err := httpx.DecodeJSON(r, maxDeletionJSONBody, &req); err != nil {
 			writeError(w, err)
@@ -57,6 +59,7 @@ func (api *API) createDeletion(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		in = app.DeletionInput{GroupID: req.GroupID, IdempotencyKey: req.IdempotencyKey, CallbackURL: req.CallbackURL,
+			CallbackFormat: req.CallbackFormat,
 			IDs: func(yield func(string) bool) error {
 				for _, id := range req.PersonIDs {
 					if !yield(id) {

@@ -8,6 +8,7 @@ import (
 	"github.com/erasure-dev/erasure/api/httpx"
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/webhooks"
 )
 
 // errorCode is one row of the native API's error table (also in the README).
@@ -28,6 +29,9 @@ var errorTable = []errorCode{
 	{errMissing, http.StatusBadRequest, "MISSING_ARGUMENT"},
 	{app.ErrNoIDs, http.StatusBadRequest, "MISSING_ARGUMENT"},
 	{errBadLine, http.StatusBadRequest, "INVALID_BODY"},
+	{webhooks.ErrURLNotAllowed, http.StatusBadRequest, "URL_NOT_ALLOWED"},
+	{webhooks.ErrInvalidURL, http.StatusBadRequest, "INVALID_URL"},
+	{webhooks.ErrUnknownEventType, http.StatusBadRequest, "UNKNOWN_EVENT_TYPE"},
 	{app.ErrInvalidArgument, http.StatusBadRequest, "INVALID_ARGUMENT"},
 	{domain.ErrIDEmpty, http.StatusBadRequest, "MISSING_ARGUMENT"},
 	{domain.ErrIDTooLong, http.StatusBadRequest, "ID_TOO_LONG"},
@@ -52,10 +56,19 @@ var errorTable = []errorCode{
 	{domain.ErrGroupNotFound, http.StatusNotFound, "GROUP_NOT_FOUND"},
 	{domain.ErrFaceNotFound, http.StatusNotFound, "FACE_NOT_FOUND"},
 	{app.ErrNotFound, http.StatusNotFound, "NOT_FOUND"},
+	{webhooks.ErrNotFound, http.StatusNotFound, "NOT_FOUND"},
+	{webhooks.ErrDisabled, http.StatusConflict, "WEBHOOK_DISABLED"},
 	{domain.ErrDeletionNotFound, http.StatusNotFound, "NOT_FOUND"},
 	{domain.ErrDeletionFinished, http.StatusConflict, "DELETION_FINISHED"},
 	{app.ErrBusy, http.StatusServiceUnavailable, "BUSY"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "TIMEOUT"},
+	// Refused by the guard (httpx.Guard) or a limit of this surface, before any work.
+	{httpx.ErrUnauthenticated, http.StatusUnauthorized, "UNAUTHENTICATED"},
+	{httpx.ErrRateLimited, http.StatusTooManyRequests, "RATE_LIMITED"},
+	{httpx.ErrTooManyLargeBodies, http.StatusTooManyRequests, "TOO_MANY_LARGE_REQUESTS"},
+	{errTooManyBulk, http.StatusTooManyRequests, "TOO_MANY_BULK_REQUESTS"},
+	{httpx.ErrURLTooLong, http.StatusRequestURITooLong, "URL_TOO_LONG"},
+	{httpx.ErrHeadersTooLarge, http.StatusRequestHeaderFieldsTooLarge, "HEADERS_TOO_LARGE"},
 }
 
 var (
@@ -80,13 +93,19 @@ func writeError(w http.ResponseWriter, err error) {
 			break
 		}
 	}
-	if status == http.StatusServiceUnavailable {
+	if status == http.StatusInternalServerError {
+		httpx.NoteError(w, err)
+	}
+	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	var b errorBody
 	b.Error.Code, b.Error.Message = code, msg
 	httpx.WriteJSON(w, status, b)
 }
+
+// Refuse answers a request the guard refused (httpx.Guard) in the native format.
+func Refuse(w http.ResponseWriter, _ *http.Request, err error) { writeError(w, err) }
 
 func writeCode(w http.ResponseWriter, status int, code, msg string) {
 	var b errorBody

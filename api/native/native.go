@@ -3,6 +3,7 @@
 package native
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/webhooks"
 )
 
 // Limits of the native API.
@@ -29,10 +31,14 @@ const (
 type API struct {
 	app    *app.App
 	logger *slog.Logger
+	bulk   chan struct{}     // slots of bulk deletion requests (limits.go)
+	hooks  *webhooks.Service // webhook subscriptions (webhooks.go); nil: none served
 }
 
 // New returns the native API over a.
-func New(a *app.App, logger *slog.Logger) *API { return &API{app: a, logger: logger} }
+func New(a *app.App, logger *slog.Logger) *API {
+	return &API{app: a, logger: logger, bulk: make(chan struct{}, DefaultMaxBulk)}
+}
 
 // Register adds the native routes to mux.
 func (api *API) Register(mux *http.ServeMux) {
@@ -45,10 +51,13 @@ func (api *API) Register(mux *http.ServeMux) {
 	api.registerDeletions(mux)
 	api.registerAudit(mux)
 	api.registerGroups(mux)
+	api.registerWebhooks(mux)
+	api.registerEvents(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", api.ready)
+	mux.HandleFunc("GET /openapi.json", serveOpenAPI)
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeCode(w, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -59,8 +68,10 @@ func Panic(w http.ResponseWriter, _ *http.Request) {
 	writeCode(w, http.StatusInternalServerError, "INTERNAL", "internal error")
 }
 
+// meta is what the request's events record: the request id, and as the actor the name of the
+// API key it authenticated with (native-api where no key is required).
 func meta(r *http.Request) events.Meta {
-	return events.Meta{CorrelationID: httpx.RequestID(r), Actor: "native-api"}
+	return events.Meta{CorrelationID: httpx.RequestID(r), Actor: cmp.Or(httpx.Client(r), "native-api")}
 }
 
 func requireJSON(r *http.Request) error {

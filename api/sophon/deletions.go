@@ -30,6 +30,9 @@ type deleteIdentitiesAnswer struct {
 func (api *API) deleteIdentities(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		IdentityIDs []string `json:"identity_ids"`
+		// NotifyPath is where the result also goes once every ID is terminal, in the Sophon
+		// management platform's shape (a callback in the "sophon" format).
+		NotifyPath string `json:"notify_path"`
 	}
 	if err := decode(r, maxSmallBody, &req); err != nil {
 		api.fail(w, r, err)
@@ -40,7 +43,7 @@ func (api *API) deleteIdentities(w http.ResponseWriter, r *http.Request) {
 		api.fail(w, r, err)
 		return
 	}
-	ans, err := api.deleteAndWait(r.Context(), meta(r), req.IdentityIDs)
+	ans, err := api.deleteAndWait(r.Context(), meta(r), req.IdentityIDs, req.NotifyPath)
 	if err != nil {
 		api.fail(w, r, err)
 		return
@@ -77,15 +80,20 @@ func shorten(s string) string {
 }
 
 // deleteAndWait records a deletion of ids and waits up to the configured time for its outcome.
-func (api *API) deleteAndWait(ctx context.Context, m events.Meta, ids []string) (deleteIdentitiesAnswer, error) {
-	id, _, err := api.app.RequestDeletion(ctx, m, app.DeletionInput{IDs: func(yield func(string) bool) error {
+func (api *API) deleteAndWait(ctx context.Context, m events.Meta, ids []string, notifyPath string) (deleteIdentitiesAnswer, error) {
+	in := app.DeletionInput{CallbackURL: notifyPath}
+	if notifyPath != "" {
+		in.CallbackFormat = app.CallbackSophon
+	}
+	in.IDs = func(yield func(string) bool) error {
 		for _, id := range ids {
 			if !yield(id) {
 				return nil
 			}
 		}
 		return nil
-	}})
+	}
+	id, _, err := api.app.RequestDeletion(ctx, m, in)
 	if err != nil {
 		return deleteIdentitiesAnswer{}, err
 	}

@@ -71,6 +71,14 @@ var errorTable = []errorCode{
 	{app.ErrBusy, http.StatusServiceUnavailable, "SERVICE_BUSY"},
 	{errNotReplaced, http.StatusServiceUnavailable, "SERVICE_BUSY"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "TIMEOUT"},
+	// Refused by the guard (httpx.Guard) before any work. Sophon has codes for none of these:
+	// UNAUTHORIZED is new; a limit reached is SERVICE_BUSY (retry later, as for a 503) with the
+	// status saying which.
+	{httpx.ErrUnauthenticated, http.StatusUnauthorized, "UNAUTHORIZED"},
+	{httpx.ErrRateLimited, http.StatusTooManyRequests, "SERVICE_BUSY"},
+	{httpx.ErrTooManyLargeBodies, http.StatusTooManyRequests, "SERVICE_BUSY"},
+	{httpx.ErrURLTooLong, http.StatusRequestURITooLong, "INVALID_ARGUMENTS"},
+	{httpx.ErrHeadersTooLarge, http.StatusRequestHeaderFieldsTooLarge, "INVALID_ARGUMENTS"},
 }
 
 type errorBody struct {
@@ -90,6 +98,9 @@ func writeError(w http.ResponseWriter, err error) {
 	}
 	writeCode(w, status, code, msg)
 }
+
+// Refuse answers a request the guard refused (httpx.Guard) in Sophon's format.
+func Refuse(w http.ResponseWriter, _ *http.Request, err error) { writeError(w, err) }
 
 func writeCode(w http.ResponseWriter, status int, code, msg string) {
 	if status == http.StatusServiceUnavailable {

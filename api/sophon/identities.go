@@ -245,7 +245,7 @@ func (api *API) replace(ctx context.Context, m events.Meta, id string) error {
 	} else if err != nil {
 		return err
 	}
-	ans, err := api.deleteAndWait(ctx, m, []string{id})
+	ans, err := api.deleteAndWait(ctx, m, []string{id}, "")
 	if err != nil {
 		return err
 	}

@@ -208,6 +208,13 @@ func (api *API) limiter(name string) *rate.Limiter {
 	return l
 }
 
+// Refuse answers a request the guard refused (httpx.Guard) as Tencent Cloud does: HTTP 200 with
+// the error's code, so that the SDK reports the code rather than a transport failure.
+func Refuse(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg, _ := codeOf(err)
+	writeError(w, httpx.RequestID(r), code, msg)
+}
+
 func writeAnswer(w http.ResponseWriter, requestID string, ans any) {
 	fields := map[string]json.RawMessage{}
 	if ans != nil {

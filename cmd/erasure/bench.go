@@ -51,12 +51,16 @@ type benchResult struct {
 	P99ms            float64 `json:"p99_ms"`
 	FloorSeconds     float64 `json:"floor_seconds"`
 	Ratio            float64 `json:"ratio"`
+	StatusP99ms      float64 `json:"status_p99_ms"`
 	ReplayEvents     uint64  `json:"replay_events"`
 	ReplayEventsPerS float64 `json:"replay_events_per_s"`
 	PeakRSSMB        float64 `json:"peak_rss_mb"`
 }
 
 func benchCmd(args []string, stdout, stderr io.Writer) error {
+	if wantsLoad(args) {
+		return loadCmd(args, stdout, stderr) // load.go
+	}
 	var persons, faces, photos, perms int
 	var keep bool
 	var cpuProfile string
@@ -176,11 +180,14 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	last := time.Now()
+	var statusLat []time.Duration // GET /v1/deletions/{id} as the bulk runs
 	for {
+		t0 := time.Now()
 		d, err := svc.App.GetDeletion(ctx, id)
 		if err != nil {
 			return err
 		}
+		statusLat = append(statusLat, time.Since(t0))
 		if d.State != "running" {
 			if d.Deleted != persons {
 				return fmt.Errorf("bench: %d of %d persons deleted (%d failed)", d.Deleted, persons, d.Failed)
@@ -208,6 +215,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	res.P50ms, res.P99ms = percentileMS(lat, 0.50), percentileMS(lat, 0.99)
+	res.StatusP99ms = percentileMS(statusLat, 0.99)
 
 	if res.FloorSeconds, err = sqlFloor(ctx, svc, persons, faces, perms); err != nil {
 		return fmt.Errorf("floor: %w", err)

@@ -31,7 +31,8 @@ Commands:
   replay    rebuild read models from the log into fresh tables and swap them in, print JSON
   audit     export the audit trail (jsonl or csv), a person's state at a time, or verify the chain
   receipt   verify a signed deletion receipt offline, or fetch one
-  bench     end-to-end benchmark: seed N persons, delete them in one bulk request, print JSON
+  bench     end-to-end benchmark: seed N persons, delete them in one bulk request, print JSON;
+            bench --load: concurrent clients mixing creates, deletions and reads (p99 per route)
 
 Run 'erasure <command> --help' for a command's flags.
 
@@ -43,6 +44,9 @@ Environment:
   ERASURE_MASTER_KEY  base64 32-byte master key (default: generated under the data directory)
   ERASURE_SIGNING_KEY base64 Ed25519 key signing deletion receipts (default: generated under the data directory)
   ERASURE_SERVER      server URL for delete and status (default http://ERASURE_HTTP_ADDR)
+  ERASURE_API_KEYS    name:key,... bearer keys /v1 requires (required to listen beyond loopback)
+  ERASURE_API_KEY     the key delete, status, audit and receipt send
+  ERASURE_SOPHON_TOKEN bearer token the Sophon surface requires (off beyond loopback without it)
 `
 
 func main() {
@@ -113,6 +117,9 @@ func parse(name, summary string, args []string, stderr io.Writer, flags func(*co
 func serve(args []string, stderr io.Writer) error {
 	cfg, err := parse("serve", "Runs the service until SIGINT or SIGTERM, then shuts down within 10 s.", args, stderr, (*config.Config).ServeFlags)
 	if err != nil {
+		return err
+	}
+	if err := cfg.CheckServe(cfg.HTTPAddr); err != nil {
 		return err
 	}
 	logger := cfg.Logger()

@@ -8,6 +8,10 @@ CREATE TABLE deletions (
     callback_url    TEXT NOT NULL DEFAULT '',
     recorded        BIGINT NOT NULL DEFAULT 0,
     fully_recorded  INTEGER NOT NULL DEFAULT 0,
+    pending         BIGINT NOT NULL DEFAULT 0,
+    deleted         BIGINT NOT NULL DEFAULT 0,
+    failed          BIGINT NOT NULL DEFAULT 0,
+    cancelled       BIGINT NOT NULL DEFAULT 0,
     created_at      TIMESTAMPTZ NOT NULL,
     completed_at    TIMESTAMPTZ,
     version         BIGINT NOT NULL

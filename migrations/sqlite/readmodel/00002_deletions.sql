@@ -8,6 +8,10 @@ CREATE TABLE deletions (
     callback_url    TEXT NOT NULL DEFAULT '',
     recorded        INTEGER NOT NULL DEFAULT 0,
     fully_recorded  INTEGER NOT NULL DEFAULT 0,
+    pending         INTEGER NOT NULL DEFAULT 0,
+    deleted         INTEGER NOT NULL DEFAULT 0,
+    failed          INTEGER NOT NULL DEFAULT 0,
+    cancelled       INTEGER NOT NULL DEFAULT 0,
     created_at      TIMESTAMP NOT NULL,
     completed_at    TIMESTAMP,
     version         INTEGER NOT NULL

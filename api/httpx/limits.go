@@ -1,0 +1,275 @@
+package httpx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/erasure-dev/erasure/metrics"
+)
+
+// Errors of the guard, each mapped by every surface's error table to its own format.
+var (
+	ErrRateLimited        = errors.New("request rate limit exceeded")
+	ErrTooManyLargeBodies = errors.New("too many large requests in flight")
+	ErrURLTooLong         = errors.New("request URL too long")
+	ErrHeadersTooLarge    = errors.New("request headers too large")
+)
+
+// Defaults of GuardConfig. The rate is per client: generous enough that a client seeding as
+// fast as it can is never refused (DESIGN §5), low enough that one client cannot starve the others.
+const (
+	DefaultRate          = 1000 // requests per second per client
+	DefaultBurst         = 2000
+	DefaultMaxURL        = 16 << 10
+	DefaultMaxHeader     = 32 << 10 // below the server's MaxHeaderBytes, so the surface answers, not net/http
+	DefaultLargeBody     = 1 << 20
+	DefaultMaxLarge      = 32
+	DefaultLargeBodyWait = 10 * time.Second
+	// maxClients bounds the rate limiter's memory: idle clients are forgotten first, and beyond
+	// it new clients share one bucket.
+	maxClients = 10_000
+)
+
+// Refuser answers a refused request in its surface's own format.
+type Refuser func(w http.ResponseWriter, r *http.Request, err error)
+
+// Surface is a front door as the guard sees it.
+type Surface struct {
+	Name string // "native", "sophon", "tencent": the metrics label
+	// Keys are required as "Authorization: Bearer KEY" on every route of the surface; nil
+	// requires none.
+	Keys *Keys
+	// Closed, when set, refuses every request of the surface as unauthenticated, saying why
+	// (a surface without credentials on an address others can reach).
+	Closed string
+	Refuse Refuser
+}
+
+// GuardConfig configures Guard.
+type GuardConfig struct {
+	// Surface returns the surface a route (a ServeMux pattern, "" when none matches) belongs to.
+	Surface func(route string) *Surface
+	// Rate (requests per second) and Burst size each client's token bucket; a client is the API
+	// key it authenticated with, else its IP address (IPv6: its /64). Rate < 0 turns it off.
+	Rate  float64
+	Burst int
+	// ExemptLoopback leaves unauthenticated clients on a loopback address unlimited: the machine
+	// itself (an edge box's own clients, a test), where one address stands for every client.
+	ExemptLoopback bool
+	MaxURL         int // bytes of the request target, default DefaultMaxURL
+	MaxHeader      int // bytes of all header names and values, default DefaultMaxHeader
+	// A request whose body is over LargeBody bytes, or of unknown length, holds one of MaxLarge
+	// slots while it is served, waiting up to LargeBodyWait for one: bodies are read whole, and
+	// this bounds the memory they can take together.
+	LargeBody     int64
+	MaxLarge      int
+	LargeBodyWait time.Duration
+	Metrics       *metrics.Metrics
+}
+
+func (c *GuardConfig) setDefaults() {
+	if c.Rate == 0 {
+		c.Rate = DefaultRate
+	}
+	if c.Burst <= 0 {
+		c.Burst = DefaultBurst
+	}
+	if c.MaxURL <= 0 {
+		c.MaxURL = DefaultMaxURL
+	}
+	if c.MaxHeader <= 0 {
+		c.MaxHeader = DefaultMaxHeader
+	}
+	if c.LargeBody <= 0 {
+		c.LargeBody = DefaultLargeBody
+	}
+	if c.MaxLarge <= 0 {
+		c.MaxLarge = DefaultMaxLarge
+	}
+	if c.LargeBodyWait <= 0 {
+		c.LargeBodyWait = DefaultLargeBodyWait
+	}
+}
+
+// Guard enforces, in this order, the request's size (URL, headers), the surface's
+// authentication, the client's request rate and the number of large bodies in flight. A refused
+// request is answered by its surface's Refuser, after the guard set Retry-After (429) or
+// WWW-Authenticate (401). It runs inside Middleware (WithRoutes), which names the route.
+func Guard(cfg GuardConfig) func(http.Handler) http.Handler {
+	cfg.setDefaults()
+	limiter := &clientLimiter{rate: rate.Limit(cfg.Rate), burst: cfg.Burst, clients: map[string]*rate.Limiter{}}
+	large := make(chan struct{}, cfg.MaxLarge)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			surf := cfg.Surface(Route(r))
+			refuse := func(reason string, err error) {
+				cfg.Metrics.Refused(surf.Name, reason)
+				surf.Refuse(w, r, err)
+			}
+			target := r.RequestURI
+			if target == "" {
+				target = r.URL.RequestURI()
+			}
+			if len(target) > cfg.MaxURL {
+				refuse("url_too_long", fmt.Errorf("%w: %d bytes, at most %d", ErrURLTooLong, len(target), cfg.MaxURL))
+				return
+			}
+			if n := headerBytes(r); n > cfg.MaxHeader {
+				refuse("headers_too_large", fmt.Errorf("%w: %d bytes, at most %d", ErrHeadersTooLarge, n, cfg.MaxHeader))
+				return
+			}
+			switch {
+			case surf.Closed != "":
+				refuse("unauthenticated", fmt.Errorf("%w: %s", ErrUnauthenticated, surf.Closed))
+				return
+			case surf.Keys != nil:
+				token, ok := bearer(r)
+				name, known := surf.Keys.Match(token)
+				if !ok || !known {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="erasure"`)
+					msg := "send Authorization: Bearer KEY with a key the server knows"
+					if !ok {
+						msg = "no bearer key: send Authorization: Bearer KEY"
+					}
+					refuse("unauthenticated", fmt.Errorf("%w: %s", ErrUnauthenticated, msg))
+					return
+				}
+				if st := state(r); st != nil {
+					st.client = name
+				}
+			}
+			if cfg.Rate > 0 {
+				key, limited := clientKey(r, cfg.ExemptLoopback)
+				if limited {
+					if ok, wait := limiter.allow(key, time.Now()); !ok {
+						secs := max(1, int(math.Ceil(wait.Seconds())))
+						w.Header().Set("Retry-After", strconv.Itoa(secs))
+						refuse("rate_limited", fmt.Errorf("%w: at most %g requests per second per client (burst %d); retry after %ds",
+							ErrRateLimited, cfg.Rate, cfg.Burst, secs))
+						return
+					}
+				}
+			}
+			if r.Body != nil && r.Body != http.NoBody && (r.ContentLength > cfg.LargeBody || r.ContentLength < 0) {
+				if !acquire(r.Context(), large, cfg.LargeBodyWait) {
+					w.Header().Set("Retry-After", "1")
+					refuse("too_many_large_bodies", fmt.Errorf("%w: at most %d requests with bodies over %d bytes at once",
+						ErrTooManyLargeBodies, cfg.MaxLarge, cfg.LargeBody))
+					return
+				}
+				defer func() { <-large }()
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func acquire(ctx context.Context, slots chan struct{}, wait time.Duration) bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// headerBytes counts the header names and values as they travel ("Name: value\r\n").
+func headerBytes(r *http.Request) int {
+	n := len(r.Host)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
+
+// clientKey names the rate limiter's client: the API key, else the address (an IPv6 address by
+// its /64, which one machine commonly holds whole). limited is false for an exempt loopback client.
+func clientKey(r *http.Request, exemptLoopback bool) (key string, limited bool) {
+	if name := Client(r); name != "" {
+		return "key:" + name, true
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return "addr:" + host, true
+	}
+	addr = addr.Unmap()
+	if exemptLoopback && addr.IsLoopback() {
+		return "", false
+	}
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return "net:" + p.String(), true
+	}
+	return "ip:" + addr.String(), true
+}
+
+// clientLimiter holds a token bucket per client, bounded in number.
+type clientLimiter struct {
+	rate  rate.Limit
+	burst int
+
+	mu      sync.Mutex
+	clients map[string]*rate.Limiter
+}
+
+// allow takes a token from key's bucket, or says how long until one is there.
+func (c *clientLimiter) allow(key string, now time.Time) (bool, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.clients[key]
+	if !ok {
+		if len(c.clients) >= maxClients {
+			c.forgetIdle(now)
+		}
+		if len(c.clients) >= maxClients {
+			key = "overflow"
+			l = c.clients[key]
+		}
+		if l == nil {
+			l = rate.NewLimiter(c.rate, c.burst)
+			c.clients[key] = l
+		}
+	}
+	if l.AllowN(now, 1) {
+		return true, 0
+	}
+	res := l.ReserveN(now, 1)
+	wait := res.DelayFrom(now)
+	res.CancelAt(now)
+	return false, wait
+}
+
+// forgetIdle drops the buckets that are full again: their clients have been quiet long enough
+// that a fresh bucket is the same.
+func (c *clientLimiter) forgetIdle(now time.Time) {
+	for k, l := range c.clients {
+		if l.TokensAt(now) >= float64(c.burst) {
+			delete(c.clients, k)
+		}
+	}
+}

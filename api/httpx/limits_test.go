@@ -1,0 +1,194 @@
+package httpx
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
+)
+
+// refusal is what a surface's Refuser was asked to answer.
+type refusal struct {
+	err    error
+	client string
+}
+
+// guarded serves an OK handler behind Middleware and Guard with cfg, recording refusals.
+func guarded(t *testing.T, cfg GuardConfig, surf *Surface) (http.Handler, *[]refusal, *[]string) {
+	t.Helper()
+	var mu sync.Mutex
+	var refused []refusal
+	var served []string
+	surf.Refuse = func(w http.ResponseWriter, r *http.Request, err error) {
+		mu.Lock()
+		refused = append(refused, refusal{err: err})
+		mu.Unlock()
+		w.WriteHeader(http.StatusTeapot)
+	}
+	cfg.Surface = func(string) *Surface { return surf }
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		served = append(served, Client(r))
+		mu.Unlock()
+	})
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return Middleware(logger, func(http.ResponseWriter, *http.Request) {}, WithRoutes(mux))(Guard(cfg)(mux)), &refused, &served
+}
+
+func TestGuardSizes(t *testing.T) {
+	h, refused, _ := guarded(t, GuardConfig{MaxURL: 100, MaxHeader: 200}, &Surface{Name: "test"})
+
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/?q="+strings.Repeat("a", 200), nil))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("X-Big", strings.Repeat("b", 300))
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/fine", nil))
+
+	require.Len(t, *refused, 2)
+	require.ErrorIs(t, (*refused)[0].err, ErrURLTooLong)
+	require.ErrorIs(t, (*refused)[1].err, ErrHeadersTooLarge)
+}
+
+func TestGuardBearerKeys(t *testing.T) {
+	keys := NewKeys(BearerKey{Name: "ops", Key: "0123456789abcdef-ops"}, BearerKey{Name: "ci", Key: "0123456789abcdef-ci"})
+	h, refused, served := guarded(t, GuardConfig{}, &Surface{Name: "test", Keys: keys})
+
+	for _, auth := range []string{"", "Bearer", "Bearer wrong-key-0123456789", "Basic 0123456789abcdef-ops", "Bearer 0123456789abcdef-op"} {
+		req := httptest.NewRequest("GET", "/", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		require.Equal(t, `Bearer realm="erasure"`, rec.Header().Get("WWW-Authenticate"), auth)
+	}
+	require.Len(t, *refused, 5)
+	for _, r := range *refused {
+		require.ErrorIs(t, r.err, ErrUnauthenticated)
+	}
+	for _, auth := range []string{"Bearer 0123456789abcdef-ci", "bearer  0123456789abcdef-ops "} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Authorization", auth)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	require.Equal(t, []string{"ci", "ops"}, *served, "the key's name is the request's client")
+}
+
+func TestGuardClosedSurface(t *testing.T) {
+	h, refused, served := guarded(t, GuardConfig{}, &Surface{Name: "test", Closed: "off until a token is set"})
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", strings.NewReader("{}")))
+	require.Empty(t, *served)
+	require.Len(t, *refused, 1)
+	require.ErrorIs(t, (*refused)[0].err, ErrUnauthenticated)
+	require.Contains(t, (*refused)[0].err.Error(), "off until a token is set")
+}
+
+func TestGuardRateLimitPerClient(t *testing.T) {
+	keys := NewKeys(BearerKey{Name: "ops", Key: "0123456789abcdef-ops"})
+	h, refused, served := guarded(t, GuardConfig{Rate: 0.5, Burst: 2, ExemptLoopback: true}, &Surface{Name: "test", Keys: keys})
+	send := func(remote string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = remote
+		req.Header.Set("Authorization", "Bearer 0123456789abcdef-ops")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	// One key is one client, whatever its address; the loopback exemption is for anonymous clients.
+	require.Equal(t, http.StatusOK, send("198.51.100.7:1000").Code)
+	require.Equal(t, http.StatusOK, send("127.0.0.1:1001").Code)
+	rec := send("198.51.100.8:1002")
+	require.Equal(t, http.StatusTeapot, rec.Code)
+	require.Equal(t, "2", rec.Header().Get("Retry-After"), "one token every 2s")
+	require.Len(t, *served, 2)
+	require.ErrorIs(t, (*refused)[0].err, ErrRateLimited)
+}
+
+func TestGuardRateLimitByAddress(t *testing.T) {
+	h, refused, served := guarded(t, GuardConfig{Rate: 1, Burst: 1, ExemptLoopback: true}, &Surface{Name: "test"})
+	send := func(remote string) {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = remote
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	send("198.51.100.7:1")
+	send("198.51.100.7:2")      // same address: refused
+	send("198.51.100.9:3")      // another address: its own bucket
+	send("[2001:db8::1]:4")     // an IPv6 /64 is one client...
+	send("[2001:db8::2]:5")     // ...so this is refused
+	send("[2001:db8:0:1::1]:6") // another /64
+	for range 5 {
+		send("127.0.0.1:7") // loopback: exempt
+		send("[::1]:8")
+	}
+	require.Len(t, *served, 4+10)
+	require.Len(t, *refused, 2)
+}
+
+func TestClientLimiterBounded(t *testing.T) {
+	c := &clientLimiter{rate: 1, burst: 1, clients: map[string]*rate.Limiter{}}
+	now := time.Now()
+	for i := range maxClients + 10 {
+		c.allow("c"+strconv.Itoa(i), now)
+	}
+	require.LessOrEqual(t, len(c.clients), maxClients+1)
+	// Later, the idle buckets are full again and are forgotten to make room.
+	c.allow("late", now.Add(time.Minute))
+	require.Less(t, len(c.clients), 10)
+}
+
+func TestGuardLargeBodies(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 4)
+	surf := &Surface{Name: "test"}
+	var refused []error
+	surf.Refuse = func(w http.ResponseWriter, _ *http.Request, err error) {
+		refused = append(refused, err)
+		w.WriteHeader(http.StatusTooManyRequests)
+	}
+	h := Guard(GuardConfig{LargeBody: 10, MaxLarge: 1, LargeBodyWait: 50 * time.Millisecond,
+		Surface: func(string) *Surface { return surf }})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	}))
+	big := func() *http.Request {
+		return httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("x", 100)))
+	}
+	done := make(chan struct{})
+	go func() { h.ServeHTTP(httptest.NewRecorder(), big()); close(done) }()
+	<-entered
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, big())
+	require.Equal(t, http.StatusTooManyRequests, rec.Code)
+	require.Equal(t, "1", rec.Header().Get("Retry-After"))
+	require.True(t, errors.Is(refused[0], ErrTooManyLargeBodies))
+	// A small body never waits for a slot.
+	go func() { h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", strings.NewReader("x"))) }()
+	<-entered
+	close(release)
+	<-done
+}
+
+func TestKeysMatch(t *testing.T) {
+	var none *Keys
+	_, ok := none.Match("anything")
+	require.False(t, ok)
+	require.Nil(t, NewKeys())
+	k := NewKeys(BearerKey{Name: "a", Key: "key-a-0123456789"}, BearerKey{Name: "b", Key: "key-b-0123456789"})
+	name, ok := k.Match("key-b-0123456789")
+	require.True(t, ok)
+	require.Equal(t, "b", name)
+	_, ok = k.Match("")
+	require.False(t, ok)
+}

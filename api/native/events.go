@@ -1,0 +1,132 @@
+package native
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/erasure-dev/erasure/app"
+)
+
+// sseKeepalive is how often an idle event stream gets a comment line, so that proxies and load
+// balancers do not close it for silence.
+const sseKeepalive = 15 * time.Second
+
+func (api *API) registerEvents(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/deletions/{id}/events", api.deletionEvents)
+}
+
+type progressJSON struct {
+	DeletionID  string     `json:"deletion_id"`
+	State       string     `json:"state"`
+	Total       int        `json:"total"`
+	Pending     int        `json:"pending"`
+	Deleted     int        `json:"deleted"`
+	Failed      int        `json:"failed"`
+	Cancelled   int        `json:"cancelled"`
+	CompletedAt *time.Time `json:"completed_at"`
+}
+
+type itemEventJSON struct {
+	Position int64 `json:"position"`
+	itemJSON
+}
+
+// deletionEvents streams a deletion's progress as Server-Sent Events: "progress" (the
+// counters), "item" (one item's outcome, as GET .../items shows it) and finally "completed".
+// Each event's id is a log position: a client that lost the stream reconnects with
+// Last-Event-ID (EventSource does it by itself) and gets everything after it, nothing lost.
+func (api *API) deletionEvents(w http.ResponseWriter, r *http.Request) {
+	var after uint64
+	if v := r.Header.Get("Last-Event-ID"); v != "" {
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			writeError(w, fmt.Errorf("%w: Last-Event-ID must be the id of an event of this stream", app.ErrInvalidArgument))
+			return
+		}
+		after = n
+	}
+	flusher, _ := w.(http.Flusher)
+	var (
+		mu      sync.Mutex
+		started bool
+	)
+	start := func() {
+		if started {
+			return
+		}
+		started = true
+		h := w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no") // nginx: pass events on as they come
+		w.WriteHeader(http.StatusOK)
+	}
+	send := func(u app.DeletionUpdate) error {
+		var data any
+		switch u.Kind {
+		case app.UpdateItem:
+			it := itemEventJSON{Position: u.Item.Position, itemJSON: itemJSON{PersonID: u.Item.PersonID, State: u.Item.State}}
+			if u.Item.ErrorCode != "" {
+				it.Error = &itemError{Code: u.Item.ErrorCode, Message: u.Item.ErrorMessage, Step: u.Item.ErrorStep}
+			}
+			data = it
+		default:
+			d := u.Progress
+			data = progressJSON{DeletionID: d.DeletionID, State: d.State, Total: d.Total, Pending: d.Pending, Deleted: d.Deleted,
+				Failed: d.Failed, Cancelled: d.Cancelled, CompletedAt: utcPtr(d.CompletedAt)}
+		}
+		b, err := json.Marshal(data)
+		if err != nil {
+			return err
+		}
+		var sb strings.Builder
+		if u.Seq != 0 {
+			fmt.Fprintf(&sb, "id: %d\n", u.Seq)
+		}
+		fmt.Fprintf(&sb, "event: %s\ndata: %s\n\n", u.Kind, b)
+		mu.Lock()
+		defer mu.Unlock()
+		start()
+		if _, err := w.Write([]byte(sb.String())); err != nil {
+			return err
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return nil
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(sseKeepalive)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-r.Context().Done():
+				return
+			case <-t.C:
+				mu.Lock()
+				if started {
+					_, _ = w.Write([]byte(": keepalive\n\n"))
+					if flusher != nil {
+						flusher.Flush()
+					}
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+	err := api.app.FollowDeletion(r.Context(), r.PathValue("id"), after, send)
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil && !started && r.Context().Err() == nil {
+		writeError(w, err)
+	}
+}

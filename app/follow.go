@@ -1,0 +1,246 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/projections"
+)
+
+// Kinds of a deletion's live updates.
+const (
+	UpdateProgress  = "progress"  // the request's counters
+	UpdateItem      = "item"      // one item reached an outcome
+	UpdateCompleted = "completed" // every item is terminal; the last update
+)
+
+// DeletionUpdate is one live update of a deletion request. Seq is the log position the update
+// reflects, and where a follower that lost its connection resumes (FollowDeletion's after); it
+// is 0 on an update that shares its position with the next one (several items settled by one
+// event), so that a resume never skips the rest of them.
+type DeletionUpdate struct {
+	Kind     string
+	Seq      uint64
+	Progress Deletion     // progress and completed
+	Item     DeletionItem // item
+}
+
+// progressEvery bounds how often a follower gets the counters while items keep settling: each
+// count reads every item of the request.
+const progressEvery = time.Second
+
+var errFollowDone = errors.New("deletion completed")
+
+// FollowDeletion sends a deletion request's updates as they happen until it completes or ctx
+// ends. With after 0 it starts with the counters as the read model shows them now; with after
+// a Seq of an earlier update it resumes right after it, missing nothing in between: the item
+// outcomes come from the log, read from that position.
+func (a *App) FollowDeletion(ctx context.Context, id string, after uint64, emit func(DeletionUpdate) error) error {
+	var row struct {
+		Completed *time.Time `db:"completed_at"`
+		Version   uint64     `db:"version"`
+	}
+	if err := a.rm.GetContext(ctx, &row, a.rm.Rebind(`SELECT completed_at, version FROM deletions WHERE deletion_id = ?`), id); err != nil {
+		if _, serr := a.GetDeletionState(ctx, id); serr != nil {
+			return serr
+		}
+		return fmt.Errorf("follow deletion %s: %w", id, err)
+	}
+	if after == 0 || (row.Completed != nil && after >= row.Version) {
+		pos, err := a.projection.Checkpoint(ctx)
+		if err != nil {
+			return err
+		}
+		d, err := a.GetDeletion(ctx, id)
+		if err != nil {
+			return err
+		}
+		if d.CompletedAt != nil {
+			return emitCompleted(emit, d, max(pos, row.Version))
+		}
+		if err := emit(DeletionUpdate{Kind: UpdateProgress, Seq: pos, Progress: d}); err != nil {
+			return err
+		}
+		after = pos
+	}
+	f := &deletionFollower{a: a, id: id, emit: emit}
+	err := a.log.Follow(ctx, after+1, 512, f.batch)
+	if errors.Is(err, errFollowDone) {
+		return nil
+	}
+	return err
+}
+
+type deletionFollower struct {
+	a            *App
+	id           string
+	emit         func(DeletionUpdate) error
+	lastProgress time.Time
+	stale        bool // items were sent since the last counters
+}
+
+// settled is one event that may settle items of the followed request.
+type settled struct {
+	seq       uint64
+	personID  string // a saga's outcome: the person and the saga that decided it
+	sagaID    string
+	positions []int // a dispatch or intake failure: the items' positions
+}
+
+func (f *deletionFollower) batch(ctx context.Context, batch []events.Recorded) error {
+	var (
+		cands     []settled
+		completed uint64
+	)
+	for _, r := range batch {
+		switch e := r.Data.(type) {
+		case events.PersonDeleted:
+			cands = append(cands, settled{seq: r.Seq, personID: e.PersonID, sagaID: e.DeletionID})
+		case events.PersonDeletionFailed:
+			cands = append(cands, settled{seq: r.Seq, personID: e.PersonID, sagaID: e.DeletionID})
+		case events.PersonDeletionCancelled:
+			cands = append(cands, settled{seq: r.Seq, personID: e.PersonID, sagaID: e.DeletionID})
+		case events.PersonRemovedFromGroup:
+			if e.DeletionID == f.id {
+				cands = append(cands, settled{seq: r.Seq, personID: e.PersonID})
+			}
+		case events.DeletionRequested:
+			if e.DeletionID == f.id && len(e.Rejected) > 0 {
+				cands = append(cands, settled{seq: r.Seq, positions: rejectedPositions(e.Rejected)})
+			}
+		case events.DeletionChunkDispatched:
+			if e.DeletionID == f.id && len(e.Failed) > 0 {
+				cands = append(cands, settled{seq: r.Seq, positions: rejectedPositions(e.Failed)})
+			}
+		case events.DeletionCompleted:
+			if e.DeletionID == f.id {
+				completed = r.Seq
+			}
+		}
+	}
+	if len(cands) == 0 && completed == 0 {
+		return nil
+	}
+	last := batch[len(batch)-1].Seq
+	// The read model tells which request an outcome belongs to (the saga that settled it may
+	// be another request's, joined) and what the item's row says now.
+	if err := f.a.waitVisible(ctx, last); err != nil {
+		return err
+	}
+	items, err := f.a.followedItems(ctx, f.id, cands)
+	if err != nil {
+		return err
+	}
+	sent := false
+	for _, c := range cands {
+		var matched []followedItem
+		for _, it := range items {
+			if it.State == projections.ItemPending {
+				continue
+			}
+			if c.positions != nil && slices.Contains(c.positions, int(it.Position)) ||
+				c.positions == nil && it.PersonID == c.personID && (c.sagaID == "" || it.SagaID == c.sagaID) {
+				matched = append(matched, it)
+			}
+		}
+		for i, it := range matched {
+			seq := c.seq
+			if i < len(matched)-1 {
+				seq = 0
+			}
+			if err := f.emit(DeletionUpdate{Kind: UpdateItem, Seq: seq, Item: it.DeletionItem}); err != nil {
+				return err
+			}
+			sent = true
+		}
+	}
+	f.stale = f.stale || sent
+	if completed != 0 {
+		d, err := f.a.GetDeletion(ctx, f.id)
+		if err != nil {
+			return err
+		}
+		if err := emitCompleted(f.emit, d, completed); err != nil {
+			return err
+		}
+		return errFollowDone
+	}
+	if f.stale && time.Since(f.lastProgress) >= progressEvery {
+		d, err := f.a.GetDeletion(ctx, f.id)
+		if err != nil {
+			return err
+		}
+		if err := f.emit(DeletionUpdate{Kind: UpdateProgress, Seq: last, Progress: d}); err != nil {
+			return err
+		}
+		f.lastProgress, f.stale = time.Now(), false
+	}
+	return nil
+}
+
+func emitCompleted(emit func(DeletionUpdate) error, d Deletion, seq uint64) error {
+	if err := emit(DeletionUpdate{Kind: UpdateProgress, Progress: d}); err != nil {
+		return err
+	}
+	return emit(DeletionUpdate{Kind: UpdateCompleted, Seq: seq, Progress: d})
+}
+
+func rejectedPositions(rs []events.Rejection) []int {
+	out := make([]int, len(rs))
+	for i, r := range rs {
+		out[i] = r.Index
+	}
+	return out
+}
+
+type followedItem struct {
+	DeletionItem
+	SagaID string `db:"saga_id"`
+}
+
+// followedItems reads the request's items that the candidates name, by person or by position.
+func (a *App) followedItems(ctx context.Context, id string, cands []settled) ([]followedItem, error) {
+	var persons []string
+	var positions []int
+	for _, c := range cands {
+		if c.positions != nil {
+			positions = append(positions, c.positions...)
+		} else if c.personID != "" {
+			persons = append(persons, c.personID)
+		}
+	}
+	var out []followedItem
+	const cols = `position, person_id, state, error_code, error_message, error_step, saga_id`
+	for _, q := range []struct {
+		where string
+		args  []any
+	}{{"person_id IN (?)", anySlice(persons)}, {"position IN (?)", anySlice(positions)}} {
+		for start := 0; start < len(q.args); start += 500 {
+			chunk := q.args[start:min(start+500, len(q.args))]
+			query, args, err := sqlx.In(`SELECT `+cols+` FROM deletion_items WHERE deletion_id = ? AND `+q.where, id, chunk)
+			if err != nil {
+				return nil, err
+			}
+			var rows []followedItem
+			if err := a.rm.SelectContext(ctx, &rows, a.rm.Rebind(query), args...); err != nil {
+				return nil, fmt.Errorf("items of %s: %w", id, err)
+			}
+			out = append(out, rows...)
+		}
+	}
+	return out, nil
+}
+
+func anySlice[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}

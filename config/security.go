@@ -1,0 +1,140 @@
+package config
+
+import (
+	"crypto/tls"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Defaults of the request limits.
+const (
+	DefaultRateLimit = 1000 // requests per second per client
+	DefaultRateBurst = 2000
+	DefaultMaxBulk   = 4
+	// MinAPIKeyLength keeps guessable keys out: a bearer key is the only thing between the
+	// network and /v1.
+	MinAPIKeyLength = 16
+)
+
+// APIKey is one named bearer key of ERASURE_API_KEYS.
+type APIKey struct {
+	Name, Key string
+}
+
+var keyName = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
+
+func (c *Config) securityFromEnv() {
+	c.APIKeys = os.Getenv("ERASURE_API_KEYS")
+	c.SophonToken = os.Getenv("ERASURE_SOPHON_TOKEN")
+	c.TLSCert, c.TLSKey = os.Getenv("ERASURE_TLS_CERT"), os.Getenv("ERASURE_TLS_KEY")
+	c.RateLimit, c.RateBurst, c.MaxBulk = DefaultRateLimit, DefaultRateBurst, DefaultMaxBulk
+	// Unparsable values are kept as invalid (NaN, -1) so that Validate names them; 0 means the
+	// default.
+	if v := strings.TrimSpace(os.Getenv("ERASURE_RATE_LIMIT")); v != "" {
+		c.RateLimit = math.NaN()
+		if v == "off" {
+			c.RateLimit = -1
+		} else if f, err := strconv.ParseFloat(v, 64); err == nil {
+			c.RateLimit = f
+		}
+	}
+	for _, n := range []struct {
+		name string
+		dst  *int
+	}{{"ERASURE_RATE_BURST", &c.RateBurst}, {"ERASURE_MAX_BULK", &c.MaxBulk}} {
+		if v := os.Getenv(n.name); v != "" {
+			*n.dst = -1
+			if i, err := strconv.Atoi(v); err == nil {
+				*n.dst = i
+			}
+		}
+	}
+}
+
+// Keys parses APIKeys: "name:key" pairs separated by commas, names unique.
+func (c *Config) Keys() ([]APIKey, error) {
+	var keys []APIKey
+	seen := map[string]bool{}
+	for _, pair := range strings.Split(c.APIKeys, ",") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		name, key, ok := strings.Cut(pair, ":")
+		name, key = strings.TrimSpace(name), strings.TrimSpace(key)
+		switch {
+		case !ok || key == "":
+			return nil, fmt.Errorf("ERASURE_API_KEYS must be name:key pairs separated by commas, such as ops:3f9c…,ci:8a1e…")
+		case !keyName.MatchString(name):
+			return nil, fmt.Errorf("ERASURE_API_KEYS: key name %q must be 1-64 letters, digits, _ . @ -", name)
+		case seen[name]:
+			return nil, fmt.Errorf("ERASURE_API_KEYS: the name %q is given twice", name)
+		case len(key) < MinAPIKeyLength:
+			return nil, fmt.Errorf("ERASURE_API_KEYS: the key of %q is shorter than %d characters (make one with: openssl rand -hex 32)", name, MinAPIKeyLength)
+		}
+		seen[name] = true
+		keys = append(keys, APIKey{Name: name, Key: key})
+	}
+	return keys, nil
+}
+
+func (c *Config) validateSecurity() error {
+	if _, err := c.Keys(); err != nil {
+		return err
+	}
+	if c.SophonToken != "" && len(c.SophonToken) < MinAPIKeyLength {
+		return fmt.Errorf("ERASURE_SOPHON_TOKEN must be at least %d characters (make one with: openssl rand -hex 32)", MinAPIKeyLength)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("set both --tls-cert and --tls-key (ERASURE_TLS_CERT, ERASURE_TLS_KEY), or neither")
+	}
+	if math.IsNaN(c.RateLimit) || c.RateLimit > 1e9 {
+		return fmt.Errorf(`ERASURE_RATE_LIMIT must be requests per second per client, such as 1000, or "off" (0 means the default, 1000)`)
+	}
+	if c.RateBurst < 0 || c.RateBurst > 1e9 {
+		return fmt.Errorf("ERASURE_RATE_BURST must be a whole number of requests, such as 2000 (0 means the default, 2000)")
+	}
+	if c.MaxBulk < 0 || c.MaxBulk > 1000 {
+		return fmt.Errorf("ERASURE_MAX_BULK must be a whole number of concurrent bulk deletion requests up to 1000, such as 4 (0 means the default, 4)")
+	}
+	return nil
+}
+
+// Loopback reports whether addr (host:port, as --http takes it) binds only loopback addresses:
+// 127.0.0.0/8, ::1 or localhost. An empty host binds every interface.
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// CheckServe checks what `serve` needs beyond Validate before it opens anything: a listener on
+// addr other than loopback requires API keys, and the TLS files must load.
+func (c *Config) CheckServe(addr string) error {
+	keys, err := c.Keys()
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 && !Loopback(addr) {
+		return fmt.Errorf("--http %s is reachable from other machines, and /v1 would be open to them: "+
+			"set ERASURE_API_KEYS (name:key pairs, such as ops:$(openssl rand -hex 32)) so that /v1 requires bearer keys, "+
+			"or listen on 127.0.0.1", addr)
+	}
+	if c.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			return fmt.Errorf("--tls-cert %s / --tls-key %s: %w", c.TLSCert, c.TLSKey, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package config
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestKeys(t *testing.T) {
+	c := Config{APIKeys: " ops:0123456789abcdef , ci.bot:fedcba9876543210fedcba ,"}
+	keys, err := c.Keys()
+	require.NoError(t, err)
+	require.Equal(t, []APIKey{{"ops", "0123456789abcdef"}, {"ci.bot", "fedcba9876543210fedcba"}}, keys)
+
+	for in, want := range map[string]string{
+		"justakey0123456789": "name:key pairs",
+		"ops:short":          "shorter than 16",
+		"ops:0123456789abcdef,ops:abcdef0123456789": "given twice",
+		"o p:0123456789abcdef":                      "key name",
+		":0123456789abcdef":                         "key name",
+	} {
+		_, err := (&Config{APIKeys: in}).Keys()
+		require.ErrorContains(t, err, want, in)
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8080": true, "127.9.9.9:1": true, "[::1]:8080": true, "localhost:8080": true,
+		"0.0.0.0:8080": false, ":8080": false, "[::]:8080": false, "192.168.1.5:8080": false, "example.com:80": false,
+	} {
+		require.Equal(t, want, Loopback(addr), addr)
+	}
+}
+
+func TestCheckServe(t *testing.T) {
+	c := FromEnv()
+	c.APIKeys = ""
+	require.NoError(t, c.CheckServe("127.0.0.1:8080"))
+	require.ErrorContains(t, c.CheckServe("0.0.0.0:8080"), "ERASURE_API_KEYS")
+	c.APIKeys = "ops:0123456789abcdef"
+	require.NoError(t, c.CheckServe("0.0.0.0:8080"))
+	c.TLSCert, c.TLSKey = "/nonexistent/cert.pem", "/nonexistent/key.pem"
+	require.ErrorContains(t, c.CheckServe("0.0.0.0:8080"), "--tls-cert")
+}
+
+func TestSecurityFromEnv(t *testing.T) {
+	t.Setenv("ERASURE_RATE_LIMIT", "off")
+	t.Setenv("ERASURE_RATE_BURST", "")
+	t.Setenv("ERASURE_MAX_BULK", "8")
+	c := FromEnv()
+	require.NoError(t, c.Validate())
+	require.Negative(t, c.RateLimit)
+	require.Equal(t, DefaultRateBurst, c.RateBurst)
+	require.Equal(t, 8, c.MaxBulk)
+
+	t.Setenv("ERASURE_RATE_LIMIT", "fast")
+	c = FromEnv()
+	require.True(t, math.IsNaN(c.RateLimit))
+	require.ErrorContains(t, c.Validate(), "ERASURE_RATE_LIMIT")
+	t.Setenv("ERASURE_RATE_LIMIT", "")
+	t.Setenv("ERASURE_MAX_BULK", "many")
+	require.ErrorContains(t, validateEnv(), "ERASURE_MAX_BULK")
+	t.Setenv("ERASURE_MAX_BULK", "")
+	t.Setenv("ERASURE_TLS_CERT", "cert.pem")
+	require.ErrorContains(t, validateEnv(), "--tls-key")
+	t.Setenv("ERASURE_TLS_CERT", "")
+	t.Setenv("ERASURE_SOPHON_TOKEN", "short")
+	require.ErrorContains(t, validateEnv(), "ERASURE_SOPHON_TOKEN")
+}
+
+func validateEnv() error {
+	c := FromEnv()
+	return c.Validate()
+}

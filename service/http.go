@@ -1,0 +1,104 @@
+package service
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/erasure-dev/erasure/api/httpx"
+	"github.com/erasure-dev/erasure/api/native"
+	"github.com/erasure-dev/erasure/api/sophon"
+	"github.com/erasure-dev/erasure/api/tencent"
+	"github.com/erasure-dev/erasure/config"
+)
+
+// maxHeaderBytes is net/http's own bound on a request's header; the guard refuses smaller
+// excesses first (httpx.DefaultMaxHeader), in the surface's format.
+const maxHeaderBytes = 64 << 10
+
+// handler returns every front door on one mux behind the shared middleware and the guard.
+// exposed says the listener is reachable from other machines: the Sophon surface then closes
+// unless ERASURE_SOPHON_TOKEN is set.
+func (s *Service) handler(exposed bool) http.Handler {
+	mux := http.NewServeMux()
+	native.New(s.App, s.logger).SetMaxBulk(s.cfg.MaxBulk).SetWebhooks(s.Webhooks).Register(mux)
+	sophon.New(s.App, s.logger, s.cfg.SophonWait).Register(mux)
+	tencent.New(s.App, s.logger, tencent.Config{SecretID: s.cfg.TencentSecretID, SecretKey: s.cfg.TencentSecretKey,
+		Rate: s.cfg.TencentRate, Burst: s.cfg.TencentBurst}).Register(mux)
+	mux.Handle("GET /metrics", s.Metrics.Handler())
+
+	keys, _ := s.cfg.Keys() // validated by Open
+	var bearer []httpx.BearerKey
+	for _, k := range keys {
+		bearer = append(bearer, httpx.BearerKey{Name: k.Name, Key: k.Key})
+	}
+	v1 := &httpx.Surface{Name: "native", Keys: httpx.NewKeys(bearer...), Refuse: native.Refuse}
+	open := &httpx.Surface{Name: "native", Refuse: native.Refuse}
+	sophonSurface := &httpx.Surface{Name: "sophon", Refuse: sophon.Refuse}
+	switch {
+	case s.cfg.SophonToken != "":
+		sophonSurface.Keys = httpx.NewKeys(httpx.BearerKey{Name: "sophon", Key: s.cfg.SophonToken})
+	case exposed:
+		sophonSurface.Closed = "the Sophon surface is off on an address other machines can reach until ERASURE_SOPHON_TOKEN is set"
+	}
+	tencentSurface := &httpx.Surface{Name: "tencent", Refuse: tencent.Refuse} // its signature is its authentication
+	surface := func(route string) *httpx.Surface {
+		_, path, _ := strings.Cut(route, " ") // "METHOD /path", or "/path" for any method
+		if path == "" {
+			path = route
+		}
+		switch {
+		case strings.HasPrefix(path, "/v1/"):
+			return v1
+		case strings.HasPrefix(path, sophon.Prefix):
+			return sophonSurface
+		case path == "/{$}":
+			return tencentSurface
+		}
+		return open // /healthz, /readyz, /metrics, /openapi.json, and no route at all (404)
+	}
+	guard := httpx.Guard(httpx.GuardConfig{
+		Surface: surface, Rate: s.cfg.RateLimit, Burst: s.cfg.RateBurst,
+		// On loopback, one address stands for every client of the machine: anonymous local
+		// clients are not rate-limited, clients with an API key are (per key).
+		ExemptLoopback: true,
+		Metrics:        s.Metrics,
+	})
+	return httpx.Middleware(s.logger, native.Panic, httpx.WithMetrics(s.Metrics), httpx.WithRoutes(mux))(guard(mux))
+}
+
+// httpServer returns the server for ln: the guarded handler, header and time bounds, and TLS
+// when configured. It refuses a listener other machines can reach without API keys.
+func (s *Service) httpServer(ln net.Listener) (*http.Server, error) {
+	addr := ln.Addr().String()
+	if err := s.cfg.CheckServe(addr); err != nil {
+		return nil, err
+	}
+	exposed := !config.Loopback(addr)
+	srv := &http.Server{
+		Handler:           s.handler(exposed),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn), // TLS handshakes, bad requests
+	}
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert / --tls-key: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if exposed && s.cfg.TLSCert == "" {
+		s.logger.Warn("serving plain HTTP on an address other machines can reach: bearer keys cross the network in the clear; use --tls-cert/--tls-key or a TLS-terminating proxy",
+			"http", addr)
+	}
+	if exposed && s.cfg.SophonToken == "" {
+		s.logger.Warn("the Sophon surface is off on this address until ERASURE_SOPHON_TOKEN is set", "http", addr)
+	}
+	return srv, nil
+}
