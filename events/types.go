@@ -245,3 +245,24 @@ func init() {
 	Register[DeletionCancelled]("DeletionCancelled", 1)
 	Register[PersonDeletionCancelled]("PersonDeletionCancelled", 1)
 }
+
+// DeletionIDOf returns the deletion id a person-deletion event belongs to ("" for other events).
+func DeletionIDOf(data any) string {
+	switch e := data.(type) {
+	case PersonDeletionRequested:
+		return e.DeletionID
+	case PermissionGroupsUnbound:
+		return e.DeletionID
+	case FacesPurged:
+		return e.DeletionID
+	case PhotosPurged:
+		return e.DeletionID
+	case PersonDeleted:
+		return e.DeletionID
+	case PersonDeletionFailed:
+		return e.DeletionID
+	case PersonDeletionCancelled:
+		return e.DeletionID
+	}
+	return ""
+}

@@ -74,7 +74,7 @@ func (pr personRun) deleteFrom(ctx context.Context, tx *sqlx.Tx, tables ...strin
 
 // registryRun applies a run to the registry tables set-based; false: not a run it handles.
 func registryRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool, error) {
-	pr := newPersonRun(run, deletionIDOf)
+	pr := newPersonRun(run, events.DeletionIDOf)
 	switch run[0].Data.(type) {
 	case events.PersonDeletionRequested:
 		var starts personRun
@@ -114,7 +114,7 @@ func registryRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool,
 func deletionsRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool, error) {
 	switch run[0].Data.(type) {
 	case events.PersonDeletionRequested:
-		pr := newPersonRun(run, deletionIDOf)
+		pr := newPersonRun(run, events.DeletionIDOf)
 		sagas := make([]string, len(run))
 		for i, r := range run {
 			e := r.Data.(events.PersonDeletionRequested)
@@ -132,7 +132,7 @@ func deletionsRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool
 			pq.Array(pr.deletions), pq.Array(pr.ids), pq.Array(sagas), pq.Array(pr.times))
 		return true, err
 	case events.PersonDeleted:
-		pr := newPersonRun(run, deletionIDOf)
+		pr := newPersonRun(run, events.DeletionIDOf)
 		if _, err := tx.ExecContext(ctx, `WITH moved AS (
 				UPDATE deletion_items i SET state = 'deleted', updated_at = u.t
 				FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(id, saga, t)
@@ -151,22 +151,4 @@ func deletionsRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool
 		return true, nil // no deletion-table change
 	}
 	return false, nil
-}
-
-func deletionIDOf(data any) string {
-	switch e := data.(type) {
-	case events.PersonDeletionRequested:
-		return e.DeletionID
-	case events.PermissionGroupsUnbound:
-		return e.DeletionID
-	case events.FacesPurged:
-		return e.DeletionID
-	case events.PhotosPurged:
-		return e.DeletionID
-	case events.PersonDeleted:
-		return e.DeletionID
-	case events.PersonDeletionFailed:
-		return e.DeletionID
-	}
-	return ""
 }

@@ -281,7 +281,7 @@ func (s *PersonDeletionSaga) cancelRequested(ctx context.Context, ds []events.De
 	}
 	ids := make([]string, 0, len(ds))
 	for _, d := range ds {
-		ids = append(ids, deletionOf(d.Data))
+		ids = append(ids, events.DeletionIDOf(d.Data))
 	}
 	cancelled, err := s.cfg.Cancellations.Cancelled(ctx, ids)
 	if err != nil || len(cancelled) == 0 {
@@ -289,7 +289,7 @@ func (s *PersonDeletionSaga) cancelRequested(ctx context.Context, ds []events.De
 	}
 	rest := ds[:0:0]
 	for _, d := range ds {
-		deletion := deletionOf(d.Data)
+		deletion := events.DeletionIDOf(d.Data)
 		if !cancelled[deletion] {
 			rest = append(rest, d)
 			continue
@@ -335,25 +335,11 @@ func (s *PersonDeletionSaga) cached(ds []events.Delivery) map[string]PersonState
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range ds {
-		if snap, ok := s.snapshots[d.AggregateID]; ok && snap.DeletionID == deletionOf(d.Data) {
+		if snap, ok := s.snapshots[d.AggregateID]; ok && snap.DeletionID == events.DeletionIDOf(d.Data) {
 			out[d.AggregateID] = PersonState{PersonSnapshot: snap, Version: d.Seq}
 		}
 	}
 	return out
-}
-
-func deletionOf(data any) string {
-	switch e := data.(type) {
-	case events.PersonDeletionRequested:
-		return e.DeletionID
-	case events.PermissionGroupsUnbound:
-		return e.DeletionID
-	case events.FacesPurged:
-		return e.DeletionID
-	case events.PhotosPurged:
-		return e.DeletionID
-	}
-	return ""
 }
 
 func stepMeta(d events.Delivery) events.Meta {

@@ -353,7 +353,7 @@ func replayBench(ctx context.Context, cfg config.Config, svc *service.Service) (
 	if cfg.DatabaseURL != "" {
 		dialect = sqldb.Postgres
 		schema := "erasure_bench_replay_" + events.NewID()[:8]
-		if db, err = sqldb.OpenSchema(ctx, cfg.DatabaseURL, schema); err != nil {
+		if db, err = sqldb.OpenFreshPostgres(ctx, cfg.DatabaseURL, schema); err != nil {
 			return 0, 0, err
 		}
 		defer func() {

@@ -199,28 +199,3 @@ func InTx(ctx context.Context, db *sqlx.DB, fn func(*sqlx.Tx) error) error {
 	}
 	return nil
 }
-
-// OpenSchema opens one schema of the PostgreSQL database at rawURL, creating it if needed: for
-// read models built beside the live one (benchmark replays).
-func OpenSchema(ctx context.Context, rawURL, schema string) (*sqlx.DB, error) {
-	base, err := sqlx.Open("postgres", rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("open DATABASE_URL: %w", err)
-	}
-	defer base.Close()
-	if _, err := base.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil && !isUniqueViolation(err) {
-		return nil, fmt.Errorf("create schema %s: %w", schema, err)
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := sqlx.Open("postgres", u.String())
-	if err != nil {
-		return nil, fmt.Errorf("open schema %s: %w", schema, err)
-	}
-	return db, nil
-}
