@@ -358,11 +358,23 @@ func TestSecondRequestJoinsRunningSaga(t *testing.T) {
 			return p["state"] == "deleting"
 		}, 10*time.Second, 10*time.Millisecond)
 		second := a.deleteIDs("joined")
+		// The request is accepted at once and dispatched asynchronously: let it join before the
+		// first saga may finish (after that, the person would simply not be found).
+		require.Eventually(t, func() bool {
+			n := 0
+			for _, ty := range personEvents(t, env, "joined") {
+				if ty == "PersonDeletionRequested" {
+					n++
+				}
+			}
+			return n == 2
+		}, 10*time.Second, 10*time.Millisecond)
 		target.set(func() { delete(target.hold, domain.StepPurgeFaces) })
 		unhold()
 		for _, id := range []string{first, second} {
 			d := a.waitDeletion(id)
-			require.Equal(t, 1.0, d["deleted"], "request %s: %v", id, d)
+			_, items := a.call(http.MethodGet, "/v1/deletions/"+id+"/items", nil)
+			require.Equal(t, 1.0, d["deleted"], "request %s: %v %v", id, d, items)
 		}
 		types := personEvents(t, env, "joined")
 		require.Equal(t, fullSaga, onlySagaEvents(types))
