@@ -129,11 +129,25 @@ func serve(t *testing.T, env *testenv.Env, ln net.Listener) {
 	})
 }
 
+// exposedListener listens on loopback but says it listens on every interface: the server treats
+// it as reachable from other machines, while the test's traffic stays on this one.
+type exposedListener struct{ net.Listener }
+
+func (l exposedListener) Addr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4zero, Port: l.Listener.Addr().(*net.TCPAddr).Port}
+}
+
+func exposed(t *testing.T) (net.Listener, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	return exposedListener{ln}, "http://" + ln.Addr().String()
+}
+
 func TestServeRefusesAnExposedAddressWithoutKeys(t *testing.T) {
 	env := testenv.Start(t, testenv.Config(t, "sqlite"))
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
-	require.NoError(t, err)
-	err = env.Svc.ServeListener(context.Background(), ln)
+	ln, _ := exposed(t)
+	err := env.Svc.ServeListener(context.Background(), ln)
 	require.ErrorContains(t, err, "ERASURE_API_KEYS")
 }
 
@@ -141,11 +155,9 @@ func TestExposedAddress(t *testing.T) {
 	cfg := testenv.Config(t, "sqlite")
 	cfg.APIKeys = "ops:" + opsKey
 	env := testenv.Start(t, cfg)
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
-	require.NoError(t, err)
+	ln, base := exposed(t)
 	serve(t, env, ln)
-	// Reached over loopback, served as exposed: the Sophon surface is off without its token.
-	base := "http://127.0.0.1:" + portOf(t, ln)
+	// Served as exposed: the Sophon surface is off without its token.
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(base + "/healthz")
 		if err == nil {
@@ -158,12 +170,6 @@ func TestExposedAddress(t *testing.T) {
 	require.Contains(t, a.body, "ERASURE_SOPHON_TOKEN")
 	require.Equal(t, http.StatusUnauthorized, send(t, http.DefaultClient, "GET", base+"/v1/groups", "", "", "").status)
 	require.Equal(t, http.StatusOK, send(t, http.DefaultClient, "GET", base+"/v1/groups", opsKey, "", "").status)
-}
-
-func portOf(t *testing.T, ln net.Listener) string {
-	_, port, err := net.SplitHostPort(ln.Addr().String())
-	require.NoError(t, err)
-	return port
 }
 
 func TestLimitsAnswerInEachSurfacesFormat(t *testing.T) {

@@ -30,7 +30,7 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
 	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
 	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and the broadcast address
-	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64: checked again on the embedded IPv4 below
+	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64: may embed any IPv4, private ones included
 	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
 	netip.MustParsePrefix("2002::/16"),       // 6to4: may embed any IPv4, private ones included
 	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local

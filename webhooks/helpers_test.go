@@ -68,8 +68,10 @@ func (c client) do(method, path, body string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-func (c client) post(path, body string) (int, map[string]any) { return c.do(http.MethodPost, path, body) }
-func (c client) get(path string) (int, map[string]any)        { return c.do(http.MethodGet, path, "") }
+func (c client) post(path, body string) (int, map[string]any) {
+	return c.do(http.MethodPost, path, body)
+}
+func (c client) get(path string) (int, map[string]any) { return c.do(http.MethodGet, path, "") }
 
 // subscribe creates a subscription and returns its id and secret.
 func (c client) subscribe(url string, types ...string) (string, string) {

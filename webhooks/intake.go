@@ -113,8 +113,10 @@ func (s *Service) provisionConsumer(ctx context.Context) error {
 //
 // Watermill's subscriber handles one message per callback and acknowledges each (asynchronously
 // here). That is enough for this consumer: most events are acknowledged without being decoded,
-// an outcome costs one small transaction when some endpoint wants it, and the sagas never wait
-// for it (it is a consumer of its own).
+// an outcome costs one small transaction only when some endpoint wants it, and the sagas never
+// wait for it (it is a consumer of its own). Measured on the 2-core machine: a fresh intake read
+// the 120,045 events of a 20,000-person bench log in about 2 s (some 60,000 events/s), far
+// above the rate at which the sagas append outcomes.
 func (s *Service) runIntake(ctx context.Context) error {
 	if err := s.provisionConsumer(ctx); err != nil {
 		return err
@@ -191,7 +193,7 @@ func (s *Service) queue(ctx context.Context, r events.Recorded) error {
 	}
 	wanted := func(eventType string) bool {
 		for _, e := range subs {
-			if e.wants(eventType) && uint64(e.FromSeq) < r.Seq {
+			if e.wants(eventType) && e.takes(r) {
 				return true
 			}
 		}
@@ -259,7 +261,7 @@ func (s *Service) queue(ctx context.Context, r events.Recorded) error {
 	var ds []newDelivery
 	for _, m := range msgs {
 		for _, e := range subs {
-			if e.wants(m.eventType) && uint64(e.FromSeq) < r.Seq {
+			if e.wants(m.eventType) && e.takes(r) {
 				ds = append(ds, newDelivery{endpoint: e.ID, messageID: m.id, eventType: m.eventType, seq: m.seq, body: m.body})
 			}
 		}

@@ -54,11 +54,13 @@ func (s *Service) runScheduler(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				s.work(ctx, id)
+				sent := s.work(ctx, id)
 				mu.Lock()
 				delete(running, id)
 				mu.Unlock()
-				s.wakeScheduler() // deliveries may have come due while it worked
+				if sent {
+					s.wakeScheduler() // deliveries may have come due while it worked
+				}
 			}()
 		}
 		wait := s.cfg.Poll
@@ -80,12 +82,12 @@ func (s *Service) wakeScheduler() {
 // A process that dies mid-attempt leaves the delivery due again when the claim runs out.
 func (s *Service) claimFor() time.Duration { return s.cfg.Timeout + 5*time.Second }
 
-// work sends an endpoint's due deliveries until none is left.
-func (s *Service) work(ctx context.Context, endpointID string) {
+// work sends an endpoint's due deliveries until none is left, and reports whether it sent any.
+func (s *Service) work(ctx context.Context, endpointID string) (sent bool) {
 	for ctx.Err() == nil {
 		e, err := s.store.endpoint(ctx, endpointID)
 		if err != nil || e.State != StateActive {
-			return
+			return sent
 		}
 		now := time.Now()
 		batch, err := s.store.claim(ctx, endpointID, events.NewID(), now, now.Add(s.claimFor()), s.cfg.Concurrency)
@@ -93,11 +95,12 @@ func (s *Service) work(ctx context.Context, endpointID string) {
 			if ctx.Err() == nil {
 				s.logger.Warn("claim webhook deliveries", "endpoint", endpointID, "err", err)
 			}
-			return
+			return sent
 		}
 		if len(batch) == 0 {
-			return
+			return sent
 		}
+		sent = true
 		var wg sync.WaitGroup
 		var gone sync.Once
 		for _, d := range batch {
@@ -133,6 +136,7 @@ func (s *Service) work(ctx context.Context, endpointID string) {
 		}
 		wg.Wait()
 	}
+	return sent
 }
 
 // outcomeOf decides what an attempt means for its delivery: delivered, due again after the

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -108,8 +107,9 @@ func (s *Service) Run(ctx context.Context) error {
 	return errors.Join(err, <-errc)
 }
 
-// activeSubscriptions returns the active subscriptions, read at most Settle ago: a subscription
-// takes effect only Settle after it was made (see Subscribe), so no replica misses it.
+// activeSubscriptions returns the active subscriptions, read at most Settle/2 ago: a
+// subscription takes effect only Settle after it was stored (see Subscribe), so no replica
+// misses it.
 func (s *Service) activeSubscriptions(ctx context.Context) ([]endpoint, error) {
 	s.subsMu.Lock()
 	defer s.subsMu.Unlock()
@@ -161,7 +161,7 @@ func (s *Service) CheckURL(ctx context.Context, raw string) error {
 }
 
 // Subscribe creates a subscription to the event types (none: all of them) and returns it with
-// its secret. It gets the outcomes recorded after it took effect: the answer waits until then.
+// its secret. It gets the outcomes recorded from the moment of the answer on.
 func (s *Service) Subscribe(ctx context.Context, rawURL string, eventTypes []string) (Subscription, error) {
 	types := []string{}
 	for _, t := range eventTypes {
@@ -178,25 +178,18 @@ func (s *Service) Subscribe(ctx context.Context, rawURL string, eventTypes []str
 	if _, err := s.sender.guard.checkURL(ctx, rawURL); err != nil {
 		return Subscription{}, err
 	}
+	// Every replica's intake reads the subscriptions at most Settle/2 ago: a subscription takes
+	// effect Settle after it is stored, when every one of them knows it, so that none skips an
+	// outcome recorded from then on. The answer waits until then.
+	now := time.Now()
 	e := endpoint{ID: "wh_" + events.NewID(), Kind: kindSubscription, URL: rawURL, EventTypes: strings.Join(types, ","),
-		Format: FormatStandard, Secret: NewSecret(), State: StateActive, FromSeq: math.MaxInt64, CreatedAt: time.Now().UnixMilli()}
+		Format: FormatStandard, Secret: NewSecret(), State: StateActive, EffectiveAt: now.Add(s.cfg.Settle).UnixMilli(),
+		CreatedAt: now.UnixMilli()}
 	if err := s.store.insertEndpoint(ctx, e); err != nil {
 		return Subscription{}, err
 	}
 	s.forgetSubscriptions()
-	// Every replica's intake reads the subscriptions at most Settle/2 ago; once Settle has
-	// passed, all of them know this one, so any event appended from now on reaches it.
-	ctx = context.WithoutCancel(ctx) // a half-made subscription would never take effect
-	time.Sleep(s.cfg.Settle)
-	seq, err := s.deps.Log.LastSequence(ctx)
-	if err == nil {
-		err = s.store.setFromSeq(ctx, e.ID, seq)
-	}
-	if err != nil {
-		_, _ = s.store.deleteSubscription(ctx, e.ID)
-		return Subscription{}, err
-	}
-	s.forgetSubscriptions()
+	time.Sleep(time.Until(time.UnixMilli(e.EffectiveAt)))
 	sub := toSubscription(e)
 	sub.Secret = e.Secret
 	return sub, nil

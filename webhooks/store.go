@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/erasure-dev/erasure/events"
 )
 
 // Endpoint kinds.
@@ -45,7 +47,7 @@ type endpoint struct {
 	PreviousUntil  int64  `db:"previous_until"`
 	State          string `db:"state"`
 	DisabledReason string `db:"disabled_reason"`
-	FromSeq        int64  `db:"from_seq"`
+	EffectiveAt    int64  `db:"effective_at"` // Unix ms: outcomes recorded from then on are its
 	CreatedAt      int64  `db:"created_at"`
 }
 
@@ -57,6 +59,10 @@ func (e endpoint) wants(eventType string) bool {
 	}
 	return false
 }
+
+// takes reports whether the endpoint gets an outcome recorded at r's time: one recorded before
+// the subscription took effect is not its business.
+func (e endpoint) takes(r events.Recorded) bool { return r.Time.UnixMilli() >= e.EffectiveAt }
 
 // secrets are the secrets that sign a delivery now: the current one, and the previous one
 // during a rotation's overlap.
@@ -94,7 +100,7 @@ const deliveryColumns = `delivery_id, endpoint_id, message_id, event_type, seq, 
 	claim, last_status, last_error, last_latency_ms, last_attempt_at, delivered_at, created_at`
 
 const endpointColumns = `endpoint_id, kind, url, event_types, format, secret, previous_secret, previous_until, state,
-	disabled_reason, from_seq, created_at`
+	disabled_reason, effective_at, created_at`
 
 // store is the SQL side: endpoints and their queues.
 type store struct{ db *sqlx.DB }
@@ -105,7 +111,7 @@ func (s store) insertEndpoint(ctx context.Context, e endpoint) error {
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO webhook_endpoints (`+endpointColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint_id) DO NOTHING`),
 		e.ID, e.Kind, e.URL, e.EventTypes, e.Format, e.Secret, e.PreviousSecret, e.PreviousUntil, e.State,
-		e.DisabledReason, e.FromSeq, e.CreatedAt)
+		e.DisabledReason, e.EffectiveAt, e.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("insert webhook endpoint: %w", err)
 	}
@@ -143,11 +149,6 @@ func (s store) subscriptions(ctx context.Context, active bool) ([]endpoint, erro
 		return nil, fmt.Errorf("list webhooks: %w", err)
 	}
 	return out, nil
-}
-
-func (s store) setFromSeq(ctx context.Context, id string, seq uint64) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE webhook_endpoints SET from_seq = ? WHERE endpoint_id = ?`), int64(seq), id)
-	return err
 }
 
 // deleteSubscription removes a subscription and its queue; false when there was none.
@@ -210,7 +211,7 @@ func (s store) enqueue(ctx context.Context, callbacks []endpoint, ds []newDelive
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO webhook_endpoints (`+endpointColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint_id) DO NOTHING`),
 			e.ID, e.Kind, e.URL, e.EventTypes, e.Format, e.Secret, e.PreviousSecret, e.PreviousUntil, e.State,
-			e.DisabledReason, e.FromSeq, e.CreatedAt); err != nil {
+			e.DisabledReason, e.EffectiveAt, e.CreatedAt); err != nil {
 			return fmt.Errorf("queue deliveries: callback endpoint: %w", err)
 		}
 	}

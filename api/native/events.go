@@ -100,16 +100,18 @@ func (api *API) deletionEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	}
-	done := make(chan struct{})
-	defer close(done)
+	// Keepalives come from a goroutine of their own; it is stopped and waited for before the
+	// handler returns, so nothing writes to w afterwards.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		t := time.NewTicker(sseKeepalive)
 		defer t.Stop()
 		for {
 			select {
-			case <-done:
-				return
-			case <-r.Context().Done():
+			case <-stop:
 				return
 			case <-t.C:
 				mu.Lock()
@@ -124,8 +126,8 @@ func (api *API) deletionEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	err := api.app.FollowDeletion(r.Context(), r.PathValue("id"), after, send)
-	mu.Lock()
-	defer mu.Unlock()
+	close(stop)
+	wg.Wait()
 	if err != nil && !started && r.Context().Err() == nil {
 		writeError(w, err)
 	}

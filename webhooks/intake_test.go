@@ -1,0 +1,67 @@
+package webhooks
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/natsembed"
+	"github.com/erasure-dev/erasure/internal/sqldb"
+)
+
+// The intake's durable consumer outlives a shutdown: Watermill unsubscribes when it closes, and
+// a JetStream subscription that had created its consumer would delete it then, so that every
+// start would read the whole log again. The intake creates the consumer itself and binds to it.
+func TestIntakeConsumerSurvivesShutdown(t *testing.T) {
+	srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir(), Memory: true})
+	require.NoError(t, err)
+	defer srv.Shutdown()
+	nc, err := srv.Connect("test")
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	log := events.NewStore(js, events.StoreConfig{Memory: true})
+	ctx := context.Background()
+	require.NoError(t, log.Provision(ctx))
+	dbs, err := sqldb.OpenSQLite(t.TempDir())
+	require.NoError(t, err)
+	defer dbs.Close()
+	require.NoError(t, dbs.Migrate(ctx))
+
+	svc, err := New(Config{AllowPrivate: true, Poll: 50 * time.Millisecond}, Deps{DB: dbs.Stores, Log: log, JS: js, Stream: "ERASURE",
+		Connect: func() (*nats.Conn, error) { return srv.Connect("intake") }, Exclusive: true})
+	require.NoError(t, err)
+	e, err := events.New(events.AggregatePerson, "p1", events.PersonDeleted{PersonID: "p1", DeletionID: "d1"}, events.Meta{})
+	require.NoError(t, err)
+	seq, err := log.Append(ctx, 0, e)
+	require.NoError(t, err)
+
+	ackFloor := func() uint64 {
+		c, err := js.PushConsumer(ctx, "ERASURE", intakeDurable)
+		if err != nil {
+			return 0
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return 0
+		}
+		return info.AckFloor.Stream
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(runCtx) }()
+	require.Eventually(t, func() bool { return ackFloor() >= seq }, 10*time.Second, 20*time.Millisecond, "the intake acknowledged the event")
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the dispatcher did not stop")
+	}
+	require.GreaterOrEqual(t, ackFloor(), seq, "the consumer and its position are still there after the shutdown")
+}
