@@ -51,9 +51,12 @@ func applyDeletion(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 		if e.Last {
 			last = 1
 		}
-		return exec(`UPDATE deletions SET recorded = recorded + ?, pending = pending + ?, failed = failed + ?,
+		if err := exec(`UPDATE deletions SET recorded = recorded + ?, pending = pending + ?, failed = failed + ?,
 			fully_recorded = CASE WHEN ? = 1 THEN 1 ELSE fully_recorded END, version = ?
-			WHERE deletion_id = ?`, len(e.PersonIDs), inserted[ItemPending], inserted[ItemFailed], last, r.Seq, e.DeletionID)
+			WHERE deletion_id = ?`, len(e.PersonIDs), inserted[ItemPending], inserted[ItemFailed], last, r.Seq, e.DeletionID); err != nil {
+			return err
+		}
+		return analyzeAfterBulk(ctx, tx, e)
 	case events.DeletionChunkDispatched:
 		for _, f := range e.Failed {
 			state := ItemFailed
@@ -104,6 +107,18 @@ func applyDeletion(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 			[]any{domain.CodeCancelled, itemMessage(domain.CodeCancelled), t}, `person_id = ? AND saga_id = ?`, e.PersonID, e.DeletionID)
 	}
 	return nil
+}
+
+// analyzeAfterBulk refreshes PostgreSQL's statistics once a large request is recorded. The
+// set-based statements join arrays of a thousand persons to these tables; planned on stale
+// statistics (a table that was small a minute ago) they scan the table for every person instead
+// of using the indexes, and a 100,000-person bulk stalls.
+func analyzeAfterBulk(ctx context.Context, tx *sqlx.Tx, e events.DeletionRequested) error {
+	if !e.Last || e.Total < 1000 || !setBased(tx) {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `ANALYZE deletion_items, deletions, persons, memberships, faces, permission_bindings`)
+	return err
 }
 
 // counterColumn maps an item state to its counter column in deletions.
