@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
 )
 
@@ -54,10 +55,14 @@ func (a *App) Seed(ctx context.Context, meta events.Meta, persons []SeedPerson) 
 		for j, f := range p.Faces {
 			faces[j] = events.Face{FaceID: f.FaceID, PhotoKey: f.PhotoKey}
 		}
-		e, err := events.New(events.AggregatePerson, p.PersonID, events.PersonCreated{
-			PersonID: p.PersonID, Name: sealed[p.PersonID], GroupIDs: nonNil(p.GroupIDs),
-			PermissionGroupIDs: nonNil(p.PermissionGroupIDs), Faces: faces,
-		}, meta)
+		// The domain decides a seeded registration like any other (limits, ids); only the
+		// storage around it is batched.
+		decided, err := domain.PersonFromHistory(p.PersonID, nil).Decide(domain.CreatePerson{
+			Name: sealed[p.PersonID], GroupIDs: p.GroupIDs, PermissionGroupIDs: p.PermissionGroupIDs, Faces: faces})
+		if err != nil {
+			return fmt.Errorf("seed %s: %w", p.PersonID, err)
+		}
+		e, err := events.New(events.AggregatePerson, p.PersonID, decided[0], meta)
 		if err != nil {
 			return err
 		}
@@ -72,11 +77,4 @@ func (a *App) Seed(ctx context.Context, meta events.Meta, persons []SeedPerson) 
 		last = max(last, seqs[i])
 	}
 	return a.waitVisible(ctx, last)
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }

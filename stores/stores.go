@@ -47,28 +47,34 @@ func (b *Builtin) Register(ctx context.Context, personID string, faces []app.Fac
 			return err
 		}
 	}
+	return b.insertRegistrations(ctx, []app.Registration{{PersonID: personID, Faces: faces, PermissionGroupIDs: permissionGroupIDs}})
+}
+
+// insertRegistrations writes the face records and permission bindings of registrations in one
+// transaction; a repeat writes nothing new.
+func (b *Builtin) insertRegistrations(ctx context.Context, regs []app.Registration) error {
 	now := time.Now().UTC()
 	tx, err := b.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("register %s: %w", personID, err)
+		return fmt.Errorf("register: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	for _, f := range faces {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(
-			`INSERT INTO face_index (face_id, person_id, feature, created_at) VALUES (?, ?, ?, ?)
-			 ON CONFLICT (face_id) DO NOTHING`), f.FaceID, personID, f.Feature, now); err != nil {
-			return fmt.Errorf("face index %s: %w", personID, err)
+	for _, r := range regs {
+		for _, f := range r.Faces {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO face_index (face_id, person_id, feature, created_at) VALUES (?, ?, ?, ?)
+				ON CONFLICT (face_id) DO NOTHING`), f.FaceID, r.PersonID, f.Feature, now); err != nil {
+				return fmt.Errorf("face index %s: %w", r.PersonID, err)
+			}
 		}
-	}
-	for _, g := range permissionGroupIDs {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(
-			`INSERT INTO permission_directory (person_id, permission_group_id, bound_at) VALUES (?, ?, ?)
-			 ON CONFLICT (person_id, permission_group_id) DO NOTHING`), personID, g, now); err != nil {
-			return fmt.Errorf("permission directory %s: %w", personID, err)
+		for _, g := range r.PermissionGroupIDs {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO permission_directory (person_id, permission_group_id, bound_at) VALUES (?, ?, ?)
+				ON CONFLICT (person_id, permission_group_id) DO NOTHING`), r.PersonID, g, now); err != nil {
+				return fmt.Errorf("permission directory %s: %w", r.PersonID, err)
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("register %s: %w", personID, err)
+		return fmt.Errorf("register: %w", err)
 	}
 	return nil
 }
@@ -238,40 +244,25 @@ func chunks[T any](s []T, n int) func(func([]T) bool) {
 // RegisterMany registers many persons in one transaction. Photos are written without an fsync
 // each (one sync of the store at the end): the bulk seeding path.
 func (b *Builtin) RegisterMany(ctx context.Context, regs []app.Registration) error {
-	now := time.Now().UTC()
-	tx, err := b.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("register many: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	for _, r := range regs {
 		for _, f := range r.Faces {
-			if f.Photo != nil {
-				p, err := b.photoPath(r.PersonID, f.PhotoKey)
-				if err != nil {
-					return err
-				}
-				if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-					return fmt.Errorf("photo dir: %w", err)
-				}
-				if err := os.WriteFile(p, f.Photo, 0o600); err != nil {
-					return fmt.Errorf("write photo: %w", err)
-				}
+			if f.Photo == nil {
+				continue
 			}
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO face_index (face_id, person_id, feature, created_at) VALUES (?, ?, ?, ?)
-				ON CONFLICT (face_id) DO NOTHING`), f.FaceID, r.PersonID, f.Feature, now); err != nil {
-				return fmt.Errorf("face index %s: %w", r.PersonID, err)
+			p, err := b.photoPath(r.PersonID, f.PhotoKey)
+			if err != nil {
+				return err
 			}
-		}
-		for _, g := range r.PermissionGroupIDs {
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO permission_directory (person_id, permission_group_id, bound_at) VALUES (?, ?, ?)
-				ON CONFLICT (person_id, permission_group_id) DO NOTHING`), r.PersonID, g, now); err != nil {
-				return fmt.Errorf("permission directory %s: %w", r.PersonID, err)
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+				return fmt.Errorf("photo dir: %w", err)
+			}
+			if err := os.WriteFile(p, f.Photo, 0o600); err != nil {
+				return fmt.Errorf("write photo: %w", err)
 			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("register many: %w", err)
+	if err := b.insertRegistrations(ctx, regs); err != nil {
+		return err
 	}
 	return syncDir(b.photosDir)
 }
