@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/erasure-dev/erasure/internal/sqldb"
@@ -28,7 +27,6 @@ func (s *Service) openWebhooks() error {
 		Timeout:       s.cfg.WebhookTimeout,
 	}, webhooks.Deps{
 		DB: s.DBs.Stores, Log: s.Log, JS: js, Stream: stream,
-		Connect:  func() (*nats.Conn, error) { return s.connectNATS("erasure-webhooks") },
 		Items:    webhookItems{s},
 		Logger:   s.logger,
 		Observer: s.Metrics,
@@ -41,15 +39,6 @@ func (s *Service) openWebhooks() error {
 	s.Metrics.SetWebhookBacklog(s.Webhooks.Backlog)
 	s.App.CheckCallback = s.Webhooks.CheckURL
 	return nil
-}
-
-// connectNATS opens a further connection to the log's server, for a worker that owns its
-// connection (closes or drains it).
-func (s *Service) connectNATS(name string) (*nats.Conn, error) {
-	if s.embedded != nil {
-		return s.embedded.Connect(name)
-	}
-	return nats.Connect(s.cfg.NATSURL, nats.Name(name), nats.MaxReconnects(-1))
 }
 
 // webhookItems answers the dispatcher's questions about a deletion's items from the read model.

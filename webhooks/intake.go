@@ -17,14 +17,14 @@ import (
 
 	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/wmjs"
 )
 
-// The intake's durable consumer. The topic is dot-free (Watermill maps it to the stream's
-// subjects itself); the durable name and the push consumer's deliver group are ours.
+// The intake's durable consumer. The topic only names the handler's input: the consumer's
+// filter decides what arrives.
 const (
 	intakeTopic   = "webhook_outcomes"
 	intakeDurable = "erasure_webhooks"
-	intakeGroup   = "erasure_webhooks"
 )
 
 // Metadata keys the intake's unmarshaler adds to a Watermill message.
@@ -33,28 +33,22 @@ const (
 	metaSeq     = "erasure_seq"
 )
 
-// logUnmarshaler reads an event of the log as a Watermill message. Watermill's NATSMarshaler
-// would drop what the intake needs: the event id travels in Nats-Msg-Id (which it strips and
-// replaces by its own UUID header, absent here), and the subject and stream sequence are not
-// headers at all. So the message UUID is the event id, and subject and sequence go to metadata.
-type logUnmarshaler struct{}
-
-var _ wmnats.Unmarshaler = logUnmarshaler{}
-
-func (logUnmarshaler) Unmarshal(m *nats.Msg) (*message.Message, error) {
+// unmarshalLogMsg reads an event of the log as a Watermill message: the message UUID is the
+// event id (Nats-Msg-Id), and subject and stream sequence, which are not headers, go to metadata.
+func unmarshalLogMsg(m jetstream.Msg) (*message.Message, error) {
 	md, err := m.Metadata()
 	if err != nil {
 		return nil, fmt.Errorf("log message metadata: %w", err)
 	}
-	msg := message.NewMessage(m.Header.Get(nats.MsgIdHdr), m.Data)
-	for k, v := range m.Header {
+	msg := message.NewMessage(m.Headers().Get(nats.MsgIdHdr), m.Data())
+	for k, v := range m.Headers() {
 		if len(v) > 0 {
 			msg.Metadata.Set(k, v[0])
 		}
 	}
-	msg.Metadata.Set(metaSubject, m.Subject)
+	msg.Metadata.Set(metaSubject, m.Subject())
 	msg.Metadata.Set(metaSeq, events.SeqString(md.Sequence.Stream))
-	msg.Metadata.Set(middleware.CorrelationIDMetadataKey, m.Header.Get(events.HeaderCorrelation))
+	msg.Metadata.Set(middleware.CorrelationIDMetadataKey, m.Headers().Get(events.HeaderCorrelation))
 	return msg, nil
 }
 
@@ -85,75 +79,49 @@ func isOutcome(qualifiedType string) bool {
 	return false
 }
 
-// provisionConsumer creates the intake's durable push consumer, or updates it. Creating it
-// ourselves matters beyond DESIGN's "create streams yourself": a JetStream subscription that
-// created its consumer deletes it when it unsubscribes, which Watermill does on every shutdown,
-// so every restart would start over from the first event. Bound to an existing consumer, it
-// leaves it alone.
-func (s *Service) provisionConsumer(ctx context.Context) error {
-	_, err := s.deps.JS.CreateOrUpdatePushConsumer(ctx, s.deps.Stream, jetstream.ConsumerConfig{
-		Durable:        intakeDurable,
-		Description:    "webhook intake: outcome events to delivery queues",
-		DeliverSubject: "_erasure.deliver." + intakeDurable,
-		DeliverGroup:   intakeGroup,
-		FilterSubject:  s.prefix + ".>",
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        s.cfg.AckWait,
-		MaxDeliver:     -1,
-		MaxAckPending:  1024,
+// provisionConsumer creates the intake's durable pull consumer, or updates it. It is ours, not
+// the subscriber's, so that it and its position outlive every shutdown.
+func (s *Service) provisionConsumer(ctx context.Context) (jetstream.Consumer, error) {
+	c, err := s.deps.JS.CreateOrUpdateConsumer(ctx, s.deps.Stream, jetstream.ConsumerConfig{
+		Durable:       intakeDurable,
+		Description:   "webhook intake: outcome events to delivery queues",
+		FilterSubject: s.prefix + ".>",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       s.cfg.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 1024,
 	})
 	if err != nil {
-		return fmt.Errorf("webhook intake consumer: %w", err)
+		return nil, fmt.Errorf("webhook intake consumer: %w", err)
 	}
-	return nil
+	return c, nil
 }
 
 // runIntake consumes the log with a Watermill router until ctx ends.
 //
-// Watermill's subscriber handles one message per callback and acknowledges each (asynchronously
-// here). That is enough for this consumer: most events are acknowledged without being decoded,
-// an outcome costs one small transaction only when some endpoint wants it, and the sagas never
-// wait for it (it is a consumer of its own). Measured on the 2-core machine: a fresh intake read
-// the 120,045 events of a 20,000-person bench log in about 2 s (some 60,000 events/s), far
-// above the rate at which the sagas append outcomes.
+// The router handles one message at a time and the subscriber acknowledges each
+// (asynchronously). That is enough for this consumer: most events are acknowledged without
+// being decoded, an outcome costs one small transaction only when some endpoint wants it, and
+// the sagas never wait for it (it is a consumer of its own). Measured on the 2-core machine: a
+// fresh intake read the 120,045 events of a 20,000-person bench log in about 2 s (some 60,000
+// events/s), far above the rate at which the sagas append outcomes.
 func (s *Service) runIntake(ctx context.Context) error {
-	if err := s.provisionConsumer(ctx); err != nil {
-		return err
-	}
-	nc, err := s.deps.Connect()
+	cons, err := s.provisionConsumer(ctx)
 	if err != nil {
-		return fmt.Errorf("webhook intake: %w", err)
+		return err
 	}
 	logger := watermill.NewSlogLoggerWithLevelMapping(s.logger.With("worker", "webhooks"), map[slog.Level]slog.Level{
 		slog.LevelInfo: slog.LevelDebug, // Watermill's lifecycle chatter
 	})
-	sub, err := wmnats.NewSubscriberWithNatsConn(nc, wmnats.SubscriberSubscriptionConfig{
-		Unmarshaler:      logUnmarshaler{},
-		SubscribersCount: 1,
-		AckWaitTimeout:   s.cfg.AckWait,
-		CloseTimeout:     2 * time.Second,
-		SubscribeTimeout: 10 * time.Second,
-		QueueGroupPrefix: intakeGroup,
-		SubjectCalculator: func(queueGroupPrefix, _ string) *wmnats.SubjectDetail {
-			return &wmnats.SubjectDetail{Primary: s.prefix + ".>", QueueGroup: queueGroupPrefix}
-		},
-		// A handler error (the database is down) is retried by the Retry middleware first, then
-		// the event comes back after a second, as often as it takes: an outcome is never dropped.
-		NakDelay: wmnats.NewStaticDelay(time.Second),
-		JetStream: wmnats.JetStreamConfig{
-			AutoProvision: false,
-			AckAsync:      true,
-			// Watermill hands the calculator the subject, which has dots; the durable is one name.
-			DurableCalculator: func(string, string) string { return intakeDurable },
-			SubscribeOptions:  []nats.SubOpt{nats.BindStream(s.deps.Stream), nats.ManualAck()},
-		},
-	}, logger)
+	// A handler error (the database is down) is retried by the Retry middleware first, then the
+	// event comes back after a second, as often as it takes: an outcome is never dropped.
+	sub, err := wmjs.New(wmjs.Config{Consumer: cons, Unmarshal: unmarshalLogMsg, NakDelay: wmnats.NewStaticDelay(time.Second),
+		BatchSize: 256, Logger: logger})
 	if err != nil {
-		nc.Close()
 		return fmt.Errorf("webhook intake: %w", err)
 	}
-	defer sub.Close() //nolint:errcheck // it drains the intake's own connection
+	defer sub.Close() //nolint:errcheck // it only waits for its goroutines
 
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 2 * time.Second}, logger)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -14,9 +13,8 @@ import (
 	"github.com/erasure-dev/erasure/internal/sqldb"
 )
 
-// The intake's durable consumer outlives a shutdown: Watermill unsubscribes when it closes, and
-// a JetStream subscription that had created its consumer would delete it then, so that every
-// start would read the whole log again. The intake creates the consumer itself and binds to it.
+// The intake's durable consumer outlives a shutdown, with its position: otherwise every start
+// would read the whole log again.
 func TestIntakeConsumerSurvivesShutdown(t *testing.T) {
 	srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir(), Memory: true})
 	require.NoError(t, err)
@@ -35,7 +33,7 @@ func TestIntakeConsumerSurvivesShutdown(t *testing.T) {
 	require.NoError(t, dbs.Migrate(ctx))
 
 	svc, err := New(Config{AllowPrivate: true, Poll: 50 * time.Millisecond}, Deps{DB: dbs.Stores, Log: log, JS: js, Stream: "ERASURE",
-		Connect: func() (*nats.Conn, error) { return srv.Connect("intake") }, Exclusive: true})
+		Exclusive: true})
 	require.NoError(t, err)
 	e, err := events.New(events.AggregatePerson, "p1", events.PersonDeleted{PersonID: "p1", DeletionID: "d1"}, events.Meta{})
 	require.NoError(t, err)
@@ -43,7 +41,7 @@ func TestIntakeConsumerSurvivesShutdown(t *testing.T) {
 	require.NoError(t, err)
 
 	ackFloor := func() uint64 {
-		c, err := js.PushConsumer(ctx, "ERASURE", intakeDurable)
+		c, err := js.Consumer(ctx, "ERASURE", intakeDurable)
 		if err != nil {
 			return 0
 		}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/erasure-dev/erasure/events"
@@ -49,13 +48,10 @@ type Items interface {
 type Deps struct {
 	DB     *sqlx.DB // the stores database: endpoints and queues live beside the built-in stores
 	Log    *events.Store
-	JS     jetstream.JetStream // provisions the intake's durable consumer
+	JS     jetstream.JetStream // the intake's durable consumer
 	Stream string              // the log's stream name
-	// Connect opens the intake's own NATS connection: Watermill's subscriber drains the
-	// connection it was given when it closes, so it must not be the service's.
-	Connect func() (*nats.Conn, error)
-	Items   Items
-	Logger  *slog.Logger
+	Items  Items
+	Logger *slog.Logger
 	// Observer, if set, counts delivery attempts by outcome (/metrics).
 	Observer Observer
 	// Exclusive says that no other process sends deliveries (the embedded mode, under the data

@@ -1,0 +1,165 @@
+// Package wmjs is a Watermill subscriber over a JetStream durable pull consumer that the caller
+// provisioned.
+//
+// Why not watermill-nats: both its subscribers (pkg/nats and the beta pkg/jetstream) close the
+// output channel from one goroutine while NATS callback goroutines may still send on it
+// (Unsubscribe and Drain do not wait for a running callback). Under the race detector that is a
+// data race on every shutdown with a message in flight, and in production a possible "send on
+// closed channel" panic. Here a single goroutine reads the consumer, sends on the output and
+// closes it, so the close can never overlap a send.
+package wmjs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Unmarshal turns a JetStream message into a Watermill message.
+type Unmarshal func(jetstream.Msg) (*message.Message, error)
+
+// Config configures a Subscriber.
+type Config struct {
+	Consumer  jetstream.Consumer // durable, created by the caller (it outlives the subscriber)
+	Unmarshal Unmarshal
+	// NakDelay says how long a nacked message waits before JetStream redelivers it, by
+	// delivery count; wmnats.TermSignal terminates it instead. watermill-nats' delays
+	// (NewStaticDelay, NewMaxRetryDelay) fit. Default: redeliver after a second.
+	NakDelay wmnats.Delay
+	// BatchSize bounds the messages pulled ahead of the handler (default 64).
+	BatchSize int
+	Logger    watermill.LoggerAdapter
+}
+
+// Subscriber delivers a consumer's messages one at a time, acking each once the handler acked
+// it and nacking (with NakDelay) what the handler nacked or what was in flight at shutdown.
+type Subscriber struct {
+	cfg     Config
+	closing chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+}
+
+var _ message.Subscriber = (*Subscriber)(nil)
+
+// New returns a Subscriber.
+func New(cfg Config) (*Subscriber, error) {
+	if cfg.Consumer == nil || cfg.Unmarshal == nil {
+		return nil, errors.New("wmjs: Consumer and Unmarshal are required")
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 64
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = watermill.NopLogger{}
+	}
+	if cfg.NakDelay == nil {
+		cfg.NakDelay = wmnats.NewStaticDelay(time.Second)
+	}
+	return &Subscriber{cfg: cfg, closing: make(chan struct{})}, nil
+}
+
+// Subscribe starts consuming. The topic is ignored: the consumer's filter decides what arrives.
+func (s *Subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	select {
+	case <-s.closing:
+		return nil, errors.New("wmjs: subscriber closed")
+	default:
+	}
+	it, err := s.cfg.Consumer.Messages(jetstream.PullMaxMessages(s.cfg.BatchSize))
+	if err != nil {
+		return nil, fmt.Errorf("wmjs: consume: %w", err)
+	}
+	out := make(chan *message.Message)
+	ctx, cancel := context.WithCancel(ctx)
+	s.wg.Add(2)
+	go func() { // Next blocks; stopping the iterator is what unblocks it
+		defer s.wg.Done()
+		select {
+		case <-ctx.Done():
+		case <-s.closing:
+		}
+		cancel()
+		it.Stop()
+	}()
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		defer cancel()
+		for {
+			m, err := it.Next()
+			if err != nil {
+				return // stopped (or the connection is gone for good)
+			}
+			if !s.deliver(ctx, m, out) {
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// deliver hands one message to the handler and settles it; false once shutting down.
+func (s *Subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *message.Message) bool {
+	msg, err := s.cfg.Unmarshal(m)
+	if err != nil {
+		// Redelivery cannot make it readable: terminate it rather than loop on it forever.
+		s.cfg.Logger.Error("wmjs: unreadable message terminated", err, watermill.LogFields{"subject": m.Subject()})
+		_ = m.Term()
+		return true
+	}
+	msgCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	msg.SetContext(msgCtx)
+	select {
+	case out <- msg:
+	case <-ctx.Done():
+		s.nak(m)
+		return false
+	}
+	select {
+	case <-msg.Acked():
+		if err := m.Ack(); err != nil {
+			s.cfg.Logger.Error("wmjs: ack", err, nil) // redelivered after AckWait: handlers are idempotent
+		}
+		return true
+	case <-msg.Nacked():
+		s.nak(m)
+		return true
+	case <-ctx.Done():
+		s.nak(m)
+		return false
+	}
+}
+
+// nak hands a message back to JetStream for redelivery after the configured delay.
+func (s *Subscriber) nak(m jetstream.Msg) {
+	var delivered uint64
+	if md, err := m.Metadata(); err == nil {
+		delivered = md.NumDelivered
+	}
+	d := s.cfg.NakDelay.WaitTime(delivered)
+	var err error
+	if d == wmnats.TermSignal {
+		err = m.Term()
+	} else {
+		err = m.NakWithDelay(d)
+	}
+	if err != nil { // redelivered after AckWait anyway
+		s.cfg.Logger.Error("wmjs: nak", err, watermill.LogFields{"subject": m.Subject()})
+	}
+}
+
+// Close stops every subscription and waits until their outputs are closed.
+func (s *Subscriber) Close() error {
+	s.once.Do(func() { close(s.closing) })
+	s.wg.Wait()
+	return nil
+}
