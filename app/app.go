@@ -51,7 +51,26 @@ type App struct {
 	// CheckCallback refuses a deletion request's callback URL (one that reaches a private
 	// address, say): set by the service to the webhook dispatcher's check.
 	CheckCallback func(ctx context.Context, url string) error
+	targets       []TargetInfo
+	hasTargets    bool
 }
+
+// TargetInfo describes a configured external target, without its secrets.
+type TargetInfo struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"` // sophon, tencent, http
+	Endpoint string `json:"endpoint"`
+	// BatchSize is how many persons one call deletes (1: one call a person).
+	BatchSize int `json:"batch_size"`
+	// Rate is the calls per second this replica allows itself (0: unlimited).
+	Rate float64 `json:"rate,omitempty"`
+}
+
+// SetTargets records the external targets deletions fan out to (GET /v1/targets).
+func (a *App) SetTargets(ts []TargetInfo) { a.targets, a.hasTargets = ts, len(ts) > 0 }
+
+// Targets returns the external targets deletions fan out to.
+func (a *App) Targets() []TargetInfo { return append([]TargetInfo{}, a.targets...) }
 
 // SetCatchingUp marks the read model as still replaying the log (not ready).
 func (a *App) SetCatchingUp(v bool) { a.catchingUp.Store(v) }

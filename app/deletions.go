@@ -167,6 +167,9 @@ type DeletionItem struct {
 	ErrorCode    string `db:"error_code"`
 	ErrorMessage string `db:"error_message"`
 	ErrorStep    string `db:"error_step"`
+	SagaID       string `db:"saga_id"`
+	// Targets are the external targets' outcomes, for deletions that have any.
+	Targets []projections.TargetOutcome `db:"-"`
 }
 
 // DeletionItems lists a request's items in request order after the cursor position, optionally
@@ -176,7 +179,7 @@ func (a *App) DeletionItems(ctx context.Context, id, state string, after int64, 
 		return nil, err
 	}
 	items := []DeletionItem{}
-	q := `SELECT position, person_id, state, error_code, error_message, error_step FROM deletion_items
+	q := `SELECT position, person_id, state, error_code, error_message, error_step, saga_id FROM deletion_items
 		WHERE deletion_id = ? AND position > ?`
 	args := []any{id, after}
 	if state != "" {
@@ -187,6 +190,20 @@ func (a *App) DeletionItems(ctx context.Context, id, state string, after int64, 
 	args = append(args, limit)
 	if err := a.rm.SelectContext(ctx, &items, a.rm.Rebind(q), args...); err != nil {
 		return nil, fmt.Errorf("items of %s: %w", id, err)
+	}
+	if !a.hasTargets || len(items) == 0 {
+		return items, nil
+	}
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.PersonID
+	}
+	outcomes, err := projections.TargetOutcomesOf(ctx, a.rm, ids)
+	if err != nil {
+		return nil, fmt.Errorf("items of %s: %w", id, err)
+	}
+	for i, it := range items {
+		items[i].Targets = outcomes[it.PersonID+"\x00"+it.SagaID]
 	}
 	return items, nil
 }

@@ -26,11 +26,12 @@ const (
 	StepUnbindPermissions Step = "unbind_permission_groups"
 	StepPurgeFaces        Step = "purge_faces"
 	StepPurgePhotos       Step = "purge_photos"
+	StepDeleteFromTargets Step = "delete_from_targets" // only with external targets configured
 	StepDeletePerson      Step = "delete_person"
 )
 
 // Steps lists the saga's steps in order.
-var Steps = []Step{StepUnbindPermissions, StepPurgeFaces, StepPurgePhotos, StepDeletePerson}
+var Steps = []Step{StepUnbindPermissions, StepPurgeFaces, StepPurgePhotos, StepDeleteFromTargets, StepDeletePerson}
 
 func (s Step) index() int { return slices.Index(Steps, s) }
 
@@ -46,6 +47,7 @@ type Person struct {
 	deletion    string // the running deletion's id
 	next        Step   // the deletion's next step
 	failed      bool
+	targets     []string // external targets still to confirm the deletion
 }
 
 // PersonFromHistory rebuilds a person from its events, oldest first.
@@ -78,6 +80,9 @@ func (p *Person) PermissionGroupIDs() []string { return slices.Clone(p.permissio
 // Deletion returns the running deletion's id, its next step, and whether it has failed.
 func (p *Person) Deletion() (id string, next Step, failed bool) { return p.deletion, p.next, p.failed }
 
+// PendingTargets returns the external targets that have not confirmed the deletion yet.
+func (p *Person) PendingTargets() []string { return slices.Clone(p.targets) }
+
 // Commands on a person.
 type (
 	// CreatePerson registers a person with its initial memberships, bindings and faces.
@@ -107,13 +112,25 @@ type (
 		DeletionID string
 		GroupID    string
 	}
-	// RecordDeletionStep records that a saga step's side effects are done.
-	RecordDeletionStep struct{ Step Step }
+	// RecordDeletionStep records that a saga step's side effects are done. Recording
+	// StepPurgePhotos names the external targets the person must still be deleted from.
+	RecordDeletionStep struct {
+		Step    Step
+		Targets []string
+	}
+	// ConfirmTargets records that external targets deleted the person; confirming a target
+	// that is not pending is a no-op.
+	ConfirmTargets struct {
+		Targets  []string
+		Attempts int
+	}
 	// FailPersonDeletion ends a saga attempt after its retry budget.
 	FailPersonDeletion struct {
-		Step    Step
-		Code    string
-		Message string
+		Step     Step
+		Code     string
+		Message  string
+		Targets  []string // the external targets that refused, if any
+		Attempts int
 	}
 	// RetryPersonDeletion resumes a failed deletion at its failed step.
 	RetryPersonDeletion struct{}
@@ -131,6 +148,8 @@ func (p *Person) Decide(cmd any) ([]any, error) {
 		return p.requestDeletion(c)
 	case RecordDeletionStep:
 		return p.recordStep(c)
+	case ConfirmTargets:
+		return p.confirmTargets(c)
 	case FailPersonDeletion:
 		if p.status != StatusDeleting {
 			return nil, ErrNotDeleting
@@ -138,7 +157,8 @@ func (p *Person) Decide(cmd any) ([]any, error) {
 		if p.failed {
 			return nil, nil
 		}
-		return []any{events.PersonDeletionFailed{PersonID: p.id, DeletionID: p.deletion, Code: c.Code, Step: string(c.Step), Message: c.Message}}, nil
+		return []any{events.PersonDeletionFailed{PersonID: p.id, DeletionID: p.deletion, Code: c.Code, Step: string(c.Step),
+			Message: c.Message, Targets: c.Targets, Attempts: c.Attempts}}, nil
 	case CancelPersonDeletion:
 		if p.status != StatusDeleting || p.deletion != c.DeletionID {
 			return nil, ErrNotDeleting
@@ -323,10 +343,40 @@ func (p *Person) recordStep(c RecordDeletionStep) ([]any, error) {
 		for i, f := range p.faces {
 			keys[i] = f.PhotoKey
 		}
-		return []any{events.PhotosPurged{PersonID: p.id, DeletionID: d, PhotoKeys: keys}}, nil
+		return []any{events.PhotosPurged{PersonID: p.id, DeletionID: d, PhotoKeys: keys, Targets: slices.Clone(c.Targets)}}, nil
+	case StepDeleteFromTargets:
+		// Targets confirm one by one (ConfirmTargets); the step is not recorded as a whole.
+		return nil, fmt.Errorf("%w: %s is recorded by ConfirmTargets", ErrStepOutOfOrder, c.Step)
 	default:
 		return []any{events.PersonDeleted{PersonID: p.id, DeletionID: d}}, nil
 	}
+}
+
+func (p *Person) confirmTargets(c ConfirmTargets) ([]any, error) {
+	if p.status == StatusDeleted {
+		return nil, nil // a redelivered confirmation after the end
+	}
+	if p.status != StatusDeleting {
+		return nil, ErrNotDeleting
+	}
+	if p.next != StepDeleteFromTargets {
+		if p.next.index() > StepDeleteFromTargets.index() {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%w: %s before %s", ErrStepOutOfOrder, StepDeleteFromTargets, p.next)
+	}
+	var confirmed []string
+	for _, t := range c.Targets {
+		if slices.Contains(p.targets, t) && !slices.Contains(confirmed, t) {
+			confirmed = append(confirmed, t)
+		}
+	}
+	if len(confirmed) == 0 {
+		return nil, nil
+	}
+	remaining := slices.DeleteFunc(slices.Clone(p.targets), func(t string) bool { return slices.Contains(confirmed, t) })
+	return []any{events.PersonRemovedFromTargets{PersonID: p.id, DeletionID: p.deletion, Targets: confirmed,
+		Remaining: remaining, Attempts: c.Attempts}}, nil
 }
 
 // Apply moves the person's state by one event.
@@ -361,7 +411,15 @@ func (p *Person) Apply(e any) {
 	case events.FacesPurged:
 		p.next = StepPurgePhotos
 	case events.PhotosPurged:
-		p.faces, p.next = nil, StepDeletePerson
+		p.faces, p.next, p.targets = nil, StepDeletePerson, slices.Clone(e.Targets)
+		if len(e.Targets) > 0 {
+			p.next = StepDeleteFromTargets
+		}
+	case events.PersonRemovedFromTargets:
+		p.targets = slices.DeleteFunc(p.targets, func(t string) bool { return slices.Contains(e.Targets, t) })
+		if len(p.targets) == 0 {
+			p.next = StepDeletePerson
+		}
 	case events.PersonDeletionFailed:
 		p.failed = true
 	case events.PersonDeletionCancelled:

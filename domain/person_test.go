@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -534,13 +535,15 @@ func TestRecordDeletionStep(t *testing.T) {
 	}, redeliveredAfterDeleted...))
 }
 
-// TestPersonDeletionStepsRunInOrder walks the saga through domain.Steps: at each point, every
-// later step is refused, the next one produces one event, and every done one produces none.
+// TestPersonDeletionStepsRunInOrder walks the saga through domain.Steps (without external
+// targets, whose step is skipped): at each point, every later step is refused, the next one
+// produces one event, and every done one produces none.
 func TestPersonDeletionStepsRunInOrder(t *testing.T) {
+	steps := slices.DeleteFunc(slices.Clone(domain.Steps), func(s domain.Step) bool { return s == domain.StepDeleteFromTargets })
 	// given a person being deleted
 	p := domain.PersonFromHistory(pid, deleting)
-	for i, s := range domain.Steps {
-		for _, later := range domain.Steps[i+1:] {
+	for i, s := range steps {
+		for _, later := range steps[i+1:] {
 			got, err := p.Decide(step(later))
 			require.ErrorIs(t, err, domain.ErrStepOutOfOrder, "%s before %s", later, s)
 			require.Empty(t, got)
@@ -551,14 +554,14 @@ func TestPersonDeletionStepsRunInOrder(t *testing.T) {
 		require.Len(t, got, 1)
 		p.Apply(got[0])
 		// then it and every step before it are done
-		for _, done := range domain.Steps[:i+1] {
+		for _, done := range steps[:i+1] {
 			got, err := p.Decide(step(done))
 			require.NoError(t, err)
 			require.Empty(t, got, "%s after %s", done, s)
 		}
 	}
 	require.Equal(t, domain.StatusDeleted, p.Status())
-	require.Equal(t, []domain.Step{"unbind_permission_groups", "purge_faces", "purge_photos", "delete_person"}, domain.Steps)
+	require.Equal(t, []domain.Step{"unbind_permission_groups", "purge_faces", "purge_photos", "delete_from_targets", "delete_person"}, domain.Steps)
 }
 
 func TestFailAndRetryPersonDeletion(t *testing.T) {
@@ -735,4 +738,62 @@ func TestPersonHistoryIsNotAliased(t *testing.T) {
 	require.Equal(t, []string{"pg1"}, p.PermissionGroupIDs())
 	require.Equal(t, []events.Face{face("f1")}, p.Faces())
 	require.Equal(t, []string{"x", "g2"}, e.GroupIDs)
+}
+
+// With external targets, the person is deleted only once every target confirmed; each target
+// confirms on its own, a repeated confirmation is a no-op, and a failure names the target.
+func TestDeletionWaitsForEveryTarget(t *testing.T) {
+	afterFaces := history(deleting, events.PermissionGroupsUnbound{PersonID: pid, DeletionID: d1},
+		events.FacesPurged{PersonID: pid, DeletionID: d1})
+	p := domain.PersonFromHistory(pid, afterFaces)
+	got, err := p.Decide(domain.RecordDeletionStep{Step: domain.StepPurgePhotos, Targets: []string{"site-a", "cloud"}})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, []string{"site-a", "cloud"}, got[0].(events.PhotosPurged).Targets)
+	p.Apply(got[0])
+	_, next, _ := p.Deletion()
+	require.Equal(t, domain.StepDeleteFromTargets, next)
+
+	tests := []struct {
+		name string
+		when any
+		want []any
+		err  error
+	}{
+		{name: "delete before the targets confirmed", when: step(domain.StepDeletePerson), err: domain.ErrStepOutOfOrder},
+		{name: "the step is not recorded as a whole", when: step(domain.StepDeleteFromTargets), err: domain.ErrStepOutOfOrder},
+		{name: "one target confirms", when: domain.ConfirmTargets{Targets: []string{"cloud"}, Attempts: 2},
+			want: []any{events.PersonRemovedFromTargets{PersonID: pid, DeletionID: d1, Targets: []string{"cloud"}, Remaining: []string{"site-a"}, Attempts: 2}}},
+		{name: "an unknown target is ignored", when: domain.ConfirmTargets{Targets: []string{"elsewhere"}}},
+		{name: "a target fails", when: domain.FailPersonDeletion{Step: domain.StepDeleteFromTargets, Code: domain.CodeStepFailed, Targets: []string{"site-a"}, Attempts: 6},
+			want: []any{events.PersonDeletionFailed{PersonID: pid, DeletionID: d1, Code: domain.CodeStepFailed, Step: string(domain.StepDeleteFromTargets), Targets: []string{"site-a"}, Attempts: 6}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := domain.PersonFromHistory(pid, append(slices.Clone(afterFaces), events.PhotosPurged{PersonID: pid, DeletionID: d1,
+				Targets: []string{"site-a", "cloud"}})).Decide(tt.when)
+			if tt.err != nil {
+				require.ErrorIs(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+
+	// both confirm, one after the other: then the last step runs
+	got, err = p.Decide(domain.ConfirmTargets{Targets: []string{"cloud"}})
+	require.NoError(t, err)
+	p.Apply(got[0])
+	got, err = p.Decide(domain.ConfirmTargets{Targets: []string{"cloud"}})
+	require.NoError(t, err)
+	require.Empty(t, got, "a repeated confirmation")
+	require.Equal(t, []string{"site-a"}, p.PendingTargets())
+	got, err = p.Decide(domain.ConfirmTargets{Targets: []string{"site-a"}})
+	require.NoError(t, err)
+	require.Empty(t, got[0].(events.PersonRemovedFromTargets).Remaining)
+	p.Apply(got[0])
+	got, err = p.Decide(step(domain.StepDeletePerson))
+	require.NoError(t, err)
+	require.Equal(t, []any{events.PersonDeleted{PersonID: pid, DeletionID: d1}}, got)
 }

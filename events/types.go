@@ -181,6 +181,19 @@ type PhotosPurged struct {
 	PersonID   string   `json:"person_id"`
 	DeletionID string   `json:"deletion_id"`
 	PhotoKeys  []string `json:"photo_keys"`
+	// Targets are the configured external targets (edge boxes, cloud libraries) the person must
+	// still be deleted from before PersonDeleted; none: the deletion ends at once.
+	Targets []string `json:"targets,omitempty"`
+}
+
+// PersonRemovedFromTargets records that external targets confirmed the person's deletion.
+// Remaining lists those still to confirm; none left triggers the last step.
+type PersonRemovedFromTargets struct {
+	PersonID   string   `json:"person_id"`
+	DeletionID string   `json:"deletion_id"`
+	Targets    []string `json:"targets"`
+	Remaining  []string `json:"remaining,omitempty"`
+	Attempts   int      `json:"attempts,omitempty"` // calls it took
 }
 
 // PersonDeleted ends a person's life; its data key is destroyed with it.
@@ -196,6 +209,9 @@ type PersonDeletionFailed struct {
 	Code       string `json:"code"`
 	Step       string `json:"step"`
 	Message    string `json:"message,omitempty"`
+	// Targets name the external targets that refused, for step delete_from_targets.
+	Targets  []string `json:"targets,omitempty"`
+	Attempts int      `json:"attempts,omitempty"`
 }
 
 // DeletionCancelled records that a deletion request was cancelled: items not yet past their
@@ -239,6 +255,7 @@ func init() {
 	Register[PermissionGroupsUnbound]("PermissionGroupsUnbound", 1)
 	Register[FacesPurged]("FacesPurged", 1)
 	Register[PhotosPurged]("PhotosPurged", 1)
+	Register[PersonRemovedFromTargets]("PersonRemovedFromTargets", 1)
 	Register[PersonDeleted]("PersonDeleted", 1)
 	Register[PersonDeletionFailed]("PersonDeletionFailed", 1)
 	Register[DeletionCompleted]("DeletionCompleted", 1)
@@ -256,6 +273,8 @@ func DeletionIDOf(data any) string {
 	case FacesPurged:
 		return e.DeletionID
 	case PhotosPurged:
+		return e.DeletionID
+	case PersonRemovedFromTargets:
 		return e.DeletionID
 	case PersonDeleted:
 		return e.DeletionID

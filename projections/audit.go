@@ -192,12 +192,18 @@ func AuditEntryFor(r events.Recorded) AuditEntry {
 	case events.PhotosPurged:
 		e.PersonIDs, e.DeletionID = one(d.PersonID), d.DeletionID
 		e.Outcome = fmt.Sprintf("step purge_photos done: %d photos purged", len(d.PhotoKeys))
+	case events.PersonRemovedFromTargets:
+		e.PersonIDs, e.DeletionID = one(d.PersonID), d.DeletionID
+		e.Outcome = fmt.Sprintf("deleted from targets %s; %d still to confirm", strings.Join(d.Targets, ", "), len(d.Remaining))
 	case events.PersonDeleted:
 		e.PersonIDs, e.DeletionID, e.Outcome = one(d.PersonID), d.DeletionID, "person deleted; data key destroyed"
 	case events.PersonDeletionFailed:
 		// The code and the step only: a store's message is free text.
 		e.PersonIDs, e.DeletionID = one(d.PersonID), d.DeletionID
 		e.Outcome = fmt.Sprintf("failed: %s at step %s", d.Code, d.Step)
+		if len(d.Targets) > 0 {
+			e.Outcome += " (targets " + strings.Join(d.Targets, ", ") + ")"
+		}
 	case events.DeletionCancelled:
 		e.DeletionID, e.Outcome = d.DeletionID, "deletion cancelled: items not yet past their first step end cancelled"
 	case events.PersonDeletionCancelled:

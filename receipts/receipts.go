@@ -145,6 +145,10 @@ func Build(personID, deletionID, stream string, history []events.Recorded) (Rece
 			if d.DeletionID == saga {
 				step(r, "purge_photos", count(len(d.PhotoKeys)), "")
 			}
+		case events.PersonRemovedFromTargets:
+			if d.DeletionID == saga {
+				step(r, "delete_from_targets", count(len(d.Targets)), "confirmed by "+strings.Join(d.Targets, ", "))
+			}
 		case events.PersonDeletionFailed:
 			if d.DeletionID == saga {
 				step(r, StepFailed, nil, d.Code+" at step "+d.Step)

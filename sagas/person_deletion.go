@@ -68,6 +68,13 @@ type PersonDeletionConfig struct {
 	// AfterDeletions runs after a batch deleted persons (SQLite: truncate the write-ahead logs so
 	// no copy of deleted rows lingers).
 	AfterDeletions func(context.Context)
+	// Targets are the external systems every deletion also deletes the person from, after the
+	// built-in stores; TargetRetry bounds how long each keeps trying (default 8 attempts, 1s
+	// doubling to 30s: about two minutes of outage), TargetConcurrency how many persons'
+	// outcomes are recorded at once (default 16).
+	Targets           []RemoteTarget
+	TargetRetry       Retry
+	TargetConcurrency int
 }
 
 // PersonDeletionSaga drives each person from PersonDeletionRequested to PersonDeleted: unbind
@@ -94,6 +101,18 @@ const maxSnapshots = 200_000
 // NewPersonDeletionSaga returns the saga over its ports.
 func NewPersonDeletionSaga(log *events.Store, target Target, keys KeyShredder, cfg PersonDeletionConfig) *PersonDeletionSaga {
 	cfg.Retry.setDefaults()
+	if cfg.TargetRetry.Attempts <= 0 {
+		cfg.TargetRetry.Attempts = 8
+	}
+	if cfg.TargetRetry.Initial <= 0 {
+		cfg.TargetRetry.Initial = time.Second
+	}
+	if cfg.TargetRetry.Max <= 0 {
+		cfg.TargetRetry.Max = 30 * time.Second
+	}
+	if cfg.TargetConcurrency <= 0 {
+		cfg.TargetConcurrency = 16
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -131,7 +150,14 @@ func stepFor(data any) (domain.Step, bool) {
 	case events.FacesPurged:
 		return domain.StepPurgePhotos, true
 	case events.PhotosPurged:
+		if len(e.Targets) > 0 {
+			return domain.StepDeleteFromTargets, true
+		}
 		return domain.StepDeletePerson, true
+	case events.PersonRemovedFromTargets:
+		if len(e.Remaining) == 0 {
+			return domain.StepDeletePerson, true
+		}
 	}
 	return "", false
 }
@@ -166,6 +192,10 @@ func (s *PersonDeletionSaga) HandleBatch(ctx context.Context, batch []events.Del
 }
 
 func (s *PersonDeletionSaga) runStep(ctx context.Context, step domain.Step, ds []events.Delivery) {
+	if step == domain.StepDeleteFromTargets {
+		s.runTargets(ctx, ds)
+		return
+	}
 	if step == domain.StepUnbindPermissions {
 		if ds = s.cancelRequested(ctx, ds); len(ds) == 0 {
 			return
@@ -199,6 +229,9 @@ func (s *PersonDeletionSaga) runStep(ctx context.Context, step domain.Step, ds [
 	commands := make([]any, len(ds))
 	for i, d := range ds {
 		commands[i] = domain.RecordDeletionStep{Step: step}
+		if step == domain.StepPurgePhotos {
+			commands[i] = domain.RecordDeletionStep{Step: step, Targets: s.targetNames()}
+		}
 		if err, ok := failed[d.AggregateID]; ok {
 			s.cfg.Logger.Warn("deletion step failed after retries", "person_id", d.AggregateID, "step", step, "correlation_id", d.CorrelationID, "err", err)
 			commands[i] = domain.FailPersonDeletion{Step: step, Code: domain.CodeStepFailed, Message: err.Error()}

@@ -1,6 +1,9 @@
 package sagas
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Target is the downstream side of a person deletion: the stores that hold what a deletion
 // removes. Every method takes a batch of persons, removes all they hold in that store, and is
@@ -10,3 +13,19 @@ type Target interface {
 	PurgeFaces(ctx context.Context, personIDs []string) error
 	PurgePhotos(ctx context.Context, personIDs []string) error
 }
+
+// RemoteTarget is an external system a person is also deleted from: an edge box, a cloud face
+// library, any HTTP service. A deletion fans out to every configured one after the built-in
+// stores are purged, and the person is deleted only once each confirmed.
+type RemoteTarget interface {
+	// Name identifies the target in events, items and logs.
+	Name() string
+	// DeletePersons deletes the persons from the target, as many per call as its API allows,
+	// and returns why for each person it could not delete (nil: all done). A person the
+	// target does not hold counts as deleted. An error wrapping ErrPermanent is not retried.
+	DeletePersons(ctx context.Context, personIDs []string) map[string]error
+}
+
+// ErrPermanent marks a target's refusal that retrying cannot change (wrong credentials, a
+// request the target rejects): the item fails at once, for an operator to retry after repair.
+var ErrPermanent = errors.New("permanent")

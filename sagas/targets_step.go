@@ -1,0 +1,240 @@
+package sagas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/events"
+)
+
+// targetNames names the configured external targets, in configuration order.
+func (s *PersonDeletionSaga) targetNames() []string {
+	if len(s.cfg.Targets) == 0 {
+		return nil
+	}
+	names := make([]string, len(s.cfg.Targets))
+	for i, t := range s.cfg.Targets {
+		names[i] = t.Name()
+	}
+	return names
+}
+
+// targetFailure is why one target could not delete one person.
+type targetFailure struct {
+	target   string
+	err      error
+	attempts int
+}
+
+// runTargets deletes a batch of persons from the external targets each still has pending. Every
+// target runs on its own, so a slow or dead one does not hold the others' confirmations: each
+// person's confirmation by a target is recorded as soon as the target gave it. A person whose
+// every target confirmed moves on to the last step (the confirmation event triggers it); one
+// that some target kept refusing fails, naming the targets, for an operator's retry (which runs
+// only the targets still pending).
+func (s *PersonDeletionSaga) runTargets(ctx context.Context, ds []events.Delivery) {
+	defer s.keepInProgress(ds)()
+	byTarget := map[string][]string{}
+	due := map[string]events.Delivery{}
+	for _, d := range ds {
+		history, _, err := s.log.Load(ctx, events.AggregatePerson, d.AggregateID)
+		if err != nil {
+			s.cfg.Logger.Error("load person for its targets", "person_id", d.AggregateID, "err", err)
+			_ = d.Msg.NakWithDelay(time.Second)
+			continue
+		}
+		data := make([]any, len(history))
+		for i, r := range history {
+			data[i] = r.Data
+		}
+		p := domain.PersonFromHistory(d.AggregateID, data)
+		deletion, next, _ := p.Deletion()
+		if p.Status() != domain.StatusDeleting || next != domain.StepDeleteFromTargets || deletion != events.DeletionIDOf(d.Data) {
+			_ = d.Msg.Ack() // a redelivery of a step already done, or of an older deletion
+			continue
+		}
+		due[d.AggregateID] = d
+		for _, t := range p.PendingTargets() {
+			byTarget[t] = append(byTarget[t], d.AggregateID)
+		}
+	}
+	var (
+		mu         sync.Mutex
+		failures   = map[string][]targetFailure{}
+		unrecorded = map[string]bool{} // persons an outcome of whom could not be appended
+		wg         sync.WaitGroup
+	)
+	record := func(id string, cmd any) {
+		if err := s.execute(ctx, due[id], cmd); err != nil {
+			mu.Lock()
+			unrecorded[id] = true
+			mu.Unlock()
+		}
+	}
+	for name, ids := range byTarget {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id, f := range s.deleteFromTarget(ctx, name, ids, record) {
+				mu.Lock()
+				failures[id] = append(failures[id], f)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		for _, d := range due { // shutting down: hand the rest to the next worker at once
+			_ = d.Msg.Nak()
+		}
+		return
+	}
+	s.each(ctx, keysOf(failures), func(id string) {
+		fs := failures[id]
+		sort.Slice(fs, func(i, j int) bool { return fs[i].target < fs[j].target })
+		var names, msgs []string
+		attempts := 0
+		for _, f := range fs {
+			names = append(names, f.target)
+			msgs = append(msgs, fmt.Sprintf("target %s: %v", f.target, f.err))
+			attempts = max(attempts, f.attempts)
+		}
+		cmd := domain.FailPersonDeletion{Step: domain.StepDeleteFromTargets, Code: domain.CodeStepFailed,
+			Message: strings.Join(msgs, "; "), Targets: names, Attempts: attempts}
+		s.cfg.Logger.Warn("deletion from targets failed", "person_id", id, "targets", names, "err", cmd.Message)
+		record(id, cmd)
+	})
+	for id, d := range due {
+		if unrecorded[id] {
+			_ = d.Msg.NakWithDelay(time.Second) // the targets are idempotent: run it again
+			continue
+		}
+		_ = d.Msg.Ack()
+	}
+}
+
+// deleteFromTarget runs one target for the persons, retrying what it could not delete with
+// backoff, and records each confirmation as it comes. It returns the persons that failed.
+func (s *PersonDeletionSaga) deleteFromTarget(ctx context.Context, name string, ids []string, record func(string, any)) map[string]targetFailure {
+	failed := map[string]targetFailure{}
+	var target RemoteTarget
+	for _, t := range s.cfg.Targets {
+		if t.Name() == name {
+			target = t
+		}
+	}
+	if target == nil {
+		// The configuration no longer names it: fail, so a retry can run once it does again.
+		for _, id := range ids {
+			failed[id] = targetFailure{target: name, err: errors.New("not configured on this replica")}
+		}
+		return failed
+	}
+	retry := s.cfg.TargetRetry
+	delay := retry.Initial
+	remaining := ids
+	for attempt := 1; ; attempt++ {
+		errs := target.DeletePersons(ctx, remaining)
+		if ctx.Err() != nil {
+			return nil // the caller hands everything back
+		}
+		var again, confirmed []string
+		for _, id := range remaining {
+			err := errs[id]
+			switch {
+			case err == nil:
+				confirmed = append(confirmed, id)
+			case errors.Is(err, ErrPermanent):
+				failed[id] = targetFailure{target: name, err: err, attempts: attempt}
+			default:
+				again = append(again, id)
+				failed[id] = targetFailure{target: name, err: err, attempts: attempt}
+			}
+		}
+		s.each(ctx, confirmed, func(id string) {
+			record(id, domain.ConfirmTargets{Targets: []string{name}, Attempts: attempt})
+		})
+		if len(again) == 0 || attempt >= retry.Attempts {
+			return failed
+		}
+		for _, id := range again {
+			delete(failed, id)
+		}
+		s.cfg.Logger.Info("target refused; retrying", "target", name, "persons", len(again), "attempt", attempt,
+			"err", errs[again[0]], "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, retry.Max)
+		remaining = again
+	}
+}
+
+// execute records one command on a person, through the log.
+func (s *PersonDeletionSaga) execute(ctx context.Context, d events.Delivery, cmd any) error {
+	_, err := s.log.Execute(ctx, stepMeta(d), events.AggregatePerson, d.AggregateID, func(h []any) ([]any, error) {
+		return domain.PersonFromHistory(d.AggregateID, h).Decide(cmd)
+	})
+	if err == nil || errors.Is(err, domain.ErrNotDeleting) {
+		return nil
+	}
+	s.cfg.Logger.Error("record target outcome", "person_id", d.AggregateID, "correlation_id", d.CorrelationID, "err", err)
+	return err
+}
+
+// each runs fn for every id, TargetConcurrency at a time.
+func (s *PersonDeletionSaga) each(ctx context.Context, ids []string, fn func(string)) {
+	sem := make(chan struct{}, s.cfg.TargetConcurrency)
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(id)
+		}()
+	}
+	wg.Wait()
+}
+
+// keepInProgress tells JetStream, while targets answer (they may take longer than AckWait),
+// that the deliveries are still being worked on, so no other worker takes them meanwhile.
+func (s *PersonDeletionSaga) keepInProgress(ds []events.Delivery) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(max(s.cfg.AckWait/3, 100*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, d := range ds {
+					_ = d.Msg.InProgress()
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+func keysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
