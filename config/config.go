@@ -58,6 +58,10 @@ type Config struct {
 	// TLSCert and TLSKey (--tls-cert, --tls-key, ERASURE_TLS_CERT, ERASURE_TLS_KEY) are PEM files:
 	// with them `serve` speaks HTTPS only.
 	TLSCert, TLSKey string
+	// TargetsFile (--targets, ERASURE_TARGETS) lists the external targets (Sophon boxes, Tencent
+	// IAI libraries, HTTP services) every deletion also deletes the person from; none: only the
+	// built-in stores.
+	TargetsFile string
 	// RateLimit (ERASURE_RATE_LIMIT, default 1000; "off" or a negative number turns it off) and
 	// RateBurst (ERASURE_RATE_BURST, default 2000) size each client's token bucket on every
 	// surface, a client being its API key or its IP address; over it: 429 with Retry-After.
@@ -95,6 +99,7 @@ func FromEnv() Config {
 		LogFormat:       env("ERASURE_LOG_FORMAT", "json"),
 		SophonWait:      30 * time.Second,
 		SagaAckWait:     30 * time.Second,
+		TargetsFile:     os.Getenv("ERASURE_TARGETS"),
 	}
 	c.TencentSecretID, c.TencentSecretKey = os.Getenv("ERASURE_TENCENT_SECRET_ID"), os.Getenv("ERASURE_TENCENT_SECRET_KEY")
 	c.TencentRate, c.TencentBurst = 50, 50
@@ -154,6 +159,7 @@ func (c *Config) ServeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "also expose the embedded nats-server on this TCP address (env ERASURE_NATS_LISTEN)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "serve HTTPS with this PEM certificate (chain); needs --tls-key (env ERASURE_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "the PEM private key of --tls-cert (env ERASURE_TLS_KEY)")
+	fs.StringVar(&c.TargetsFile, "targets", c.TargetsFile, "YAML file of external targets every deletion also deletes from: Sophon boxes, Tencent IAI, HTTP (env ERASURE_TARGETS)")
 }
 
 // Validate checks the configuration.

@@ -30,6 +30,7 @@ import (
 	"github.com/erasure-dev/erasure/projections"
 	"github.com/erasure-dev/erasure/sagas"
 	"github.com/erasure-dev/erasure/stores"
+	"github.com/erasure-dev/erasure/targets"
 	"github.com/erasure-dev/erasure/webhooks"
 )
 
@@ -66,6 +67,8 @@ type options struct {
 	target   func(*stores.Builtin) sagas.Target
 	retry    sagas.Retry
 	ackWait  time.Duration
+	// targetRetry bounds the external targets' retries (tests shorten it).
+	targetRetry sagas.Retry
 }
 
 // Without skips the named background workers ("deletion-dispatcher", "person-deletion-saga",
@@ -89,6 +92,9 @@ func WithTarget(f func(*stores.Builtin) sagas.Target) Option {
 // WithRetry sets the saga's retry budget.
 func WithRetry(r sagas.Retry) Option { return func(o *options) { o.retry = r } }
 
+// WithTargetRetry sets the external targets' retry budget.
+func WithTargetRetry(r sagas.Retry) Option { return func(o *options) { o.targetRetry = r } }
+
 // Open starts everything but the HTTP listener. The stores are migrated; the projection, the
 // sagas and the dispatcher run.
 func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Service, err error) {
@@ -107,6 +113,14 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 			s.Close()
 		}
 	}()
+	var remotes []sagas.RemoteTarget
+	var remoteSpecs []targets.Spec
+	if cfg.TargetsFile != "" {
+		// Before anything opens: a wrong file stops the start with its reason.
+		if remotes, remoteSpecs, err = targets.Load(cfg.TargetsFile, os.Getenv); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -142,6 +156,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	s.Metrics.SetProjectionLag(projectionLag(s.Log, s.Projection))
 	s.App = app.New(s.Log, s.DBs.ReadModel, s.Keys, s.Stores, s.Projection, logger)
 	s.App.SetCatchingUp(true)
+	s.App.SetTargets(targetInfos(remoteSpecs))
 	if err := s.openWebhooks(); err != nil {
 		return nil, err
 	}
@@ -162,6 +177,8 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 		AfterDeletions: func(ctx context.Context) { _ = s.DBs.Checkpoint(ctx) },
 		States:         states,
 		Cancellations:  progress,
+		Targets:        remotes,
+		TargetRetry:    o.targetRetry,
 	})
 	dispatcher := sagas.NewDeletionDispatcher(s.Log, logger)
 	dispatcher.States = states
@@ -394,4 +411,16 @@ func Migrate(ctx context.Context, cfg config.Config) error {
 	}
 	defer dbs.Close()
 	return dbs.Migrate(ctx)
+}
+
+// targetInfos describes the configured targets for GET /v1/targets, without secrets.
+func targetInfos(specs []targets.Spec) []app.TargetInfo {
+	out := make([]app.TargetInfo, len(specs))
+	for i, sp := range specs {
+		out[i] = app.TargetInfo{Name: sp.Name, Kind: sp.Kind, Endpoint: sp.URL, BatchSize: sp.Batch}
+		if sp.Kind == targets.KindTencent {
+			out[i].Rate = sp.Rate / float64(sp.Replicas)
+		}
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/erasure-dev/erasure/api/httpx"
 	"github.com/erasure-dev/erasure/app"
+	"github.com/erasure-dev/erasure/projections"
 )
 
 // Limits of deletion requests.
@@ -27,6 +28,9 @@ func (api *API) registerDeletions(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/deletions/{id}/items", api.deletionItems)
 	mux.HandleFunc("POST /v1/deletions/{id}/retry", api.retryDeletion)
 	mux.HandleFunc("POST /v1/deletions/{id}/cancel", api.cancelDeletion)
+	mux.HandleFunc("GET /v1/targets", func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"targets": api.app.Targets()})
+	})
 }
 
 func (api *API) createDeletion(w http.ResponseWriter, r *http.Request) {
@@ -208,6 +212,8 @@ type itemJSON struct {
 	PersonID string     `json:"person_id"`
 	State    string     `json:"state"`
 	Error    *itemError `json:"error,omitempty"`
+	// Targets are the external targets' outcomes (a deployment with --targets).
+	Targets []projections.TargetOutcome `json:"targets,omitempty"`
 }
 
 func (api *API) deletionItems(w http.ResponseWriter, r *http.Request) {
@@ -243,7 +249,7 @@ func (api *API) deletionItems(w http.ResponseWriter, r *http.Request) {
 		Next  *string    `json:"next"`
 	}{Items: make([]itemJSON, len(items))}
 	for i, it := range items {
-		out.Items[i] = itemJSON{PersonID: it.PersonID, State: it.State}
+		out.Items[i] = itemJSON{PersonID: it.PersonID, State: it.State, Targets: it.Targets}
 		if it.ErrorCode != "" {
 			out.Items[i].Error = &itemError{Code: it.ErrorCode, Message: it.ErrorMessage, Step: it.ErrorStep}
 		}

@@ -1,0 +1,85 @@
+package targets
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/erasure-dev/erasure/sagas"
+)
+
+// classify maps an HTTP answer to a target error: 5xx, 408 and 429 may pass (retried); any
+// other 4xx will not (permanent).
+func classify(target string, status int, body []byte) error {
+	msg := strings.TrimSpace(string(body))
+	if len(msg) > 200 {
+		msg = msg[:200] + "…"
+	}
+	err := fmt.Errorf("%s answered %d %s", target, status, msg)
+	if status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests {
+		return fmt.Errorf("%w: %w", sagas.ErrPermanent, err)
+	}
+	return err
+}
+
+// httpTarget deletes each person with one configured request; 2xx and 404/410 (already gone)
+// mean deleted.
+type httpTarget struct {
+	spec    Spec
+	token   string
+	headers map[string]string
+	client  *http.Client
+}
+
+func newHTTP(s Spec, token string, headers map[string]string) *httpTarget {
+	return &httpTarget{spec: s, token: token, headers: headers, client: &http.Client{Timeout: s.Timeout}}
+}
+
+func (t *httpTarget) Name() string { return t.spec.Name }
+
+func (t *httpTarget) DeletePersons(ctx context.Context, ids []string) map[string]error {
+	errs := map[string]error{}
+	for _, id := range ids {
+		if err := t.delete(ctx, id); err != nil {
+			errs[id] = err
+		}
+	}
+	return errs
+}
+
+func (t *httpTarget) delete(ctx context.Context, id string) error {
+	u := strings.ReplaceAll(t.spec.URL, "{person_id}", url.PathEscape(id))
+	var body io.Reader
+	if t.spec.Body != "" {
+		quoted, _ := json.Marshal(id)
+		body = strings.NewReader(strings.ReplaceAll(t.spec.Body, "{person_id}", strings.Trim(string(quoted), `"`)))
+	}
+	req, err := http.NewRequestWithContext(ctx, t.spec.Method, u, body)
+	if err != nil {
+		return fmt.Errorf("%w: %w", sagas.ErrPermanent, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range t.headers {
+		req.Header.Set(k, v)
+	}
+	if t.token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", t.spec.Name, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	switch {
+	case resp.StatusCode/100 == 2, resp.StatusCode == http.StatusNotFound, resp.StatusCode == http.StatusGone:
+		return nil
+	}
+	return classify(t.spec.Name, resp.StatusCode, raw)
+}
