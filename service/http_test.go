@@ -216,9 +216,15 @@ func TestLimitsAnswerInEachSurfacesFormat(t *testing.T) {
 		raw, _ := io.ReadAll(resp.Body)
 		first <- answer{status: resp.StatusCode, body: string(raw)}
 	}()
+	defer pw.Close() // a failed assertion below must not leave the stream open (Close would wait)
 	_, err = pw.Write([]byte("p-1\np-2\n"))
 	require.NoError(t, err)
-	// The write above returns once the handler reads it: the first request holds the slot.
+	// The write above returns once the request is on its way; the first request holds the slot
+	// once the server serves it (the scrape itself is the other request in flight).
+	require.Eventually(t, func() bool {
+		return strings.Contains(send(t, c, "GET", base+"/metrics", "", "", "").body, "\nerasure_http_requests_in_flight 2\n")
+	}, 10*time.Second, 5*time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // from the middleware's count to the handler's slot: no I/O between
 	a = send(t, c, "POST", base+"/v1/deletions", opsKey, "application/x-ndjson", "\"p-3\"\n")
 	require.Equal(t, http.StatusTooManyRequests, a.status, a.body)
 	require.Equal(t, "TOO_MANY_BULK_REQUESTS", a.code(t))
