@@ -10,6 +10,7 @@ import (
 
 	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/storeerr"
 )
 
 // KeyShredder destroys persons' data keys: the last step of a deletion.
@@ -36,13 +37,25 @@ func (r *Retry) setDefaults() {
 	}
 }
 
-// do runs fn until it succeeds or the budget is spent, returning the last error.
-func (r Retry) do(ctx context.Context, fn func() error) error {
+// do runs fn until it succeeds or the budget is spent, returning the last error. Failures of a
+// store that is down or full (storeerr.Down) do not spend the budget: the step waits for the
+// store to come back, however long it takes, rather than failing persons over an outage.
+func (r Retry) do(ctx context.Context, fn func() error) error { return r.doAlive(ctx, fn, nil) }
+
+// doAlive is do that calls alive before each wait: the worker shows it is still at it (a hung
+// call does not, so its work goes to another worker after AckWait).
+func (r Retry) doAlive(ctx context.Context, fn func() error, alive func()) error {
 	delay := r.Initial
 	var err error
 	for attempt := 1; ; attempt++ {
-		if err = fn(); err == nil || attempt >= r.Attempts {
+		err = fn()
+		if err != nil && storeerr.Down(err) && ctx.Err() == nil {
+			attempt--
+		} else if err == nil || attempt >= r.Attempts {
 			return err
+		}
+		if alive != nil {
+			alive()
 		}
 		select {
 		case <-ctx.Done():
@@ -209,7 +222,13 @@ func (s *PersonDeletionSaga) runStep(ctx context.Context, step domain.Step, ds [
 	}
 	failed := map[string]error{}
 	if len(ids) > 0 {
-		if err := s.cfg.Retry.do(ctx, func() error { return s.effect(ctx, step, ids) }); err != nil {
+		// Retries may outlast AckWait (a store outage): each one keeps the deliveries ours.
+		err := s.cfg.Retry.doAlive(ctx, func() error { return s.effect(ctx, step, ids) }, func() {
+			for _, d := range ds {
+				_ = d.Msg.InProgress()
+			}
+		})
+		if err != nil {
 			if ctx.Err() != nil {
 				// Shutting down: release the steps so a live replica (or the next start) takes
 				// them at once instead of after AckWait.

@@ -61,6 +61,7 @@ var errorTable = []errorCode{
 	{domain.ErrDeletionNotFound, http.StatusNotFound, "NOT_FOUND"},
 	{domain.ErrDeletionFinished, http.StatusConflict, "DELETION_FINISHED"},
 	{app.ErrBusy, http.StatusServiceUnavailable, "BUSY"},
+	{app.ErrUnavailable, http.StatusServiceUnavailable, "UNAVAILABLE"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "TIMEOUT"},
 	// Refused by the guard (httpx.Guard) or a limit of this surface, before any work.
 	{httpx.ErrUnauthenticated, http.StatusUnauthorized, "UNAUTHENTICATED"},
@@ -85,6 +86,10 @@ type errorBody struct {
 }
 
 func writeError(w http.ResponseWriter, err error) {
+	err = app.Unavailable(err)
+	if errors.Is(err, app.ErrUnavailable) {
+		w.Header().Set("Retry-After", "5")
+	}
 	status, code := http.StatusInternalServerError, "INTERNAL"
 	msg := "internal error"
 	for _, row := range errorTable {

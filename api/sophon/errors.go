@@ -69,6 +69,7 @@ var errorTable = []errorCode{
 	{domain.ErrFaceNotFound, http.StatusBadRequest, "ID_NOT_FOUND"},
 	{app.ErrNotFound, http.StatusBadRequest, "ID_NOT_FOUND"},
 	{app.ErrBusy, http.StatusServiceUnavailable, "SERVICE_BUSY"},
+	{app.ErrUnavailable, http.StatusServiceUnavailable, "SERVICE_BUSY"},
 	{errNotReplaced, http.StatusServiceUnavailable, "SERVICE_BUSY"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "TIMEOUT"},
 	// Refused by the guard (httpx.Guard) before any work. Sophon has codes for none of these:
@@ -89,6 +90,7 @@ type errorBody struct {
 }
 
 func writeError(w http.ResponseWriter, err error) {
+	err = app.Unavailable(err)
 	status, code, msg := http.StatusInternalServerError, "INTERNAL_ERROR", "internal error"
 	for _, row := range errorTable {
 		if errors.Is(err, row.err) {

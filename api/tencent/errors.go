@@ -92,6 +92,7 @@ var errorTable = []errorCode{
 	{domain.ErrPersonNotFound, "InvalidParameterValue.PersonIdNotExist"},
 	{domain.ErrGroupNotFound, "InvalidParameterValue.GroupIdNotExist"},
 	{app.ErrDeletionFailed, "FailedOperation.ServerError"},
+	{app.ErrUnavailable, "ResourceUnavailable"},
 	{context.DeadlineExceeded, "FailedOperation.RequestTimeout"},
 	// Whatever the surface did not check itself (it checks every field it passes on).
 	{domain.ErrIDEmpty, "MissingParameter.ErrorParameterEmpty"},
@@ -106,6 +107,7 @@ var errorTable = []errorCode{
 
 // codeOf returns err's Tencent code and message, and whether the table knows it.
 func codeOf(err error) (code, message string, known bool) {
+	err = app.Unavailable(err)
 	for _, row := range errorTable {
 		if errors.Is(err, row.err) {
 			return row.code, err.Error(), true

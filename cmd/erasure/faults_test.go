@@ -15,7 +15,11 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"
 	_ "modernc.org/sqlite"
+
+	"github.com/erasure-dev/erasure/internal/pgtest"
+	"github.com/erasure-dev/erasure/internal/sqldb"
 )
 
 // Fault tests: real `erasure serve` processes on loopback, broken on purpose mid-bulk. Each ends
@@ -377,4 +381,78 @@ func TestFaultDownstreamTimeouts(t *testing.T) {
 	s.stop(os.Interrupt)
 	must(t, runCmd(t, childEnv(), "verify", "--data", dir), 0, "verify finds no remnant")
 	requireReplayEqualsLive(t, dir)
+}
+
+// 3. PostgreSQL unavailable for 15 s mid-bulk (a server of the test's own, stopped at once and
+// started again): requests meanwhile get 503 with Retry-After, nothing accepted is lost, and
+// the deletion completes once it is back (items whose step ran out of retries during the outage
+// end failed, and an operator's retry finishes them).
+func TestFaultPostgresOutage(t *testing.T) {
+	t.Parallel()
+	n := faultSize(5_000, 1_000, 200)
+	pg := pgtest.Own(t)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("pg-%06d", i)
+	}
+	store := newCountingStore(t, ids)
+	dir := t.TempDir()
+	env := childEnv("DATABASE_URL="+pg.URL(), "ERASURE_TARGETS="+store.targetsFile(t), "ERASURE_SAGA_ACK_WAIT=5s")
+	s := startServer(t, dir, env)
+	seedPersons(t, s, "pg", n)
+	id := requestDeletion(t, s, ids)
+	for {
+		if d := deletionCounts(s, id); d != nil && d["deleted"].(float64) > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pg.Kill()
+	down := time.Now()
+	// While the database is down, a write is refused as retryable, not half-done.
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/v1/persons", strings.NewReader(`{"person_id":"during-outage","name":"N"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a write during the outage: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	time.Sleep(15*time.Second - time.Since(down))
+	pg.Start()
+	up := time.Now()
+	took := waitCompleted(t, s, id, 5*time.Minute)
+	d := deletionCounts(s, id)
+	t.Logf("completed %v after PostgreSQL came back: %v", took.Round(time.Millisecond), d)
+	if failed := d["failed"].(float64); failed > 0 {
+		t.Logf("%v items failed during the outage; retrying them", failed)
+		if status, body := s.do(http.MethodPost, "/v1/deletions/"+id+"/retry", ""); status != http.StatusAccepted {
+			t.Fatalf("retry: %d %v", status, body)
+		}
+		for {
+			if d = deletionCounts(s, id); d != nil && d["failed"] == 0.0 && d["pending"] == 0.0 {
+				break
+			}
+			if time.Since(up) > 5*time.Minute {
+				t.Fatalf("retry did not finish: %v", d)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	t.Logf("recovered %v after PostgreSQL came back", time.Since(up).Round(time.Millisecond))
+	requireAllDeleted(t, s, id, ids)
+	store.requireExactlyOnce(t, ids)
+	if code, _ := s.do(http.MethodGet, "/v1/persons/during-outage", ""); code != http.StatusNotFound {
+		t.Fatalf("the refused write was half-done: GET answers %d", code)
+	}
+	s.stop(os.Interrupt)
+	must(t, runCmd(t, childEnv("DATABASE_URL="+pg.URL()), "verify", "--data", dir), 0, "verify finds no remnant")
+	rm := pg.URL() + "&search_path=" + sqldb.SchemaReadModel
+	before := dumpReadModel(t, "postgres", rm)
+	must(t, runCmd(t, childEnv("DATABASE_URL="+pg.URL()), "replay", "--data", dir), 0, "replay")
+	if after := dumpReadModel(t, "postgres", rm); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("the replayed read model differs from the live one")
+	}
 }

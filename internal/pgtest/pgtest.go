@@ -183,7 +183,7 @@ func resolve() (*url.URL, *server, *setupError) {
 	if err != nil {
 		return nil, nil, &setupError{msg: "pgtest: no DATABASE_URL and no initdb/pg_ctl found (" + err.Error() + ")"}
 	}
-	srv, err := startServer(bin)
+	srv, err := startServer(bin, false)
 	if err != nil {
 		return nil, nil, &setupError{msg: fmt.Sprintf("pgtest: start throwaway PostgreSQL from %s: %v", bin, err)}
 	}
@@ -253,6 +253,9 @@ type server struct {
 	asUser   string // non-empty: run server commands as this user via runuser
 	runuser  string // path of runuser, set with asUser
 	watchdog *exec.Cmd
+	// durable keeps every commit through a crash of the server (synchronous_commit on): for
+	// tests that kill it. The shared server trades that for speed.
+	durable bool
 }
 
 func (s *server) url() *url.URL {
@@ -300,8 +303,8 @@ func (s *server) run(name string, args ...string) error {
 	return nil
 }
 
-func startServer(bin string) (_ *server, err error) {
-	s := &server{bin: bin}
+func startServer(bin string, durable bool) (_ *server, err error) {
+	s := &server{bin: bin, durable: durable}
 	base := os.TempDir()
 	if os.Geteuid() == 0 {
 		if s.runuser, err = findRunuser(); err != nil {
@@ -376,6 +379,11 @@ synchronous_commit = off
 full_page_writes = off
 logging_collector = off
 `, s.port)
+	if s.durable {
+		// A killed server (pg_ctl -m immediate) must keep what it acknowledged, as a real one
+		// does; the machine itself does not crash, so fsync may stay off.
+		conf = strings.Replace(conf, "synchronous_commit = off", "synchronous_commit = on", 1)
+	}
 	path := filepath.Join(s.data, "pgtest.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return err
