@@ -17,6 +17,8 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/erasure /erasure
+# Named volumes mounted here start with this ownership, so the unprivileged user can write.
+RUN mkdir -p /data /photos && chown 65532:65532 /data /photos
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/erasure"]

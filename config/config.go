@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +63,10 @@ type Config struct {
 	// IAI libraries, HTTP services) every deletion also deletes the person from; none: only the
 	// built-in stores.
 	TargetsFile string
+	// PhotoDir (--photo-dir, ERASURE_PHOTO_DIR; default DataDir/photos) holds the registration
+	// photos. Replicas of one deployment must share it (a shared volume), since a photo stored
+	// through one replica is read and purged through any other.
+	PhotoDir string
 	// RateLimit (ERASURE_RATE_LIMIT, default 1000; "off" or a negative number turns it off) and
 	// RateBurst (ERASURE_RATE_BURST, default 2000) size each client's token bucket on every
 	// surface, a client being its API key or its IP address; over it: 429 with Retry-After.
@@ -100,6 +105,7 @@ func FromEnv() Config {
 		SophonWait:      30 * time.Second,
 		SagaAckWait:     30 * time.Second,
 		TargetsFile:     os.Getenv("ERASURE_TARGETS"),
+		PhotoDir:        os.Getenv("ERASURE_PHOTO_DIR"),
 	}
 	c.TencentSecretID, c.TencentSecretKey = os.Getenv("ERASURE_TENCENT_SECRET_ID"), os.Getenv("ERASURE_TENCENT_SECRET_KEY")
 	c.TencentRate, c.TencentBurst = 50, 50
@@ -148,6 +154,7 @@ func env(name, def string) string {
 // StoreFlags registers the flags of every command that opens the stores.
 func (c *Config) StoreFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory: embedded JetStream, SQLite read model, photos, master key (env ERASURE_DATA)")
+	fs.StringVar(&c.PhotoDir, "photo-dir", c.PhotoDir, "registration photos, shared by every replica (env ERASURE_PHOTO_DIR; default DATA/photos)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error (env ERASURE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or text (env ERASURE_LOG_FORMAT)")
 }
@@ -160,6 +167,14 @@ func (c *Config) ServeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "serve HTTPS with this PEM certificate (chain); needs --tls-key (env ERASURE_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "the PEM private key of --tls-cert (env ERASURE_TLS_KEY)")
 	fs.StringVar(&c.TargetsFile, "targets", c.TargetsFile, "YAML file of external targets every deletion also deletes from: Sophon boxes, Tencent IAI, HTTP (env ERASURE_TARGETS)")
+}
+
+// Photos returns the directory of the registration photos.
+func (c *Config) Photos() string {
+	if c.PhotoDir != "" {
+		return c.PhotoDir
+	}
+	return filepath.Join(c.DataDir, "photos")
 }
 
 // Validate checks the configuration.

@@ -426,6 +426,7 @@ func TestComposeErasureReplicas(t *testing.T) {
 		t.Fatalf("want 2 erasure services (with build:), got %v", replicas)
 	}
 	hostPorts := map[string]string{}
+	var dataVolumes, photoVolumes []string
 	for _, name := range replicas {
 		s := c.Services[name]
 		env := s.Environment
@@ -484,6 +485,21 @@ func TestComposeErasureReplicas(t *testing.T) {
 			t.Errorf("%s: ERASURE_MASTER_KEY must come from the environment, got %q", name, env["ERASURE_MASTER_KEY"])
 		}
 
+		// Its own data directory on a volume; the photos on one volume every replica shares.
+		mounts := map[string]string{}
+		for _, v := range s.Volumes {
+			src, dst, _ := strings.Cut(v, ":")
+			mounts[strings.Split(dst, ":")[0]] = src
+		}
+		if env["ERASURE_DATA"] == "" || mounts[env["ERASURE_DATA"]] == "" {
+			t.Errorf("%s: ERASURE_DATA %q must be a mounted volume (volumes %v)", name, env["ERASURE_DATA"], s.Volumes)
+		}
+		if env["ERASURE_PHOTO_DIR"] == "" || mounts[env["ERASURE_PHOTO_DIR"]] == "" {
+			t.Errorf("%s: ERASURE_PHOTO_DIR %q must be a mounted volume (volumes %v)", name, env["ERASURE_PHOTO_DIR"], s.Volumes)
+		}
+		dataVolumes = append(dataVolumes, mounts[env["ERASURE_DATA"]])
+		photoVolumes = append(photoVolumes, mounts[env["ERASURE_PHOTO_DIR"]])
+
 		if len(s.Ports) != 1 {
 			t.Errorf("%s: ports %v, want one mapping", name, s.Ports)
 		}
@@ -514,6 +530,12 @@ func TestComposeErasureReplicas(t *testing.T) {
 		if s.DependsOn[pgNames[0]] != "service_healthy" {
 			t.Errorf("%s: should wait for %s to be healthy", name, pgNames[0])
 		}
+	}
+	if len(dataVolumes) == 2 && dataVolumes[0] == dataVolumes[1] {
+		t.Errorf("the replicas share the data volume %s: each needs its own (the data-directory lock)", dataVolumes[0])
+	}
+	if len(photoVolumes) == 2 && photoVolumes[0] != photoVolumes[1] {
+		t.Errorf("the replicas' photo volumes differ (%v): they must share one", photoVolumes)
 	}
 	if hostPorts["8081"] == "" || hostPorts["8082"] == "" {
 		t.Errorf("erasure replicas should publish host ports 8081 and 8082, got %v", hostPorts)

@@ -148,7 +148,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	if s.Keys, err = keys.New(s.DBs.Keys, master); err != nil {
 		return nil, err
 	}
-	if s.Stores, err = stores.NewBuiltin(s.DBs.Stores, filepath.Join(cfg.DataDir, "photos")); err != nil {
+	if s.Stores, err = stores.NewBuiltin(s.DBs.Stores, cfg.Photos()); err != nil {
 		return nil, err
 	}
 	s.Projection = projections.NewRunner(s.DBs.ReadModel, s.Log, projections.RunnerConfig{Logger: logger, AfterBatch: s.afterProjection},

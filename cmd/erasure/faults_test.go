@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -339,6 +340,11 @@ func TestFaultKillNineFiveTimes(t *testing.T) {
 		s = startServer(t, dir, env)
 		t.Logf("restart %d ready after %v", kill, time.Since(restart).Round(time.Millisecond))
 	}
+	// And a graceful stop under load: SIGTERM releases the in-flight steps within the bound.
+	time.Sleep(300 * time.Millisecond)
+	t.Logf("SIGTERM at %v", deletionCounts(s, id))
+	s.stop(syscall.SIGTERM)
+	s = startServer(t, dir, env)
 	took := waitCompleted(t, s, id, 5*time.Minute)
 	t.Logf("completed %v after the last restart", took.Round(time.Millisecond))
 	requireAllDeleted(t, s, id, ids)

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/erasure-dev/erasure/internal/pgtest"
+)
+
+// natsCluster starts three clustered nats-servers with JetStream (file storage, fsync on every
+// write, as DESIGN asks of a cluster) on loopback, in this process.
+func natsCluster(t *testing.T) ([]*natsserver.Server, []string) {
+	t.Helper()
+	port := func() int {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().(*net.TCPAddr).Port
+	}
+	routes := []int{port(), port(), port()}
+	var servers []*natsserver.Server
+	var urls []string
+	for i := range 3 {
+		var peers []string
+		for j, p := range routes {
+			if j != i {
+				peers = append(peers, "nats://127.0.0.1:"+strconv.Itoa(p))
+			}
+		}
+		opts := &natsserver.Options{
+			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: port(),
+			JetStream: true, StoreDir: t.TempDir(), SyncAlways: true, MaxPayload: 8 << 20,
+			Cluster: natsserver.ClusterOpts{Name: "erasure-test", Host: "127.0.0.1", Port: routes[i]},
+			Routes:  natsserver.RoutesFromStr(strings.Join(peers, ",")),
+			NoLog:   true, NoSigs: true,
+		}
+		s, err := natsserver.NewServer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Start()
+		t.Cleanup(s.Shutdown)
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatalf("nats-server %d not ready", i+1)
+		}
+		servers = append(servers, s)
+		urls = append(urls, s.ClientURL())
+	}
+	// Ready once the cluster has a JetStream meta leader.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		nc, err := nats.Connect(strings.Join(urls, ","))
+		if err == nil {
+			js, _ := jetstream.New(nc)
+			_, err = js.AccountInfo(context.Background())
+			nc.Close()
+		}
+		if err == nil {
+			return servers, urls
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("JetStream cluster not ready: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// 2. Three clustered nats-servers, PostgreSQL and three `erasure serve` replicas: one replica
+// is killed with SIGKILL and one NATS node stopped in the middle of a bulk deletion. The
+// surviving replicas take over the killed one's steps, the stream (three replicas) keeps its
+// quorum, and every person is deleted once.
+func TestFaultClusterReplicaAndNATSNodeLoss(t *testing.T) {
+	t.Parallel()
+	n := faultSize(5_000, 1_000, 200)
+	nodes, urls := natsCluster(t)
+	dsn := pgtest.New(t)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("cl-%06d", i)
+	}
+	store := newCountingStore(t, ids)
+	photos := t.TempDir()
+	env := childEnv("NATS_URL="+strings.Join(urls, ","), "DATABASE_URL="+dsn,
+		"ERASURE_MASTER_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
+		"ERASURE_PHOTO_DIR="+photos, "ERASURE_TARGETS="+store.targetsFile(t), "ERASURE_SAGA_ACK_WAIT=3s")
+	replicas := []*server{startServer(t, t.TempDir(), env)}
+	for range 2 {
+		replicas = append(replicas, startServer(t, t.TempDir(), env))
+	}
+	seedPersons(t, replicas[0], "cl", n)
+	id := requestDeletion(t, replicas[1], ids)
+	for {
+		if d := deletionCounts(replicas[0], id); d != nil && d["deleted"].(float64) > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	replicas[2].kill()
+	nodes[1].Shutdown()
+	t.Logf("replica 3 killed and NATS node 2 stopped at %v", deletionCounts(replicas[0], id))
+	took := waitCompleted(t, replicas[0], id, 5*time.Minute)
+	t.Logf("completed %v after the losses", took.Round(time.Millisecond))
+	requireAllDeleted(t, replicas[0], id, ids)
+	// The other surviving replica reads the same outcome.
+	if d := deletionCounts(replicas[1], id); d["deleted"] != float64(n) {
+		t.Fatalf("replica 2 reads %v", d)
+	}
+	store.requireExactlyOnce(t, ids)
+	entries, err := os.ReadDir(photos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Fatalf("%d persons' photos left in the shared photo store", len(entries))
+	}
+	for _, r := range replicas[:2] {
+		r.stop(os.Interrupt)
+	}
+	must(t, runCmd(t, env, "verify", "--data", t.TempDir()), 0, "verify finds no remnant")
+	rm := dsn + "&search_path=erasure_rm"
+	before := dumpReadModel(t, "postgres", rm)
+	must(t, runCmd(t, env, "replay", "--data", t.TempDir()), 0, "replay")
+	if after := dumpReadModel(t, "postgres", rm); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("the replayed read model differs from the live one")
+	}
+}
