@@ -53,6 +53,7 @@ type App struct {
 	CheckCallback func(ctx context.Context, url string) error
 	targets       []TargetInfo
 	hasTargets    bool
+	backpressure  Backpressure // bounds of bulk intakes (backpressure.go); zero: none
 }
 
 // TargetInfo describes a configured external target, without its secrets.

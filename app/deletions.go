@@ -98,6 +98,11 @@ func (a *App) RequestDeletion(ctx context.Context, meta events.Meta, in Deletion
 		if chunk.Chunk == 0 && in.CallbackFormat != CallbackStandard {
 			chunk.CallbackFormat = in.CallbackFormat
 		}
+		if chunk.Chunk > 0 && chunk.Chunk%8 == 0 { // every 8,000 IDs: is there room for more?
+			if appendErr = a.waitForRoom(ctx, id, chunk.Chunk*domain.DefaultChunkSize); appendErr != nil {
+				return false
+			}
+		}
 		e, err := events.New(events.AggregateDeletion, id, chunk, meta)
 		if err != nil {
 			appendErr = err

@@ -75,6 +75,10 @@ type Config struct {
 	// MaxBulk (ERASURE_MAX_BULK, default 4) is how many bulk deletion requests (streamed IDs) are
 	// served at once; the next is answered 429 TOO_MANY_BULK_REQUESTS.
 	MaxBulk int
+	// MaxPending (ERASURE_MAX_PENDING, default 2,000,000) bounds the items of running deletions
+	// not yet terminal: past it, a bulk intake waits before recording more, so the upload slows
+	// instead of the backlog growing without bound.
+	MaxPending int
 	// Webhooks (webhooks.go).
 	//
 	// WebhookRetrySchedule (ERASURE_WEBHOOK_RETRY_SCHEDULE, default 5s,5m,30m,2h,5h,10h,10h) is

@@ -46,7 +46,7 @@ func (c *Config) securityFromEnv() {
 	for _, n := range []struct {
 		name string
 		dst  *int
-	}{{"ERASURE_RATE_BURST", &c.RateBurst}, {"ERASURE_MAX_BULK", &c.MaxBulk}} {
+	}{{"ERASURE_RATE_BURST", &c.RateBurst}, {"ERASURE_MAX_BULK", &c.MaxBulk}, {"ERASURE_MAX_PENDING", &c.MaxPending}} {
 		if v := os.Getenv(n.name); v != "" {
 			*n.dst = -1
 			if i, err := strconv.Atoi(v); err == nil {
@@ -98,6 +98,9 @@ func (c *Config) validateSecurity() error {
 	}
 	if c.RateBurst < 0 || c.RateBurst > 1e9 {
 		return fmt.Errorf("ERASURE_RATE_BURST must be a whole number of requests, such as 2000 (0 means the default, 2000)")
+	}
+	if c.MaxPending < 0 {
+		return fmt.Errorf("ERASURE_MAX_PENDING must be a whole number of items, such as 2000000 (0 means the default)")
 	}
 	if c.MaxBulk < 0 || c.MaxBulk > 1000 {
 		return fmt.Errorf("ERASURE_MAX_BULK must be a whole number of concurrent bulk deletion requests up to 1000, such as 4 (0 means the default, 4)")

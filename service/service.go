@@ -156,6 +156,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	s.Metrics.SetProjectionLag(projectionLag(s.Log, s.Projection))
 	s.App = app.New(s.Log, s.DBs.ReadModel, s.Keys, s.Stores, s.Projection, logger)
 	s.App.SetCatchingUp(true)
+	s.App.SetBackpressure(app.Backpressure{MaxPendingItems: cfg.MaxPending})
 	s.App.SetTargets(targetInfos(remoteSpecs))
 	if err := s.openWebhooks(); err != nil {
 		return nil, err
