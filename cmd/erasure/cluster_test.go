@@ -85,7 +85,7 @@ func natsCluster(t *testing.T) ([]*natsserver.Server, []string) {
 // quorum, and every person is deleted once.
 func TestFaultClusterReplicaAndNATSNodeLoss(t *testing.T) {
 	t.Parallel()
-	n := faultSize(5_000, 1_000, 200)
+	n := faultSize(5_000, 500, 200) // CI runs it under the race detector, three nats-servers in this process
 	nodes, urls := natsCluster(t)
 	dsn := pgtest.New(t)
 	ids := make([]string, n)
