@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -20,8 +21,9 @@ import (
 )
 
 // natsCluster starts three clustered nats-servers with JetStream (file storage, fsync on every
-// write, as DESIGN asks of a cluster) on loopback, in this process.
-func natsCluster(t *testing.T) ([]*natsserver.Server, []string) {
+// write, as DESIGN asks of a cluster) on loopback, in this process. restart starts node i again
+// (after a Shutdown) on its ports and store.
+func natsCluster(t *testing.T) (nodes []*natsserver.Server, urls []string, restart func(i int) *natsserver.Server) {
 	t.Helper()
 	port := func() int {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -32,8 +34,19 @@ func natsCluster(t *testing.T) ([]*natsserver.Server, []string) {
 		return ln.Addr().(*net.TCPAddr).Port
 	}
 	routes := []int{port(), port(), port()}
-	var servers []*natsserver.Server
-	var urls []string
+	var all []*natsserver.Options
+	start := func(opts *natsserver.Options) *natsserver.Server {
+		s, err := natsserver.NewServer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Start()
+		t.Cleanup(s.Shutdown)
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatalf("nats-server %s not ready", opts.ServerName)
+		}
+		return s
+	}
 	for i := range 3 {
 		var peers []string
 		for j, p := range routes {
@@ -48,18 +61,14 @@ func natsCluster(t *testing.T) ([]*natsserver.Server, []string) {
 			Routes:  natsserver.RoutesFromStr(strings.Join(peers, ",")),
 			NoLog:   true, NoSigs: true,
 		}
-		s, err := natsserver.NewServer(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		t.Cleanup(s.Shutdown)
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("nats-server %d not ready", i+1)
-		}
-		servers = append(servers, s)
+		s := start(opts)
+		o := opts.Clone()
+		o.Port = s.Addr().(*net.TCPAddr).Port // the client port it took, for a restart
+		all = append(all, o)
+		nodes = append(nodes, s)
 		urls = append(urls, s.ClientURL())
 	}
+	restart = func(i int) *natsserver.Server { return start(all[i].Clone()) }
 	// Ready once the cluster has a JetStream meta leader.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -70,7 +79,7 @@ func natsCluster(t *testing.T) ([]*natsserver.Server, []string) {
 			nc.Close()
 		}
 		if err == nil {
-			return servers, urls
+			return nodes, urls, restart
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("JetStream cluster not ready: %v", err)
@@ -86,7 +95,7 @@ func natsCluster(t *testing.T) ([]*natsserver.Server, []string) {
 func TestFaultClusterReplicaAndNATSNodeLoss(t *testing.T) {
 	t.Parallel()
 	n := faultSize(5_000, 500, 200) // CI runs it under the race detector, three nats-servers in this process
-	nodes, urls := natsCluster(t)
+	nodes, urls, restart := natsCluster(t)
 	dsn := pgtest.New(t)
 	ids := make([]string, n)
 	for i := range ids {
@@ -127,6 +136,41 @@ func TestFaultClusterReplicaAndNATSNodeLoss(t *testing.T) {
 	if len(entries) != 0 {
 		t.Fatalf("%d persons' photos left in the shared photo store", len(entries))
 	}
+
+	// The log loses its quorum (two of three nodes down): a write is refused as retryable, and
+	// leaves nothing; with a node back, writes go through again.
+	nodes[0].Shutdown()
+	lost := time.Now()
+	body := `{"person_id":"no-quorum","name":"N"}`
+	req, _ := http.NewRequest(http.MethodPost, replicas[0].base+"/v1/persons", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 90 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a write without a log quorum: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	t.Logf("without a quorum: 503 after %v", time.Since(lost).Round(time.Millisecond))
+	restart(1)
+	back := time.Now()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		code, _ := replicas[0].do(http.MethodPost, "/v1/persons", body)
+		if code == http.StatusCreated {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("writes did not resume with the quorum back: %d", code)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("writes resumed %v after a node came back", time.Since(back).Round(time.Millisecond))
+	if code, p := replicas[0].do(http.MethodGet, "/v1/persons/no-quorum", ""); code != http.StatusOK || p["state"] != "active" {
+		t.Fatalf("after the quorum came back: %d %v", code, p)
+	}
+
 	for _, r := range replicas[:2] {
 		r.stop(os.Interrupt)
 	}
