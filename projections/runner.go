@@ -83,7 +83,33 @@ func (r *Runner) follow(ctx context.Context) error {
 	}
 	r.advance(cp)
 	return r.log.Follow(ctx, cp+1, r.cfg.BatchSize, func(ctx context.Context, batch []events.Recorded) error {
-		return r.applyBatch(ctx, cp, batch, func(last uint64) { cp = last })
+		for {
+			i := 0 // what another replica applied meanwhile is skipped
+			for i < len(batch) && batch[i].Seq <= cp {
+				i++
+			}
+			if i == len(batch) {
+				return nil
+			}
+			err := r.applyBatch(ctx, cp, batch[i:], func(last uint64) { cp = last })
+			if !errors.Is(err, ErrCheckpointMoved) {
+				return err
+			}
+			// Another replica got there first. Going on with this consumer, skipping what it
+			// applied, avoids a new consumer per lost race: replicas racing on every batch
+			// would create them faster than the server expires them, up to its per-stream
+			// limit (1,000 by default in nats-server 2.15). Far behind, or moved back (a
+			// rebuild), follow again from the checkpoint.
+			moved, err := r.Checkpoint(ctx)
+			if err != nil {
+				return err
+			}
+			if moved <= cp || moved > batch[len(batch)-1].Seq+uint64(16*r.cfg.BatchSize) {
+				return ErrCheckpointMoved
+			}
+			cp = moved
+			r.advance(moved)
+		}
 	})
 }
 

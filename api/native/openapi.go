@@ -58,7 +58,7 @@ var requestErrors = []struct {
 	{"NO_RECEIPT", 404, "no deletion receipt for the person (not deleted, or not by that deletion)"},
 	{"DELETION_FINISHED", 409, "POST /v1/deletions/{id}/cancel on a request whose items are all terminal"},
 	{"BUSY", 503, "too many concurrent changes to one aggregate; retry (Retry-After)"},
-	{"UNAVAILABLE", 503, "the log or the database is down, unreachable or full; nothing was stored, retry (Retry-After)"},
+	{"UNAVAILABLE", 503, "the log or the database is down, unreachable or full; retry (Retry-After). Nothing was stored unless the log did not confirm in time (then the request may have been recorded)"},
 	{"TIMEOUT", 503, "the read model did not show the write in time; the write is durable, retry the read"},
 	{"NOT_READY", 503, "/readyz: JetStream or the read model is not ready"},
 	{"INTERNAL", 500, "a bug; the log has the request id (X-Request-Id)"},
