@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/erasure-dev/erasure/sagas"
 )
@@ -41,13 +42,27 @@ func newHTTP(s Spec, token string, headers map[string]string) *httpTarget {
 
 func (t *httpTarget) Name() string { return t.spec.Name }
 
+// httpParallel is how many of a batch's requests one target has in flight at once.
+const httpParallel = 8
+
 func (t *httpTarget) DeletePersons(ctx context.Context, ids []string) map[string]error {
 	errs := map[string]error{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, httpParallel)
 	for _, id := range ids {
-		if err := t.delete(ctx, id); err != nil {
-			errs[id] = err
-		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := t.delete(ctx, id); err != nil {
+				mu.Lock()
+				errs[id] = err
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	return errs
 }
 

@@ -331,8 +331,14 @@ func TestFaultKillNineFiveTimes(t *testing.T) {
 	id := requestDeletion(t, s, ids)
 	start := time.Now()
 	for kill := 1; kill <= 5; kill++ {
-		// Let it make some progress (or none: the kill may come before the first step), then kill.
-		time.Sleep(time.Duration(200+rand.IntN(600)) * time.Millisecond)
+		// Spread over the bulk: the k-th kill once about k/6 of it is done (or after a while),
+		// at a random moment after that.
+		for wait := time.Now(); time.Since(wait) < 20*time.Second; time.Sleep(20 * time.Millisecond) {
+			if d := deletionCounts(s, id); d != nil && d["deleted"].(float64) >= float64(kill*n/6) {
+				break
+			}
+		}
+		time.Sleep(time.Duration(rand.IntN(400)) * time.Millisecond)
 		d := deletionCounts(s, id)
 		s.kill()
 		t.Logf("kill %d at %v: %v", kill, time.Since(start).Round(time.Millisecond), d)
