@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,16 +63,7 @@ func TestKillDuringBulkDeletion(t *testing.T) {
 		t.Fatal(e)
 	}
 
-	req, err := http.NewRequest(http.MethodPost, s.base+"/v1/deletions", strings.NewReader(strings.Join(ids, "\n")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "text/plain")
-	status, body := s.doRequest(req)
-	if status != http.StatusAccepted {
-		t.Fatalf("deletion: %d %v", status, body)
-	}
-	id := body["deletion_id"].(string)
+	id := requestDeletion(t, s, ids)
 
 	// Kill once some, but not all, persons are deleted.
 	deadline := time.Now().Add(60 * time.Second)
