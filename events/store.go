@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/erasure-dev/erasure/internal/storeerr"
 )
 
 // Errors callers branch on.
@@ -61,7 +63,7 @@ func (s *Store) Provision(ctx context.Context) error {
 	if s.cfg.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	st, err := s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	cfg := jetstream.StreamConfig{
 		Name:               s.cfg.Stream,
 		Description:        "erasure event log (source of truth)",
 		Subjects:           []string{s.cfg.Prefix + ".>"},
@@ -72,13 +74,31 @@ func (s *Store) Provision(ctx context.Context) error {
 		Discard:            jetstream.DiscardOld,
 		AllowDirect:        true,
 		AllowAtomicPublish: s.cfg.Atomic,
-	})
-	if err != nil {
-		return fmt.Errorf("provision stream %s: %w", s.cfg.Stream, err)
 	}
-	s.stream = st
-	return nil
+	// A cluster electing its JetStream leaders answers "temporarily unavailable" for a while
+	// (a node restarted, a replica starting with the cluster): wait for it, within a bound.
+	deadline := time.Now().Add(provisionWait)
+	delay := 100 * time.Millisecond
+	for {
+		st, err := s.js.CreateOrUpdateStream(ctx, cfg)
+		if err == nil {
+			s.stream = st
+			return nil
+		}
+		if !storeerr.Down(err) || time.Now().After(deadline) {
+			return fmt.Errorf("provision stream %s: %w", s.cfg.Stream, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("provision stream %s: %w", s.cfg.Stream, errors.Join(err, ctx.Err()))
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
 }
+
+// provisionWait bounds how long Provision waits for a JetStream that is temporarily unavailable.
+const provisionWait = 30 * time.Second
 
 // Subject returns the subject of an aggregate instance.
 func (s *Store) Subject(aggregate, id string) string { return Subject(s.cfg.Prefix, aggregate, id) }
