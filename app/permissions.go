@@ -260,6 +260,12 @@ func (a *App) ensurePermissionGroups(ctx context.Context, meta events.Meta, ids 
 			// says whose it is.
 			_, err = a.createPermissionGroup(ctx, meta, id, autoPermissionName(id, events.NewID()[:8]), "")
 		}
+		if errors.Is(err, ErrBusy) {
+			// Registrations racing to create it: one of them has, most likely.
+			if g, lerr := a.loadPermissionGroup(ctx, id); lerr == nil && g.Status() == domain.PermissionGroupActive {
+				continue
+			}
+		}
 		if err != nil && !errors.Is(err, domain.ErrPermissionGroupExists) { // exists: a concurrent registration created it
 			return err
 		}

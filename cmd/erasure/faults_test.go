@@ -135,10 +135,16 @@ func seedPersons(t *testing.T, s *server, prefix string, n int) []string {
 		go func() {
 			defer wg.Done()
 			for id := range work {
-				status, body := s.do(http.MethodPost, "/v1/persons", fmt.Sprintf(
-					`{"person_id":%q,"name":"Fault Test","permission_group_ids":["gate"],"photos":[{"image_base64":%q}]}`, id, b64))
+				body := fmt.Sprintf(`{"person_id":%q,"name":"Fault Test","permission_group_ids":["gate"],"photos":[{"image_base64":%q}]}`, id, b64)
+				// Eight writers bind one permission group: a 503 BUSY (contention on it) is
+				// retried, as its Retry-After asks of any client.
+				status, answer := s.do(http.MethodPost, "/v1/persons", body)
+				for try := 1; status == http.StatusServiceUnavailable && try < 20; try++ {
+					time.Sleep(time.Duration(50*try) * time.Millisecond)
+					status, answer = s.do(http.MethodPost, "/v1/persons", body)
+				}
 				if status != http.StatusCreated {
-					errs <- fmt.Sprintf("%s: %d %v", id, status, body)
+					errs <- fmt.Sprintf("%s: %d %v", id, status, answer)
 				}
 			}
 		}()
