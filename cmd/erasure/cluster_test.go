@@ -181,6 +181,22 @@ func TestFaultClusterReplicaAndNATSNodeLoss(t *testing.T) {
 		}
 	}
 
+	// The checks below run against the whole cluster again, once its stream answers.
+	restart(0)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		nc, err := nats.Connect(strings.Join(urls, ","))
+		if err == nil {
+			js, _ := jetstream.New(nc)
+			_, err = js.Stream(context.Background(), "ERASURE")
+			nc.Close()
+		}
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream does not answer with every node back: %v", err)
+		}
+	}
 	for _, r := range replicas[:2] {
 		r.stop(os.Interrupt)
 	}
