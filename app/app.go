@@ -52,7 +52,6 @@ type App struct {
 	// address, say): set by the service to the webhook dispatcher's check.
 	CheckCallback func(ctx context.Context, url string) error
 	targets       []TargetInfo
-	hasTargets    bool
 	backpressure  Backpressure // bounds of bulk intakes (backpressure.go); zero: none
 }
 
@@ -68,7 +67,7 @@ type TargetInfo struct {
 }
 
 // SetTargets records the external targets deletions fan out to (GET /v1/targets).
-func (a *App) SetTargets(ts []TargetInfo) { a.targets, a.hasTargets = ts, len(ts) > 0 }
+func (a *App) SetTargets(ts []TargetInfo) { a.targets = ts }
 
 // Targets returns the external targets deletions fan out to.
 func (a *App) Targets() []TargetInfo { return append([]TargetInfo{}, a.targets...) }

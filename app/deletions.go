@@ -196,7 +196,7 @@ func (a *App) DeletionItems(ctx context.Context, id, state string, after int64, 
 	if err := a.rm.SelectContext(ctx, &items, a.rm.Rebind(q), args...); err != nil {
 		return nil, fmt.Errorf("items of %s: %w", id, err)
 	}
-	if !a.hasTargets || len(items) == 0 {
+	if len(a.targets) == 0 || len(items) == 0 {
 		return items, nil
 	}
 	ids := make([]string, len(items))

@@ -85,7 +85,10 @@ func (s *Store) Provision(ctx context.Context) error {
 			s.stream = st
 			return nil
 		}
-		if !storeerr.Down(err) || time.Now().After(deadline) {
+		// A JetStream API request that timed out (its own deadline, not the caller's) is the
+		// same unavailability, seen from the client.
+		retryable := storeerr.Down(err) || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
+		if !retryable || time.Now().After(deadline) {
 			return fmt.Errorf("provision stream %s: %w", s.cfg.Stream, err)
 		}
 		select {

@@ -106,6 +106,8 @@ type PersonDeletionSaga struct {
 	// over from another replica) falls back to the read model, then to the log.
 	mu        sync.Mutex
 	snapshots map[string]domain.PersonSnapshot
+
+	targets []string // names of cfg.Targets, in configuration order
 }
 
 // maxSnapshots bounds the cache; beyond it, steps read the read model instead.
@@ -135,7 +137,11 @@ func NewPersonDeletionSaga(log *events.Store, target Target, keys KeyShredder, c
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = 30 * time.Second
 	}
-	return &PersonDeletionSaga{log: log, target: target, keys: keys, cfg: cfg, snapshots: map[string]domain.PersonSnapshot{}}
+	var names []string
+	for _, t := range cfg.Targets {
+		names = append(names, t.Name())
+	}
+	return &PersonDeletionSaga{log: log, target: target, keys: keys, cfg: cfg, snapshots: map[string]domain.PersonSnapshot{}, targets: names}
 }
 
 // Run consumes person events until ctx ends.
@@ -249,7 +255,7 @@ func (s *PersonDeletionSaga) runStep(ctx context.Context, step domain.Step, ds [
 	for i, d := range ds {
 		commands[i] = domain.RecordDeletionStep{Step: step}
 		if step == domain.StepPurgePhotos {
-			commands[i] = domain.RecordDeletionStep{Step: step, Targets: s.targetNames()}
+			commands[i] = domain.RecordDeletionStep{Step: step, Targets: s.targets}
 		}
 		if err, ok := failed[d.AggregateID]; ok {
 			s.cfg.Logger.Warn("deletion step failed after retries", "person_id", d.AggregateID, "step", step, "correlation_id", d.CorrelationID, "err", err)

@@ -14,18 +14,6 @@ import (
 	"github.com/erasure-dev/erasure/events"
 )
 
-// targetNames names the configured external targets, in configuration order.
-func (s *PersonDeletionSaga) targetNames() []string {
-	if len(s.cfg.Targets) == 0 {
-		return nil
-	}
-	names := make([]string, len(s.cfg.Targets))
-	for i, t := range s.cfg.Targets {
-		names[i] = t.Name()
-	}
-	return names
-}
-
 // targetFailure is why one target could not delete one person.
 type targetFailure struct {
 	target   string

@@ -27,6 +27,29 @@ func classify(target string, status int, body []byte) error {
 	return err
 }
 
+// send sends one JSON request (body may be nil) with the bearer token and headers, if any. An
+// unbuildable request is permanent; a failed exchange is not.
+func send(ctx context.Context, client *http.Client, target, method, u string, body io.Reader, token string, headers map[string]string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", sagas.ErrPermanent, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", target, err)
+	}
+	return resp, nil
+}
+
 // httpTarget deletes each person with one configured request; 2xx and 404/410 (already gone)
 // mean deleted.
 type httpTarget struct {
@@ -73,22 +96,9 @@ func (t *httpTarget) delete(ctx context.Context, id string) error {
 		quoted, _ := json.Marshal(id)
 		body = strings.NewReader(strings.ReplaceAll(t.spec.Body, "{person_id}", strings.Trim(string(quoted), `"`)))
 	}
-	req, err := http.NewRequestWithContext(ctx, t.spec.Method, u, body)
+	resp, err := send(ctx, t.client, t.spec.Name, t.spec.Method, u, body, t.token, t.headers)
 	if err != nil {
-		return fmt.Errorf("%w: %w", sagas.ErrPermanent, err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range t.headers {
-		req.Header.Set(k, v)
-	}
-	if t.token != "" {
-		req.Header.Set("Authorization", "Bearer "+t.token)
-	}
-	resp, err := t.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s: %w", t.spec.Name, err)
+		return err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))

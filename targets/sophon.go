@@ -92,17 +92,9 @@ func (e *sophonError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status,
 func (t *sophonTarget) call(ctx context.Context, endpoint string, body, out any) error {
 	raw, _ := json.Marshal(body)
 	u := strings.TrimSuffix(t.spec.URL, "/") + "/sophon/v2/face/" + endpoint
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(raw))
+	resp, err := send(ctx, t.client, t.spec.Name, http.MethodPost, u, bytes.NewReader(raw), t.token, nil)
 	if err != nil {
-		return fmt.Errorf("%w: %w", sagas.ErrPermanent, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if t.token != "" {
-		req.Header.Set("Authorization", "Bearer "+t.token)
-	}
-	resp, err := t.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s: %w", t.spec.Name, err)
+		return err
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))

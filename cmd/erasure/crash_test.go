@@ -1,16 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"encoding/base64"
-	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 )
@@ -28,40 +21,7 @@ func TestKillDuringBulkDeletion(t *testing.T) {
 	env := childEnv("ERASURE_SAGA_ACK_WAIT=2s")
 	s := startServer(t, dir, env)
 
-	var img bytes.Buffer
-	pic := image.NewRGBA(image.Rect(0, 0, 4, 4))
-	pic.Set(1, 1, color.RGBA{200, 10, 10, 255})
-	if err := png.Encode(&img, pic); err != nil {
-		t.Fatal(err)
-	}
-	b64 := base64.StdEncoding.EncodeToString(img.Bytes())
-	ids := make([]string, n)
-	var wg sync.WaitGroup
-	work := make(chan int)
-	errs := make(chan string, n)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				ids[i] = fmt.Sprintf("crash-%05d", i)
-				status, body := s.do(http.MethodPost, "/v1/persons", fmt.Sprintf(
-					`{"person_id":%q,"name":"N","permission_group_ids":["gate"],"photos":[{"image_base64":%q}]}`, ids[i], b64))
-				if status != http.StatusCreated {
-					errs <- fmt.Sprintf("%s: %d %v", ids[i], status, body)
-				}
-			}
-		}()
-	}
-	for i := range n {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		t.Fatal(e)
-	}
+	ids := seedPersons(t, s, "crash", n)
 
 	id := requestDeletion(t, s, ids)
 

@@ -321,6 +321,46 @@ func requireReplayEqualsLive(t *testing.T, dir string) {
 	}
 }
 
+// waitSomeDeleted waits until the request has deleted its first person: the bulk is under way.
+func waitSomeDeleted(t *testing.T, s *server, id string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if d := deletionCounts(s, id); d != nil && d["deleted"].(float64) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deletion %s made no progress", id)
+		}
+	}
+}
+
+// requireRetryLater posts a registration and requires 503 with Retry-After.
+func requireRetryLater(t *testing.T, s *server, body, when string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/v1/persons", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 90 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a write %s: %d, Retry-After %q; want 503 with Retry-After", when, resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+// requirePostgresReplayEqualsLive rebuilds a PostgreSQL read model with `erasure replay` (env
+// names the database and the log) and compares it with the live one, row for row.
+func requirePostgresReplayEqualsLive(t *testing.T, env []string, dsn, dir string) {
+	t.Helper()
+	rm := dsn + "&search_path=" + sqldb.SchemaReadModel
+	before := dumpReadModel(t, "postgres", rm)
+	must(t, runCmd(t, env, "replay", "--data", dir), 0, "replay")
+	if after := dumpReadModel(t, "postgres", rm); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("the replayed read model differs from the live one")
+	}
+}
+
 // requireCleanEnd makes the assertions every embedded fault test ends with, and stops s.
 func requireCleanEnd(t *testing.T, s *server, dir, id string, ids []string, store *countingStore) {
 	t.Helper()
@@ -421,25 +461,11 @@ func TestFaultPostgresOutage(t *testing.T) {
 	s := startServer(t, dir, env)
 	seedPersons(t, s, "pg", n)
 	id := requestDeletion(t, s, ids)
-	for {
-		if d := deletionCounts(s, id); d != nil && d["deleted"].(float64) > 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitSomeDeleted(t, s, id)
 	pg.Kill()
 	down := time.Now()
 	// While the database is down, a write is refused as retryable, not half-done.
-	req, _ := http.NewRequest(http.MethodPost, s.base+"/v1/persons", strings.NewReader(`{"person_id":"during-outage","name":"N"}`))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("a write during the outage: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
-	}
+	requireRetryLater(t, s, `{"person_id":"during-outage","name":"N"}`, "during the outage")
 	time.Sleep(15*time.Second - time.Since(down))
 	pg.Start()
 	took := waitCompleted(t, s, id, 5*time.Minute)
@@ -455,10 +481,5 @@ func TestFaultPostgresOutage(t *testing.T) {
 	}
 	s.stop(os.Interrupt)
 	must(t, runCmd(t, childEnv("DATABASE_URL="+pg.URL()), "verify", "--data", dir), 0, "verify finds no remnant")
-	rm := pg.URL() + "&search_path=" + sqldb.SchemaReadModel
-	before := dumpReadModel(t, "postgres", rm)
-	must(t, runCmd(t, childEnv("DATABASE_URL="+pg.URL()), "replay", "--data", dir), 0, "replay")
-	if after := dumpReadModel(t, "postgres", rm); fmt.Sprint(after) != fmt.Sprint(before) {
-		t.Fatalf("the replayed read model differs from the live one")
-	}
+	requirePostgresReplayEqualsLive(t, childEnv("DATABASE_URL="+pg.URL()), pg.URL(), dir)
 }
