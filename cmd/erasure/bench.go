@@ -55,6 +55,10 @@ type benchResult struct {
 	ReplayEvents     uint64  `json:"replay_events"`
 	ReplayEventsPerS float64 `json:"replay_events_per_s"`
 	PeakRSSMB        float64 `json:"peak_rss_mb"`
+	// CPU time and bytes written per person while deleting: steadier than wall time on a
+	// shared machine, so a change's effect shows across runs.
+	CPUmsPerPerson   float64 `json:"cpu_ms_per_person"`
+	WriteKBPerPerson float64 `json:"write_kb_per_person"`
 }
 
 func benchCmd(args []string, stdout, stderr io.Writer) error {
@@ -168,6 +172,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	start = time.Now()
+	cpu0, written0 := processCPU(), processWritten()
 	id, _, err := svc.App.RequestDeletion(ctx, meta, app.DeletionInput{IDs: func(yield func(string) bool) error {
 		for _, id := range ids {
 			if !yield(id) {
@@ -206,6 +211,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
+	res.CPUmsPerPerson = (processCPU() - cpu0).Seconds() * 1000 / float64(persons)
+	res.WriteKBPerPerson = float64(processWritten()-written0) / 1024 / float64(persons)
 	if cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -389,6 +396,30 @@ func replayBench(ctx context.Context, cfg config.Config, svc *service.Service) (
 }
 
 // peakRSSMB is the process's peak resident set size (VmHWM).
+// processCPU is the process's user and system time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// processWritten is how many bytes the process has caused to be written to storage (Linux).
+func processWritten() uint64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "write_bytes:"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSpace(rest), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
 func peakRSSMB() float64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
