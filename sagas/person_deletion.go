@@ -91,10 +91,11 @@ type PersonDeletionConfig struct {
 }
 
 // PersonDeletionSaga drives each person from PersonDeletionRequested to PersonDeleted: unbind
-// permission groups, purge faces, purge photos, destroy the data key. It reacts to the person's
-// own events, so each step starts when the previous one is durably recorded, and a crash at any
-// point redelivers the step: the side effects are idempotent, and recording a step that is
-// already recorded is a no-op decided by the Person aggregate.
+// permission groups, purge faces, purge photos, destroy the data key. It starts from the person's
+// own events and runs each step once the previous one is durably recorded, a batch of persons at
+// a time (HandleBatch); a crash at any point redelivers the chain's start, which resumes from the
+// log: the side effects are idempotent, and recording a step that is already recorded is a no-op
+// decided by the Person aggregate.
 type PersonDeletionSaga struct {
 	log    *events.Store
 	target Target
