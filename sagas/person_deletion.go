@@ -402,10 +402,18 @@ func (s *PersonDeletionSaga) record(ctx context.Context, step domain.Step, ls []
 	}
 	for _, i := range slow {
 		l, cmd := ls[i], commands[i]
+		appended := false
 		_, err := s.log.Execute(ctx, linkMeta(l, false), events.AggregatePerson, l.personID(), func(h []any) ([]any, error) {
-			return domain.PersonFromHistory(l.personID(), h).Decide(cmd)
+			decided, err := domain.PersonFromHistory(l.personID(), h).Decide(cmd)
+			appended = len(decided) > 0
+			return decided, err
 		})
 		switch {
+		case err == nil && !appended:
+			// Another chain recorded this step first (this one is a redelivery that raced it,
+			// or the other is): that chain goes on and acknowledges. Should it die first, the
+			// delivery comes back after AckWait and resumes from the log; acknowledging here
+			// would strand the person on a record marked Continues that nobody continues.
 		case err == nil, errors.Is(err, domain.ErrNotDeleting):
 			_ = l.d.Msg.Ack()
 		default:
