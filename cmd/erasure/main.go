@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -51,11 +50,6 @@ Environment:
 `
 
 func main() {
-	if os.Getenv("GOGC") == "" {
-		// The bulk path allocates a short-lived envelope per event; the default (100) spent
-		// about a tenth of a bulk deletion's CPU in the collector. GOGC still overrides.
-		debug.SetGCPercent(200)
-	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
