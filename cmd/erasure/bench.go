@@ -355,7 +355,6 @@ func replayBench(ctx context.Context, svc *service.Service) (uint64, float64, er
 	return sum.Events, sum.EventsPerS, nil
 }
 
-// peakRSSMB is the process's peak resident set size (VmHWM).
 // processCPU is the process's user and system time so far.
 func processCPU() time.Duration {
 	var ru syscall.Rusage
@@ -367,31 +366,28 @@ func processCPU() time.Duration {
 
 // processWritten is how many bytes the process has caused to be written to storage (Linux).
 func processWritten() uint64 {
-	b, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "write_bytes:"); ok {
-			n, _ := strconv.ParseUint(strings.TrimSpace(rest), 10, 64)
-			return n
-		}
-	}
-	return 0
+	n, _ := strconv.ParseUint(procField("/proc/self/io", "write_bytes:"), 10, 64)
+	return n
 }
 
+// peakRSSMB is the process's peak resident set size (VmHWM).
 func peakRSSMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
+	kb, _ := strconv.ParseFloat(strings.TrimSuffix(procField("/proc/self/status", "VmHWM:"), " kB"), 64)
+	return kb / 1024
+}
+
+// procField is the value after key on its line of a /proc file, trimmed; "" where there is none.
+func procField(path, key string) string {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0
+		return ""
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
-			return kb / 1024
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			return strings.TrimSpace(rest)
 		}
 	}
-	return 0
+	return ""
 }
 
 // intakeResult is the last line of `erasure bench --intake N`.
