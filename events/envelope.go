@@ -22,10 +22,7 @@ type Envelope struct {
 	CorrelationID string // the request that led to this event
 	CausationID   string // the event or command that caused it
 	Actor         string
-	// Continues says the process that appended this event carries on from it itself (the
-	// deletion saga running a batch's steps back to back): it triggers nothing downstream.
-	Continues bool
-	Data      any
+	Data          any
 }
 
 // Recorded is an envelope as stored, with its stream sequence.
@@ -40,7 +37,6 @@ type Meta struct {
 	CausationID   string
 	Actor         string
 	Time          time.Time
-	Continues     bool // see Envelope.Continues
 }
 
 // New builds an envelope for data on the aggregate instance, with a fresh event id.
@@ -56,7 +52,7 @@ func New(aggregate, id string, data any, meta Meta) (Envelope, error) {
 	return Envelope{
 		ID: NewID(), Type: name, SchemaVersion: version, Aggregate: aggregate, AggregateID: id,
 		Time: t.UTC().Truncate(time.Microsecond), CorrelationID: meta.CorrelationID,
-		CausationID: meta.CausationID, Actor: meta.Actor, Continues: meta.Continues, Data: data,
+		CausationID: meta.CausationID, Actor: meta.Actor, Data: data,
 	}, nil
 }
 
@@ -77,7 +73,6 @@ const (
 	HeaderCorrelation = "Erasure-Correlation-Id"
 	HeaderCausation   = "Erasure-Causation-Id"
 	HeaderActor       = "Erasure-Actor"
-	HeaderContinues   = "Erasure-Continues" // "1" when Envelope.Continues
 )
 
 // Encode maps an envelope to a message on the given subject.
@@ -99,9 +94,6 @@ func Encode(subject string, e Envelope) (*nats.Msg, error) {
 	}
 	if e.Actor != "" {
 		m.Header.Set(HeaderActor, e.Actor)
-	}
-	if e.Continues {
-		m.Header.Set(HeaderContinues, "1")
 	}
 	return m, nil
 }
@@ -128,7 +120,7 @@ func DecodeMsg(subject string, h nats.Header, data []byte, seq uint64) (Recorded
 	return Recorded{Seq: seq, Envelope: Envelope{
 		ID: h.Get(nats.MsgIdHdr), Type: name, SchemaVersion: version, Aggregate: agg, AggregateID: id,
 		Time: t, CorrelationID: h.Get(HeaderCorrelation), CausationID: h.Get(HeaderCausation),
-		Actor: h.Get(HeaderActor), Continues: h.Get(HeaderContinues) == "1", Data: v,
+		Actor: h.Get(HeaderActor), Data: v,
 	}}, nil
 }
 

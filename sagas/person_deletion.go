@@ -91,11 +91,10 @@ type PersonDeletionConfig struct {
 }
 
 // PersonDeletionSaga drives each person from PersonDeletionRequested to PersonDeleted: unbind
-// permission groups, purge faces, purge photos, destroy the data key. It starts from the person's
-// own events and runs each step once the previous one is durably recorded, a batch of persons at
-// a time (HandleBatch); a crash at any point redelivers the chain's start, which resumes from the
-// log: the side effects are idempotent, and recording a step that is already recorded is a no-op
-// decided by the Person aggregate.
+// permission groups, purge faces, purge photos, destroy the data key. It reacts to the person's
+// own events, so each step starts when the previous one is durably recorded, and a crash at any
+// point redelivers the step: the side effects are idempotent, and recording a step that is
+// already recorded is a no-op decided by the Person aggregate.
 type PersonDeletionSaga struct {
 	log    *events.Store
 	target Target
@@ -182,71 +181,28 @@ func stepFor(data any) (domain.Step, bool) {
 	return "", false
 }
 
-// link is one person's place in a batch's chain of steps: the delivery that started it (acked
-// when the chain ends for the person) and the person's last event, which the next record expects.
-type link struct {
-	d         events.Delivery
-	seq       uint64 // the person's last event
-	causation string // that event's id
-}
-
-func (l *link) personID() string { return l.d.AggregateID }
-
 // HandleBatch runs the steps a batch of person events triggers, one downstream call per step
-// for the whole batch, and records each person's step. The persons that record a step go on to
-// the next one at once, in the same batch, with the record marked Continues: a person's steps
-// follow each other in the log instead of in waves over the whole bulk, and no step waits for its
-// trigger to come round the consumer. Only the starting delivery is acknowledged, when the chain
-// ends for the person; should the process stop before, that delivery comes back and resumes
-// from the person's last recorded step.
+// for the whole batch, then records each person's step and acknowledges.
 func (s *PersonDeletionSaga) HandleBatch(ctx context.Context, batch []events.Delivery) {
-	byStep := map[domain.Step][]*link{}
-	started := 0
+	byStep := map[domain.Step][]events.Delivery{}
 	for _, d := range batch {
-		if d.Continues {
-			_ = d.Msg.Ack() // its appender runs the next step itself
-			continue
-		}
-		l, step, ok := s.start(ctx, d)
+		step, ok := stepFor(d.Data)
 		if !ok {
 			_ = d.Msg.Ack()
 			continue
 		}
-		byStep[step] = append(byStep[step], l)
-		started++
+		if e, ok := d.Data.(events.PersonDeletionRequested); ok && e.Joins == "" {
+			s.remember(d.AggregateID, e)
+		}
+		byStep[step] = append(byStep[step], d)
 	}
-	if started == 0 {
-		return
-	}
-	// A step that ends shows the chain alive; a hung one does not, so its persons go to another
-	// worker after AckWait. Only when a chain runs long: each signal is a message per person.
-	alive := time.Now()
 	deleted := false
-	var carried []*link
 	for _, step := range domain.Steps {
-		if step == domain.StepDeleteFromTargets {
-			// Only from its own triggers: a chain carried past the photos has no targets.
-			if ls := byStep[step]; len(ls) > 0 {
-				ds := make([]events.Delivery, len(ls))
-				for i, l := range ls {
-					ds[i] = l.d
-				}
-				s.runTargets(ctx, ds)
-			}
+		ds := byStep[step]
+		if len(ds) == 0 {
 			continue
 		}
-		if len(carried) > 0 && time.Since(alive) > s.cfg.AckWait/3 {
-			for _, l := range carried {
-				_ = l.d.Msg.InProgress()
-			}
-			alive = time.Now()
-		}
-		ls := append(byStep[step], carried...)
-		carried = nil
-		if len(ls) == 0 {
-			continue
-		}
-		carried = s.runStep(ctx, step, ls)
+		s.runStep(ctx, step, ds)
 		deleted = deleted || step == domain.StepDeletePerson
 	}
 	if deleted && s.cfg.AfterDeletions != nil {
@@ -254,208 +210,159 @@ func (s *PersonDeletionSaga) HandleBatch(ctx context.Context, batch []events.Del
 	}
 }
 
-// start returns the link and first step of a delivery that triggers one. A first delivery
-// starts where its event says. A redelivery may come after steps were recorded (a crash before
-// the ack, or a chain cut short), and the person may even have been re-created since: it
-// resumes at the person's next step, as the log has it, if the person is still in this deletion.
-func (s *PersonDeletionSaga) start(ctx context.Context, d events.Delivery) (*link, domain.Step, bool) {
-	step, ok := stepFor(d.Data)
-	if !ok {
-		return nil, "", false
+func (s *PersonDeletionSaga) runStep(ctx context.Context, step domain.Step, ds []events.Delivery) {
+	if step == domain.StepDeleteFromTargets {
+		s.runTargets(ctx, ds)
+		return
 	}
-	l := &link{d: d, seq: d.Seq, causation: d.ID}
-	if md, err := d.Msg.Metadata(); err == nil && md.NumDelivered <= 1 {
-		if e, ok := d.Data.(events.PersonDeletionRequested); ok {
-			s.remember(d.AggregateID, e)
-		}
-		return l, step, true
-	}
-	history, _, err := s.log.Load(ctx, events.AggregatePerson, d.AggregateID)
-	if err != nil || len(history) == 0 {
-		return l, step, true // the effect is idempotent; recording decides
-	}
-	data := make([]any, len(history))
-	for i, r := range history {
-		data[i] = r.Data
-	}
-	p := domain.PersonFromHistory(d.AggregateID, data)
-	deletion, next, failed := p.Deletion()
-	if p.Status() != domain.StatusDeleting || deletion != events.DeletionIDOf(d.Data) || failed {
-		return nil, "", false
-	}
-	last := history[len(history)-1]
-	l.seq, l.causation = last.Seq, last.ID
-	return l, next, true
-}
-
-// runStep runs one step for the links and records it; it returns the links that go on to the
-// next step.
-func (s *PersonDeletionSaga) runStep(ctx context.Context, step domain.Step, ls []*link) []*link {
 	if step == domain.StepUnbindPermissions {
-		if ls = s.cancelRequested(ctx, ls); len(ls) == 0 {
-			return nil
+		if ds = s.cancelRequested(ctx, ds); len(ds) == 0 {
+			return
 		}
 	}
-	ids := make([]string, len(ls))
-	for i, l := range ls {
-		ids[i] = l.personID()
+	ids := make([]string, 0, len(ds))
+	for _, d := range ds {
+		if s.stillDue(ctx, step, d) {
+			ids = append(ids, d.AggregateID)
+		}
 	}
 	failed := map[string]error{}
-	// Retries may outlast AckWait (a store outage): each one keeps the deliveries ours.
-	err := s.cfg.Retry.doAlive(ctx, func() error { return s.effect(ctx, step, ids) }, func() {
-		for _, l := range ls {
-			_ = l.d.Msg.InProgress()
-		}
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			// Shutting down: release the steps so a live replica (or the next start) takes
-			// them at once instead of after AckWait.
-			for _, l := range ls {
-				_ = l.d.Msg.Nak()
+	if len(ids) > 0 {
+		// Retries may outlast AckWait (a store outage): each one keeps the deliveries ours.
+		err := s.cfg.Retry.doAlive(ctx, func() error { return s.effect(ctx, step, ids) }, func() {
+			for _, d := range ds {
+				_ = d.Msg.InProgress()
 			}
-			return nil
-		}
-		// Isolate the persons the store keeps refusing, so one bad record cannot fail the batch.
-		for _, id := range ids {
-			if err := s.effect(ctx, step, []string{id}); err != nil {
-				failed[id] = err
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				// Shutting down: release the steps so a live replica (or the next start) takes
+				// them at once instead of after AckWait.
+				for _, d := range ds {
+					_ = d.Msg.Nak()
+				}
+				return
+			}
+			// Isolate the persons the store keeps refusing, so one bad record cannot fail the batch.
+			for _, id := range ids {
+				if err := s.effect(ctx, step, []string{id}); err != nil {
+					failed[id] = err
+				}
 			}
 		}
 	}
-	commands := make([]any, len(ls))
-	for i, l := range ls {
+	commands := make([]any, len(ds))
+	for i, d := range ds {
 		commands[i] = domain.RecordDeletionStep{Step: step}
 		if step == domain.StepPurgePhotos {
 			commands[i] = domain.RecordDeletionStep{Step: step, Targets: s.targets}
 		}
-		if err, ok := failed[l.personID()]; ok {
-			s.cfg.Logger.Warn("deletion step failed after retries", "person_id", l.personID(), "step", step, "correlation_id", l.d.CorrelationID, "err", err)
+		if err, ok := failed[d.AggregateID]; ok {
+			s.cfg.Logger.Warn("deletion step failed after retries", "person_id", d.AggregateID, "step", step, "correlation_id", d.CorrelationID, "err", err)
 			commands[i] = domain.FailPersonDeletion{Step: step, Code: domain.CodeStepFailed, Message: err.Error()}
 		}
 	}
-	// The targets step runs from its own trigger, with its own concurrency (runTargets).
-	continues := step != domain.StepDeletePerson && !(step == domain.StepPurgePhotos && len(s.targets) > 0)
-	return s.record(ctx, step, ls, commands, continues)
+	s.record(ctx, step, ds, commands)
 }
 
-// record appends each person's step outcome and returns the links that go on; the others'
-// deliveries are acknowledged (or, when recording failed, handed back). The fast path decides
-// for the whole batch from the saga's snapshots (or the read model) and appends in atomic
-// batches, each append expecting the link's last event to still be the person's last; any
-// person it cannot settle (a stale read model, a concurrent event) takes the slow path: replay
-// the person's events, decide, append, and leave the next step to the consumer.
-func (s *PersonDeletionSaga) record(ctx context.Context, step domain.Step, ls []*link, commands []any, continues bool) []*link {
-	slow := make([]int, 0, len(ls))
+// record appends each person's step outcome and acknowledges its delivery. The fast path decides
+// for the whole batch from the read model and appends in atomic batches, each append expecting
+// the trigger to still be the person's last event; any person it cannot settle (a stale read
+// model, a concurrent event) takes the slow path: replay the person's events, decide, append.
+func (s *PersonDeletionSaga) record(ctx context.Context, step domain.Step, ds []events.Delivery, commands []any) {
+	slow := make([]int, 0, len(ds))
 	var pending []events.Pending
 	var pendingIdx []int
-	states := s.cached(ls)
-	if len(states) < len(ls) {
-		var missing []*link
-		for _, l := range ls {
-			if _, ok := states[l.personID()]; !ok {
-				missing = append(missing, l)
+	states := s.cached(ds)
+	if len(states) < len(ds) {
+		var missing []events.Delivery
+		for _, d := range ds {
+			if _, ok := states[d.AggregateID]; !ok {
+				missing = append(missing, d)
 			}
 		}
 		for id, st := range s.states(ctx, step, missing) {
 			states[id] = st
 		}
 	}
-	for i, l := range ls {
-		st, ok := states[l.personID()]
-		if !ok || st.Version != l.seq || st.Status != domain.StatusDeleting {
+	for i, d := range ds {
+		st, ok := states[d.AggregateID]
+		if !ok || st.Version != d.Seq || st.Status != domain.StatusDeleting {
 			slow = append(slow, i)
 			continue
 		}
 		st.NextStep = step
-		decided, err := domain.UnmarshalPerson(l.personID(), st.PersonSnapshot).Decide(commands[i])
+		decided, err := domain.UnmarshalPerson(d.AggregateID, st.PersonSnapshot).Decide(commands[i])
 		if err != nil || len(decided) != 1 {
 			slow = append(slow, i)
 			continue
 		}
-		_, failure := commands[i].(domain.FailPersonDeletion)
-		e, err := events.New(events.AggregatePerson, l.personID(), decided[0], linkMeta(l, continues && !failure))
+		e, err := events.New(events.AggregatePerson, d.AggregateID, decided[0], stepMeta(d))
 		if err != nil {
 			slow = append(slow, i)
 			continue
 		}
-		pending = append(pending, events.Pending{Expected: l.seq, Event: e})
+		pending = append(pending, events.Pending{Expected: d.Seq, Event: e})
 		pendingIdx = append(pendingIdx, i)
 	}
-	var next []*link
 	if len(pending) > 0 {
-		seqs, errs := s.log.AppendBatch(ctx, pending)
+		_, errs := s.log.AppendBatch(ctx, pending)
 		for j, err := range errs {
-			l := ls[pendingIdx[j]]
 			if err != nil {
 				slow = append(slow, pendingIdx[j])
 				continue
 			}
 			s.settled(pending[j].Event)
-			if pending[j].Event.Continues {
-				l.seq, l.causation = seqs[j], pending[j].Event.ID
-				next = append(next, l)
-				continue
-			}
-			_ = l.d.Msg.Ack()
+			_ = ds[pendingIdx[j]].Msg.Ack()
 		}
 	}
 	for _, i := range slow {
-		l, cmd := ls[i], commands[i]
-		appended := false
-		_, err := s.log.Execute(ctx, linkMeta(l, false), events.AggregatePerson, l.personID(), func(h []any) ([]any, error) {
-			decided, err := domain.PersonFromHistory(l.personID(), h).Decide(cmd)
-			appended = len(decided) > 0
-			return decided, err
+		d, cmd := ds[i], commands[i]
+		_, err := s.log.Execute(ctx, stepMeta(d), events.AggregatePerson, d.AggregateID, func(h []any) ([]any, error) {
+			return domain.PersonFromHistory(d.AggregateID, h).Decide(cmd)
 		})
 		switch {
-		case err == nil && !appended:
-			// Another chain recorded this step first (this one is a redelivery that raced it,
-			// or the other is): that chain goes on and acknowledges. Should it die first, the
-			// delivery comes back after AckWait and resumes from the log; acknowledging here
-			// would strand the person on a record marked Continues that nobody continues.
 		case err == nil, errors.Is(err, domain.ErrNotDeleting):
-			_ = l.d.Msg.Ack()
+			_ = d.Msg.Ack()
 		default:
-			s.cfg.Logger.Error("record deletion step", "person_id", l.personID(), "step", step, "correlation_id", l.d.CorrelationID, "err", err)
-			_ = l.d.Msg.NakWithDelay(time.Second)
+			s.cfg.Logger.Error("record deletion step", "person_id", d.AggregateID, "step", step, "correlation_id", d.CorrelationID, "err", err)
+			_ = d.Msg.NakWithDelay(time.Second)
 		}
 	}
-	return next
 }
 
 // cancelRequested stops, before anything is removed, the persons whose deletion request was
-// cancelled, and returns the links that go on.
-func (s *PersonDeletionSaga) cancelRequested(ctx context.Context, ls []*link) []*link {
+// cancelled, and returns the deliveries that go on.
+func (s *PersonDeletionSaga) cancelRequested(ctx context.Context, ds []events.Delivery) []events.Delivery {
 	if s.cfg.Cancellations == nil {
-		return ls
+		return ds
 	}
-	ids := make([]string, 0, len(ls))
-	for _, l := range ls {
-		ids = append(ids, events.DeletionIDOf(l.d.Data))
+	ids := make([]string, 0, len(ds))
+	for _, d := range ds {
+		ids = append(ids, events.DeletionIDOf(d.Data))
 	}
 	cancelled, err := s.cfg.Cancellations.Cancelled(ctx, ids)
 	if err != nil || len(cancelled) == 0 {
-		return ls
+		return ds
 	}
-	rest := ls[:0:0]
-	for _, l := range ls {
-		deletion := events.DeletionIDOf(l.d.Data)
+	rest := ds[:0:0]
+	for _, d := range ds {
+		deletion := events.DeletionIDOf(d.Data)
 		if !cancelled[deletion] {
-			rest = append(rest, l)
+			rest = append(rest, d)
 			continue
 		}
-		_, err := s.log.Execute(ctx, linkMeta(l, false), events.AggregatePerson, l.personID(), func(h []any) ([]any, error) {
-			return domain.PersonFromHistory(l.personID(), h).Decide(domain.CancelPersonDeletion{DeletionID: deletion})
+		_, err := s.log.Execute(ctx, stepMeta(d), events.AggregatePerson, d.AggregateID, func(h []any) ([]any, error) {
+			return domain.PersonFromHistory(d.AggregateID, h).Decide(domain.CancelPersonDeletion{DeletionID: deletion})
 		})
 		if err != nil {
-			rest = append(rest, l) // already past the first step, or not this deletion: it goes on
+			rest = append(rest, d) // already past the first step, or not this deletion: it goes on
 			continue
 		}
 		s.mu.Lock()
-		delete(s.snapshots, l.personID())
+		delete(s.snapshots, d.AggregateID)
 		s.mu.Unlock()
-		_ = l.d.Msg.Ack()
+		_ = d.Msg.Ack()
 	}
 	return rest
 }
@@ -479,39 +386,34 @@ func (s *PersonDeletionSaga) settled(e events.Envelope) {
 	}
 }
 
-// cached returns the states it holds for the links: as recorded when the deletion started,
-// each expected to be at the link's last event (the append checks it).
-func (s *PersonDeletionSaga) cached(ls []*link) map[string]PersonState {
-	out := make(map[string]PersonState, len(ls))
+// cached returns the states it holds for the deliveries: as recorded when the deletion started,
+// each expected to be at its trigger (the append checks it).
+func (s *PersonDeletionSaga) cached(ds []events.Delivery) map[string]PersonState {
+	out := make(map[string]PersonState, len(ds))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, l := range ls {
-		if snap, ok := s.snapshots[l.personID()]; ok && snap.DeletionID == events.DeletionIDOf(l.d.Data) {
-			out[l.personID()] = PersonState{PersonSnapshot: snap, Version: l.seq}
+	for _, d := range ds {
+		if snap, ok := s.snapshots[d.AggregateID]; ok && snap.DeletionID == events.DeletionIDOf(d.Data) {
+			out[d.AggregateID] = PersonState{PersonSnapshot: snap, Version: d.Seq}
 		}
 	}
 	return out
-}
-
-// linkMeta is the metadata of a step record: caused by the person's previous event.
-func linkMeta(l *link, continues bool) events.Meta {
-	return events.Meta{CorrelationID: l.d.CorrelationID, CausationID: l.causation, Actor: "person-deletion-saga", Continues: continues}
 }
 
 func stepMeta(d events.Delivery) events.Meta {
 	return events.Meta{CorrelationID: d.CorrelationID, CausationID: d.ID, Actor: "person-deletion-saga"}
 }
 
-// states reads the links' persons from the read model once it has applied every link's last
-// event; nil (all slow path) when there is no read side or it does not catch up in time.
-func (s *PersonDeletionSaga) states(ctx context.Context, step domain.Step, ls []*link) map[string]PersonState {
+// states reads the batch's persons from the read model once it has applied every trigger; nil
+// (all slow path) when there is no read side or it does not catch up in time.
+func (s *PersonDeletionSaga) states(ctx context.Context, step domain.Step, ds []events.Delivery) map[string]PersonState {
 	if s.cfg.States == nil {
 		return nil
 	}
 	var last uint64
-	ids := make([]string, len(ls))
-	for i, l := range ls {
-		last, ids[i] = max(last, l.seq), l.personID()
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		last, ids[i] = max(last, d.Seq), d.AggregateID
 	}
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -531,6 +433,26 @@ func (s *PersonDeletionSaga) states(ctx context.Context, step domain.Step, ls []
 		return nil
 	}
 	return states
+}
+
+// stillDue reports whether a step must run. A first delivery always is; a redelivered one may
+// come after the step was recorded (a crash before the ack), and then the person may even have
+// been re-created: its new data must not be touched, so the step's side effect is skipped.
+func (s *PersonDeletionSaga) stillDue(ctx context.Context, step domain.Step, d events.Delivery) bool {
+	if md, err := d.Msg.Metadata(); err == nil && md.NumDelivered <= 1 {
+		return true
+	}
+	history, _, err := s.log.Load(ctx, events.AggregatePerson, d.AggregateID)
+	if err != nil {
+		return true // the effect is idempotent; recording decides
+	}
+	data := make([]any, len(history))
+	for i, r := range history {
+		data[i] = r.Data
+	}
+	p := domain.PersonFromHistory(d.AggregateID, data)
+	_, next, _ := p.Deletion()
+	return p.Status() == domain.StatusDeleting && next == step
 }
 
 func (s *PersonDeletionSaga) effect(ctx context.Context, step domain.Step, ids []string) error {

@@ -245,35 +245,6 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 	})
 }
 
-// TestStepsRunAsOneChain checks how a batch's persons go through their steps: each record is
-// caused by the person's previous event and marked Continues (its writer runs the next step
-// itself, so the consumer's delivery of it triggers nothing, and no step runs twice), except
-// the last, PersonDeleted.
-func TestStepsRunAsOneChain(t *testing.T) {
-	var target *faultyTarget
-	env := start(t, "sqlite", &target)
-	a := api{t, env.HTTP.URL}
-	ids := []string{"c1", "c2", "c3"}
-	for _, id := range ids {
-		a.createPerson(id)
-	}
-	d := a.waitDeletion(a.deleteIDs(ids...))
-	require.Equal(t, 3.0, d["deleted"], d)
-	for _, id := range ids {
-		history, _, err := env.Svc.Log.Load(context.Background(), events.AggregatePerson, id)
-		require.NoError(t, err)
-		require.Len(t, history, len(fullSaga))
-		for i, r := range history[2:] {
-			prev := history[i+1]
-			require.Equal(t, prev.ID, r.CausationID, "%s %s", id, r.Type)
-			require.Equal(t, r.Type != "PersonDeleted", r.Continues, "%s %s", id, r.Type)
-		}
-		for _, s := range []domain.Step{domain.StepUnbindPermissions, domain.StepPurgeFaces, domain.StepPurgePhotos} {
-			require.Equal(t, 1, target.effectCount(s, id), "%s step %s", id, s)
-		}
-	}
-}
-
 func TestPermanentFailureThenOperatorRetry(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		var target *faultyTarget
