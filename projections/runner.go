@@ -50,7 +50,7 @@ func NewRunner(db *sqlx.DB, log *events.Store, cfg RunnerConfig, projectors ...P
 		cfg.Name = "readmodel"
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 2000
+		cfg.BatchSize = 500
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

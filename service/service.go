@@ -165,9 +165,6 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkNotAhead(ctx); err != nil {
-		return nil, err
-	}
 
 	var target sagas.Target = s.Stores
 	if o.target != nil {
@@ -178,7 +175,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	progress := projections.Progress{DB: s.DBs.ReadModel}
 	saga := sagas.NewPersonDeletionSaga(s.Log, target, observedShredder{next: s.Keys, m: s.Metrics}, sagas.PersonDeletionConfig{
 		Retry: o.retry, Logger: logger, AckWait: cmp.Or(o.ackWait, cfg.SagaAckWait),
-		AfterDeletions: func(context.Context) { s.DBs.CheckpointSoon() },
+		AfterDeletions: func(ctx context.Context) { _ = s.DBs.Checkpoint(ctx) },
 		States:         states,
 		Cancellations:  progress,
 		Targets:        remotes,
@@ -206,10 +203,6 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	}
 	if o.readOnly {
 		workers = map[string]func(context.Context) error{"projection": s.Projection.Run}
-	}
-	workers["wal-checkpoints"] = func(ctx context.Context) error {
-		s.DBs.RunCheckpoints(ctx, time.Second)
-		return nil
 	}
 	for _, name := range o.without {
 		delete(workers, name)
@@ -294,13 +287,13 @@ func (s *Service) openLog(ctx context.Context) error {
 	return s.Log.Provision(ctx)
 }
 
-// afterProjection has the SQLite write-ahead logs truncated soon after a batch that removed a
-// deleted person's rows, so no copy of them lingers in a -wal file.
+// afterProjection truncates the SQLite write-ahead log after a batch that removed a deleted
+// person's rows, so no copy of them lingers in a -wal file.
 func (s *Service) afterProjection(ctx context.Context, batch []events.Recorded) {
 	s.observer.batch(batch)
 	for _, r := range batch {
 		if _, ok := r.Data.(events.PersonDeleted); ok {
-			s.DBs.CheckpointSoon()
+			_ = s.DBs.Checkpoint(ctx)
 			return
 		}
 	}

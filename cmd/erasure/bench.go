@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -28,6 +29,8 @@ import (
 	"github.com/erasure-dev/erasure/config"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/sqldb"
+	"github.com/erasure-dev/erasure/migrations"
+	"github.com/erasure-dev/erasure/projections"
 	"github.com/erasure-dev/erasure/service"
 )
 
@@ -52,10 +55,6 @@ type benchResult struct {
 	ReplayEvents     uint64  `json:"replay_events"`
 	ReplayEventsPerS float64 `json:"replay_events_per_s"`
 	PeakRSSMB        float64 `json:"peak_rss_mb"`
-	// CPU time and bytes written per person while deleting: steadier than wall time on a
-	// shared machine, so a change's effect shows across runs.
-	CPUmsPerPerson   float64 `json:"cpu_ms_per_person"`
-	WriteKBPerPerson float64 `json:"write_kb_per_person"`
 }
 
 func benchCmd(args []string, stdout, stderr io.Writer) error {
@@ -169,7 +168,6 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	start = time.Now()
-	cpu0, written0 := processCPU(), processWritten()
 	id, _, err := svc.App.RequestDeletion(ctx, meta, app.DeletionInput{IDs: func(yield func(string) bool) error {
 		for _, id := range ids {
 			if !yield(id) {
@@ -208,8 +206,6 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
-	res.CPUmsPerPerson = (processCPU() - cpu0).Seconds() * 1000 / float64(persons)
-	res.WriteKBPerPerson = float64(processWritten()-written0) / 1024 / float64(persons)
 	if cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -225,7 +221,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("floor: %w", err)
 	}
 	res.Ratio = res.Seconds / res.FloorSeconds
-	if res.ReplayEvents, res.ReplayEventsPerS, err = replayBench(ctx, svc); err != nil {
+	if res.ReplayEvents, res.ReplayEventsPerS, err = replayBench(ctx, cfg, svc); err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
 	res.PeakRSSMB = peakRSSMB()
@@ -345,49 +341,66 @@ func sqlFloor(ctx context.Context, svc *service.Service, persons, faces, perms i
 	return time.Since(start).Seconds(), err
 }
 
-// replayBench rebuilds every read model from the whole log into fresh tables and swaps them in,
-// as erasure replay does beside a running service, and reports the rate.
-func replayBench(ctx context.Context, svc *service.Service) (uint64, float64, error) {
-	sum, err := svc.Rebuild(ctx)
+// replayBench rebuilds the read model from the whole log into a fresh database (a temporary
+// SQLite file, or a scratch PostgreSQL schema) and reports the rate.
+func replayBench(ctx context.Context, cfg config.Config, svc *service.Service) (uint64, float64, error) {
+	last, err := svc.Log.LastSequence(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
-	return sum.Events, sum.EventsPerS, nil
-}
-
-// processCPU is the process's user and system time so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+	var db *sqlx.DB
+	dialect := sqldb.SQLite
+	if cfg.DatabaseURL != "" {
+		dialect = sqldb.Postgres
+		schema := "erasure_bench_replay_" + events.NewID()[:8]
+		if db, err = sqldb.OpenFreshPostgres(ctx, cfg.DatabaseURL, schema); err != nil {
+			return 0, 0, err
+		}
+		defer func() {
+			_, _ = db.ExecContext(context.WithoutCancel(ctx), "DROP SCHEMA "+schema+" CASCADE")
+			db.Close()
+		}()
+	} else {
+		dir := filepath.Join(cfg.DataDir, "bench-replay")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return 0, 0, err
+		}
+		defer os.RemoveAll(dir)
+		dbs, err := sqldb.OpenSQLite(dir)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer dbs.Close()
+		db = dbs.ReadModel
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// processWritten is how many bytes the process has caused to be written to storage (Linux).
-func processWritten() uint64 {
-	n, _ := strconv.ParseUint(procField("/proc/self/io", "write_bytes:"), 10, 64)
-	return n
+	if err := migrations.Apply(ctx, db.DB, dialect, migrations.SetReadModel); err != nil {
+		return 0, 0, err
+	}
+	runner := projections.NewRunner(db, svc.Log, projections.RunnerConfig{Name: "bench-replay", BatchSize: 2000}, projections.All()...)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	go func() { _ = runner.Run(runCtx) }()
+	if err := runner.WaitFor(ctx, last); err != nil {
+		return 0, 0, err
+	}
+	secs := time.Since(start).Seconds()
+	return last, float64(last) / secs, nil
 }
 
 // peakRSSMB is the process's peak resident set size (VmHWM).
 func peakRSSMB() float64 {
-	kb, _ := strconv.ParseFloat(strings.TrimSuffix(procField("/proc/self/status", "VmHWM:"), " kB"), 64)
-	return kb / 1024
-}
-
-// procField is the value after key on its line of a /proc file, trimmed; "" where there is none.
-func procField(path, key string) string {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return ""
+		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, key); ok {
-			return strings.TrimSpace(rest)
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return kb / 1024
 		}
 	}
-	return ""
+	return 0
 }
 
 // intakeResult is the last line of `erasure bench --intake N`.

@@ -38,21 +38,16 @@ type DBs struct {
 	ReadModel *sqlx.DB
 	Keys      *sqlx.DB
 	Stores    *sqlx.DB
-
-	checkpointDue chan struct{} // CheckpointSoon's request to RunCheckpoints
 }
 
 // OpenSQLite opens (creating if needed) the embedded databases under dir.
 func OpenSQLite(dir string) (*DBs, error) {
-	open := func(name, synchronous string) (*sqlx.DB, error) {
+	open := func(name string) (*sqlx.DB, error) {
 		path := filepath.Join(dir, name)
 		// secure_delete overwrites freed pages, so a deleted person's rows do not linger in the
-		// file; _txlock=immediate takes the write lock at BEGIN, avoiding upgrade deadlocks; a
-		// 16 MB page cache per connection keeps most of a 100,000-person model in memory
-		// (the 2 MB default read them back with a pread each).
+		// file; _txlock=immediate takes the write lock at BEGIN, avoiding upgrade deadlocks.
 		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-			"&_pragma=synchronous(" + synchronous + ")&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)" +
-			"&_pragma=cache_size(-16384)&_txlock=immediate"
+			"&_pragma=synchronous(FULL)&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)&_txlock=immediate"
 		db, err := sqlx.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
@@ -65,19 +60,16 @@ func OpenSQLite(dir string) (*DBs, error) {
 		}
 		return db, nil
 	}
-	d := &DBs{Dialect: SQLite, checkpointDue: make(chan struct{}, 1)}
+	d := &DBs{Dialect: SQLite}
 	var err error
-	// The read model is derived: its checkpoint commits with its rows, so a power loss that
-	// drops its last transactions (NORMAL in WAL mode never corrupts) only re-applies them from
-	// the log. A destroyed key or a purged store row must survive one: FULL syncs every commit.
-	if d.ReadModel, err = open("readmodel.db", "NORMAL"); err != nil {
+	if d.ReadModel, err = open("readmodel.db"); err != nil {
 		return nil, err
 	}
-	if d.Keys, err = open("keys.db", "FULL"); err != nil {
+	if d.Keys, err = open("keys.db"); err != nil {
 		d.Close()
 		return nil, err
 	}
-	if d.Stores, err = open("stores.db", "FULL"); err != nil {
+	if d.Stores, err = open("stores.db"); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -177,37 +169,6 @@ func (d *DBs) Checkpoint(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// CheckpointSoon asks RunCheckpoints to truncate the write-ahead logs: after a deletion, so the
-// deleted rows' copies leave the -wal files within an interval (and at Close).
-func (d *DBs) CheckpointSoon() {
-	select {
-	case d.checkpointDue <- struct{}{}:
-	default: // one is already due
-	}
-}
-
-// RunCheckpoints checkpoints when one is due, at most once per interval, until ctx ends.
-// Truncating after every batch that deleted someone cost about 5% of a bulk deletion's CPU,
-// and more in writes (each checkpoint rewrote the same hot pages into the files again).
-func (d *DBs) RunCheckpoints(ctx context.Context, interval time.Duration) {
-	if d.Dialect != SQLite {
-		return
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.checkpointDue:
-		}
-		_ = d.Checkpoint(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
-		}
-	}
 }
 
 // Close checkpoints (SQLite) and closes every database.
