@@ -288,7 +288,7 @@ func insertRows(ctx context.Context, tx *sqlx.Tx, table string, cols []string, r
 			args = append(args, rows[i]...)
 		}
 		sb.WriteString(suffix)
-		if _, err := tx.ExecContext(ctx, tx.Rebind(sb.String()), args...); err != nil {
+		if err := execSQL(ctx, tx, sb.String(), args...); err != nil {
 			return err
 		}
 	}

@@ -130,7 +130,7 @@ var counterColumn = map[string]string{ItemPending: "pending", ItemDeleted: "dele
 func moveItems(ctx context.Context, tx *sqlx.Tx, from, to, set string, setArgs []any, where string, whereArgs ...any) error {
 	args := append(append([]any{to}, setArgs...), whereArgs...)
 	args = append(args, from)
-	rows, err := tx.QueryxContext(ctx, tx.Rebind(`UPDATE deletion_items SET state = ?, `+set+` WHERE `+where+` AND state = ? RETURNING deletion_id`), args...)
+	rows, err := querySQL(ctx, tx, `UPDATE deletion_items SET state = ?, `+set+` WHERE `+where+` AND state = ? RETURNING deletion_id`, args...)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,118 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+
+	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/sqldb"
+)
+
+// BenchmarkApplyDeletions measures the projection apply path alone: b.N registered persons
+// deleted through the read model, their events in the order the saga's chains append them
+// (runs of 1,000 persons per step) and applied as the runner does, 2,000 events a transaction
+// with every projector. SQLite always; PostgreSQL as well when DATABASE_URL is set.
+//
+//	go test -run '^$' -bench BenchmarkApplyDeletions -benchtime 20000x ./projections/
+func BenchmarkApplyDeletions(b *testing.B) {
+	ctx := context.Background()
+	b.Run("sqlite", func(b *testing.B) {
+		db, err := sqldb.OpenFreshSQLite(ctx, filepath.Join(b.TempDir(), "bench.db"))
+		require.NoError(b, err)
+		b.Cleanup(func() { db.Close() })
+		benchApply(b, db)
+	})
+	if url := os.Getenv("DATABASE_URL"); url != "" {
+		b.Run("postgres", func(b *testing.B) {
+			schema := "erasure_bench_apply_" + events.NewID()[:8]
+			db, err := sqldb.OpenFreshPostgres(ctx, url, schema)
+			require.NoError(b, err)
+			b.Cleanup(func() {
+				db.Close()
+				_ = sqldb.ExecPostgres(ctx, url, "DROP SCHEMA "+sqldb.QuoteIdent(schema)+" CASCADE")
+			})
+			benchApply(b, db)
+		})
+	}
+}
+
+func benchApply(b *testing.B, db *sqlx.DB) {
+	ctx := context.Background()
+	var seq uint64
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	record := func(aggregate, id string, data any) events.Recorded {
+		seq++
+		at = at.Add(time.Microsecond)
+		e, err := events.New(aggregate, id, data, events.Meta{CorrelationID: "bench", Actor: "bench", Time: at})
+		require.NoError(b, err)
+		return events.Recorded{Envelope: e, Seq: seq}
+	}
+	apply := func(all []events.Recorded) {
+		for start := 0; start < len(all); start += 2000 {
+			batch := all[start:min(start+2000, len(all))]
+			require.NoError(b, sqldb.InTx(ctx, db, func(tx *sqlx.Tx) error {
+				applyCtx := withStmtCache(ctx, tx)
+				for _, p := range All() {
+					if err := p.Apply(applyCtx, tx, batch); err != nil {
+						return err
+					}
+				}
+				return nil
+			}))
+		}
+	}
+	ids := make([]string, b.N)
+	faces := make([][]events.Face, b.N)
+	var created []events.Recorded
+	for i := range ids {
+		ids[i] = fmt.Sprintf("p%07d", i)
+		for k := range 3 {
+			faces[i] = append(faces[i], events.Face{FaceID: fmt.Sprintf("%s-f%d", ids[i], k), PhotoKey: fmt.Sprintf("%s-k%d", ids[i], k)})
+		}
+		created = append(created, record(events.AggregatePerson, ids[i], events.PersonCreated{PersonID: ids[i],
+			GroupIDs: []string{"g1"}, PermissionGroupIDs: []string{"pg1", "pg2"}, Faces: faces[i]}))
+	}
+	apply(created)
+
+	const deletion = "bench-deletion"
+	var log []events.Recorded
+	for start := 0; start < len(ids); start += 1000 {
+		chunk := ids[start:min(start+1000, len(ids))]
+		log = append(log, record(events.AggregateDeletion, deletion, events.DeletionRequested{DeletionID: deletion,
+			Chunk: start / 1000, Offset: start, PersonIDs: chunk, Last: start+1000 >= len(ids), Total: len(ids)}))
+	}
+	for start := 0; start < len(ids); start += 1000 {
+		chunk := ids[start:min(start+1000, len(ids))]
+		for _, step := range []func(i int) any{
+			func(i int) any {
+				return events.PersonDeletionRequested{PersonID: ids[i], DeletionID: deletion, PermissionGroupIDs: []string{"pg1", "pg2"}, Faces: faces[i]}
+			},
+			func(i int) any {
+				return events.PermissionGroupsUnbound{PersonID: ids[i], DeletionID: deletion, PermissionGroupIDs: []string{"pg1", "pg2"}}
+			},
+			func(i int) any { return events.FacesPurged{PersonID: ids[i], DeletionID: deletion} },
+			func(i int) any { return events.PhotosPurged{PersonID: ids[i], DeletionID: deletion} },
+			func(i int) any { return events.PersonDeleted{PersonID: ids[i], DeletionID: deletion} },
+		} {
+			for i := range chunk {
+				log = append(log, record(events.AggregatePerson, ids[start+i], step(start+i)))
+			}
+		}
+	}
+
+	b.ResetTimer()
+	apply(log)
+	b.StopTimer()
+	var deleted int
+	require.NoError(b, db.GetContext(ctx, &deleted, `SELECT deleted FROM deletions WHERE deletion_id = 'bench-deletion'`))
+	require.Equal(b, b.N, deleted)
+	b.ReportMetric(float64(len(log))/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "persons/s")
+}
