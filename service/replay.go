@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -34,6 +35,33 @@ func (s *Service) openAudit(ctx context.Context) (func(context.Context) error, e
 		<-ctx.Done() // done: the worker loop must not run it again
 		return nil
 	}, nil
+}
+
+// Rebuild rebuilds every read model from the log into fresh tables and swaps them in while the
+// service runs: erasure replay's path, online (the benchmark's replay figure).
+func (s *Service) Rebuild(ctx context.Context) (projections.RebuildSummary, error) {
+	return s.Projection.Rebuild(ctx, s.rebuildConfig())
+}
+
+// ErrReadModelAhead means the read model's checkpoint is past the log's last event.
+var ErrReadModelAhead = errors.New("the read model is ahead of the log")
+
+// checkNotAhead refuses to start on a read model whose checkpoint is past the log's last event:
+// it was built from another stream (a fresh embedded log beside a PostgreSQL database used
+// before, a stream recreated), and following on from that checkpoint would silently skip this
+// log's events up to it.
+func (s *Service) checkNotAhead(ctx context.Context) error {
+	cp, err := s.Projection.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	last, err := s.Log.LastSequence(ctx)
+	if err != nil || cp <= last {
+		return err
+	}
+	return fmt.Errorf("%w: it has applied up to event %d, the log ends at %d; it was built from another stream: "+
+		"point DATABASE_URL (or --data) at the read model of this log, or drop the read model and start again to rebuild it",
+		ErrReadModelAhead, cp, last)
 }
 
 func (s *Service) rebuildConfig() projections.RebuildConfig {

@@ -165,6 +165,9 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkNotAhead(ctx); err != nil {
+		return nil, err
+	}
 
 	var target sagas.Target = s.Stores
 	if o.target != nil {

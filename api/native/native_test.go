@@ -2,6 +2,7 @@ package native_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/erasure-dev/erasure/internal/pgtest"
 	"github.com/erasure-dev/erasure/internal/testenv"
+	"github.com/erasure-dev/erasure/service"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.RunMain(m)) }
@@ -234,6 +236,33 @@ func TestReadModelRebuildsFromTheLog(t *testing.T) {
 		require.Equal(t, before, after)
 		_, groupAfter := c.get("/v1/groups/g")
 		require.Equal(t, groupBefore, groupAfter)
+	})
+}
+
+// TestReadModelAheadOfTheLogRefusesToStart starts on a new, empty log beside a read model built
+// from another one: following on from its checkpoint would skip the new log's first events, so
+// the service refuses to start, saying why.
+func TestReadModelAheadOfTheLogRefusesToStart(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		env := testenv.Start(t, testenv.Config(t, dialect))
+		c := client{t, env.HTTP.URL}
+		for i := range 3 {
+			status, body := c.post("/v1/groups", fmt.Sprintf(`{"group_id":"old%d","name":"Old"}`, i))
+			require.Equal(t, http.StatusCreated, status, body)
+		}
+		env.Stop()
+		require.NoError(t, os.RemoveAll(filepath.Join(env.Config.DataDir, "jetstream")))
+		_, err := service.Open(context.Background(), env.Config, testenv.Logger(), env.Options...)
+		require.ErrorIs(t, err, service.ErrReadModelAhead)
+		require.ErrorContains(t, err, "the log ends at 0")
+		// Nothing was left open: the same directory starts again once the read model is gone.
+		dropReadModel(t, env, dialect)
+		env.Restart()
+		c = client{t, env.HTTP.URL}
+		status, body := c.post("/v1/groups", `{"group_id":"new","name":"New"}`)
+		require.Equal(t, http.StatusCreated, status, body)
+		status, body = c.get("/v1/groups/new")
+		require.Equal(t, http.StatusOK, status, body)
 	})
 }
 

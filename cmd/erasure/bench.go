@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -29,8 +28,6 @@ import (
 	"github.com/erasure-dev/erasure/config"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/sqldb"
-	"github.com/erasure-dev/erasure/migrations"
-	"github.com/erasure-dev/erasure/projections"
 	"github.com/erasure-dev/erasure/service"
 )
 
@@ -221,7 +218,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("floor: %w", err)
 	}
 	res.Ratio = res.Seconds / res.FloorSeconds
-	if res.ReplayEvents, res.ReplayEventsPerS, err = replayBench(ctx, cfg, svc); err != nil {
+	if res.ReplayEvents, res.ReplayEventsPerS, err = replayBench(ctx, svc); err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
 	res.PeakRSSMB = peakRSSMB()
@@ -341,51 +338,14 @@ func sqlFloor(ctx context.Context, svc *service.Service, persons, faces, perms i
 	return time.Since(start).Seconds(), err
 }
 
-// replayBench rebuilds the read model from the whole log into a fresh database (a temporary
-// SQLite file, or a scratch PostgreSQL schema) and reports the rate.
-func replayBench(ctx context.Context, cfg config.Config, svc *service.Service) (uint64, float64, error) {
-	last, err := svc.Log.LastSequence(ctx)
+// replayBench rebuilds every read model from the whole log into fresh tables and swaps them in,
+// as erasure replay does beside a running service, and reports the rate.
+func replayBench(ctx context.Context, svc *service.Service) (uint64, float64, error) {
+	sum, err := svc.Rebuild(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
-	var db *sqlx.DB
-	dialect := sqldb.SQLite
-	if cfg.DatabaseURL != "" {
-		dialect = sqldb.Postgres
-		schema := "erasure_bench_replay_" + events.NewID()[:8]
-		if db, err = sqldb.OpenFreshPostgres(ctx, cfg.DatabaseURL, schema); err != nil {
-			return 0, 0, err
-		}
-		defer func() {
-			_, _ = db.ExecContext(context.WithoutCancel(ctx), "DROP SCHEMA "+schema+" CASCADE")
-			db.Close()
-		}()
-	} else {
-		dir := filepath.Join(cfg.DataDir, "bench-replay")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return 0, 0, err
-		}
-		defer os.RemoveAll(dir)
-		dbs, err := sqldb.OpenSQLite(dir)
-		if err != nil {
-			return 0, 0, err
-		}
-		defer dbs.Close()
-		db = dbs.ReadModel
-	}
-	if err := migrations.Apply(ctx, db.DB, dialect, migrations.SetReadModel); err != nil {
-		return 0, 0, err
-	}
-	runner := projections.NewRunner(db, svc.Log, projections.RunnerConfig{Name: "bench-replay", BatchSize: 2000}, projections.All()...)
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	start := time.Now()
-	go func() { _ = runner.Run(runCtx) }()
-	if err := runner.WaitFor(ctx, last); err != nil {
-		return 0, 0, err
-	}
-	secs := time.Since(start).Seconds()
-	return last, float64(last) / secs, nil
+	return sum.Events, sum.EventsPerS, nil
 }
 
 // peakRSSMB is the process's peak resident set size (VmHWM).
