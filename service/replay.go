@@ -56,8 +56,13 @@ func (s *Service) checkNotAhead(ctx context.Context) error {
 		return err
 	}
 	last, err := s.Log.LastSequence(ctx)
-	if err != nil || cp <= last {
-		return err
+	if err != nil {
+		// A guard, not a reason to stay down: the log may still be electing a leader.
+		s.logger.Warn("cannot compare the read model's checkpoint with the log", "err", err)
+		return nil
+	}
+	if cp <= last {
+		return nil
 	}
 	return fmt.Errorf("%w: it has applied up to event %d, the log ends at %d; it was built from another stream: "+
 		"point DATABASE_URL (or --data) at the read model of this log, or drop the read model and start again to rebuild it",
