@@ -165,15 +165,25 @@ func (b *Builtin) Leftovers(ctx context.Context, personIDs []string) ([]string, 
 	return found, nil
 }
 
+// deleteWhereIn deletes in chunks of 500 IDs, all in one transaction: one commit (one fsync)
+// for a whole batch of persons.
 func (b *Builtin) deleteWhereIn(ctx context.Context, query string, personIDs []string) error {
+	tx, err := b.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: begin: %w", query, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	for chunk := range chunks(personIDs, 500) {
 		q, args, err := sqlx.In(query, chunk)
 		if err != nil {
 			return err
 		}
-		if _, err := b.db.ExecContext(ctx, b.db.Rebind(q), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
 			return fmt.Errorf("%s: %w", query, err)
 		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: commit: %w", query, err)
 	}
 	return nil
 }

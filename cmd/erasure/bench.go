@@ -52,6 +52,10 @@ type benchResult struct {
 	ReplayEvents     uint64  `json:"replay_events"`
 	ReplayEventsPerS float64 `json:"replay_events_per_s"`
 	PeakRSSMB        float64 `json:"peak_rss_mb"`
+	// CPU time and bytes written per person while deleting: steadier than wall time on a
+	// shared machine, so a change's effect shows across runs.
+	CPUmsPerPerson   float64 `json:"cpu_ms_per_person"`
+	WriteKBPerPerson float64 `json:"write_kb_per_person"`
 }
 
 func benchCmd(args []string, stdout, stderr io.Writer) error {
@@ -165,6 +169,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	start = time.Now()
+	cpu0, written0 := processCPU(), processWritten()
 	id, _, err := svc.App.RequestDeletion(ctx, meta, app.DeletionInput{IDs: func(yield func(string) bool) error {
 		for _, id := range ids {
 			if !yield(id) {
@@ -203,6 +208,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
+	res.CPUmsPerPerson = (processCPU() - cpu0).Seconds() * 1000 / float64(persons)
+	res.WriteKBPerPerson = float64(processWritten()-written0) / 1024 / float64(persons)
 	if cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -348,19 +355,39 @@ func replayBench(ctx context.Context, svc *service.Service) (uint64, float64, er
 	return sum.Events, sum.EventsPerS, nil
 }
 
-// peakRSSMB is the process's peak resident set size (VmHWM).
-func peakRSSMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
+// processCPU is the process's user and system time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// processWritten is how many bytes the process has caused to be written to storage (Linux).
+func processWritten() uint64 {
+	n, _ := strconv.ParseUint(procField("/proc/self/io", "write_bytes:"), 10, 64)
+	return n
+}
+
+// peakRSSMB is the process's peak resident set size (VmHWM).
+func peakRSSMB() float64 {
+	kb, _ := strconv.ParseFloat(strings.TrimSuffix(procField("/proc/self/status", "VmHWM:"), " kB"), 64)
+	return kb / 1024
+}
+
+// procField is the value after key on its line of a /proc file, trimmed; "" where there is none.
+func procField(path, key string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
-			return kb / 1024
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			return strings.TrimSpace(rest)
 		}
 	}
-	return 0
+	return ""
 }
 
 // intakeResult is the last line of `erasure bench --intake N`.
