@@ -16,31 +16,69 @@ import (
 )
 
 // BenchmarkApplyDeletions measures the projection apply path alone: b.N registered persons
-// deleted through the read model, their events in the order the saga's chains append them
-// (runs of 1,000 persons per step) and applied as the runner does, 2,000 events a transaction
-// with every projector. SQLite always; PostgreSQL as well when DATABASE_URL is set.
+// deleted through the read model, their events in the order the saga appends them (runs of
+// 1,000 persons per step) and applied as the runner does, defaultBatchSize events a transaction
+// with every projector. Its baseline, in the same run, is the per-statement floor of an
+// event-by-event projection: one single-row INSERT per event, in transactions of the same size.
+// SQLite always; PostgreSQL as well when DATABASE_URL is set.
 //
 //	go test -run '^$' -bench BenchmarkApplyDeletions -benchtime 20000x ./projections/
 func BenchmarkApplyDeletions(b *testing.B) {
-	ctx := context.Background()
-	b.Run("sqlite", func(b *testing.B) {
-		db, err := sqldb.OpenFreshSQLite(ctx, filepath.Join(b.TempDir(), "bench.db"))
-		require.NoError(b, err)
-		b.Cleanup(func() { db.Close() })
-		benchApply(b, db)
-	})
-	if url := os.Getenv("DATABASE_URL"); url != "" {
-		b.Run("postgres", func(b *testing.B) {
-			schema := "erasure_bench_apply_" + events.NewID()[:8]
-			db, err := sqldb.OpenFreshPostgres(ctx, url, schema)
-			require.NoError(b, err)
-			b.Cleanup(func() {
-				db.Close()
-				_ = sqldb.ExecPostgres(ctx, url, "DROP SCHEMA "+sqldb.QuoteIdent(schema)+" CASCADE")
-			})
-			benchApply(b, db)
+	dialects := map[string]func(b *testing.B) *sqlx.DB{"sqlite": freshSQLite}
+	if os.Getenv("DATABASE_URL") != "" {
+		dialects["postgres"] = freshPostgres
+	}
+	for _, name := range []string{"sqlite", "postgres"} {
+		open, ok := dialects[name]
+		if !ok {
+			continue
+		}
+		b.Run(name, func(b *testing.B) {
+			// A fresh database for every run: the benchmark framework may run a body more than once.
+			b.Run("apply", func(b *testing.B) { benchApply(b, open(b)) })
+			b.Run("baseline", func(b *testing.B) { benchFloor(b, open(b)) })
 		})
 	}
+}
+
+func freshSQLite(b *testing.B) *sqlx.DB {
+	db, err := sqldb.OpenFreshSQLite(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	require.NoError(b, err)
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+func freshPostgres(b *testing.B) *sqlx.DB {
+	ctx, url := context.Background(), os.Getenv("DATABASE_URL")
+	schema := "erasure_bench_apply_" + events.NewID()[:8]
+	db, err := sqldb.OpenFreshPostgres(ctx, url, schema)
+	require.NoError(b, err)
+	b.Cleanup(func() {
+		db.Close()
+		_ = sqldb.ExecPostgres(ctx, url, "DROP SCHEMA "+sqldb.QuoteIdent(schema)+" CASCADE")
+	})
+	return db
+}
+
+// benchFloor inserts as many single-row INSERTs as benchApply applies events (five per person).
+func benchFloor(b *testing.B, db *sqlx.DB) {
+	ctx := context.Background()
+	_, err := db.ExecContext(ctx, `CREATE TABLE bench_floor (id BIGINT PRIMARY KEY, v TEXT NOT NULL)`)
+	require.NoError(b, err)
+	n := 5 * b.N
+	b.ResetTimer()
+	for start := 0; start < n; start += defaultBatchSize {
+		require.NoError(b, sqldb.InTx(ctx, db, func(tx *sqlx.Tx) error {
+			for i := start; i < min(start+defaultBatchSize, n); i++ {
+				if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO bench_floor (id, v) VALUES (?, ?)`), i, "x"); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
 
 func benchApply(b *testing.B, db *sqlx.DB) {
@@ -55,8 +93,8 @@ func benchApply(b *testing.B, db *sqlx.DB) {
 		return events.Recorded{Envelope: e, Seq: seq}
 	}
 	apply := func(all []events.Recorded) {
-		for start := 0; start < len(all); start += 2000 {
-			batch := all[start:min(start+2000, len(all))]
+		for start := 0; start < len(all); start += defaultBatchSize {
+			batch := all[start:min(start+defaultBatchSize, len(all))]
 			require.NoError(b, sqldb.InTx(ctx, db, func(tx *sqlx.Tx) error {
 				applyCtx := withStmtCache(ctx, tx)
 				for _, p := range All() {

@@ -22,10 +22,14 @@ type Projector interface {
 // ErrCheckpointMoved means another replica applied the batch first; the runner repositions.
 var ErrCheckpointMoved = errors.New("projection checkpoint moved")
 
+// defaultBatchSize is how many events the runner applies in one transaction by default. 2,000
+// was measured no faster with the per-event saga.
+const defaultBatchSize = 500
+
 // RunnerConfig configures a Runner.
 type RunnerConfig struct {
 	Name      string // checkpoint name, default "readmodel"
-	BatchSize int    // events per transaction at most, default 500
+	BatchSize int    // events per transaction at most, default defaultBatchSize
 	Logger    *slog.Logger
 	// AfterBatch runs after each committed batch (SQLite: truncate the write-ahead log once a
 	// batch removed a deleted person's rows).
@@ -50,7 +54,7 @@ func NewRunner(db *sqlx.DB, log *events.Store, cfg RunnerConfig, projectors ...P
 		cfg.Name = "readmodel"
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 500
+		cfg.BatchSize = defaultBatchSize
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
