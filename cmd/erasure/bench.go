@@ -155,6 +155,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			logger.Info("bench: seeding", "persons", from+len(batch), "of", persons)
 		}
 	}
+	if err := svc.WaitCaughtUp(ctx); err != nil { // seeding ends when the read model has it all
+		return err
+	}
 	res.SeedSeconds = time.Since(start).Seconds()
 	logger.Info("bench: seeded", "persons", persons, "seconds", res.SeedSeconds)
 
