@@ -557,9 +557,11 @@ func TestWaitFor(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
+				// start first: the deadline counts from WithTimeout, and a preemption between
+				// the two (CI load) made the wait look shorter than the timeout.
+				start := time.Now()
 				ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
 				defer cancel()
-				start := time.Now()
 				err := r.WaitFor(ctx, tt.seq)
 				if !tt.wantErr {
 					require.NoError(t, err)
