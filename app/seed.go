@@ -31,9 +31,9 @@ type SeedPerson struct {
 // Seed registers many new persons through the batched internal path (bench and bulk import):
 // one key-store transaction, one downstream transaction, atomic-batch appends. The groups and
 // permission groups must exist. It returns once the persons are durably in the log, without
-// waiting for the read model: a caller seeding many batches waits once at the end (waiting for
-// every batch kept the projection and the stores from working side by side; 1.5x slower seeding
-// on PostgreSQL).
+// waiting for the read model: a caller seeding many batches waits once at the end. (Waiting for
+// every batch kept the projection and the stores from working side by side: 100,000 persons
+// took 226 s to seed into PostgreSQL instead of 104 s.)
 func (a *App) Seed(ctx context.Context, meta events.Meta, persons []SeedPerson) error {
 	bulk, ok := a.stores.(BulkRegistrar)
 	if !ok {
