@@ -24,16 +24,17 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkApplyDeletions -benchtime 20000x ./projections/
 func BenchmarkApplyDeletions(b *testing.B) {
-	dialects := map[string]func(b *testing.B) *sqlx.DB{"sqlite": freshSQLite}
-	if os.Getenv("DATABASE_URL") != "" {
-		dialects["postgres"] = freshPostgres
+	type dialect struct {
+		name string
+		open func(b *testing.B) *sqlx.DB
 	}
-	for _, name := range []string{"sqlite", "postgres"} {
-		open, ok := dialects[name]
-		if !ok {
-			continue
-		}
-		b.Run(name, func(b *testing.B) {
+	dialects := []dialect{{"sqlite", freshSQLite}}
+	if os.Getenv("DATABASE_URL") != "" {
+		dialects = append(dialects, dialect{"postgres", freshPostgres})
+	}
+	for _, d := range dialects {
+		open := d.open
+		b.Run(d.name, func(b *testing.B) {
 			// A fresh database for every run: the benchmark framework may run a body more than once.
 			b.Run("apply", func(b *testing.B) { benchApply(b, open(b)) })
 			b.Run("baseline", func(b *testing.B) { benchFloor(b, open(b)) })
