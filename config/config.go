@@ -84,6 +84,18 @@ type Config struct {
 	// WebhookRetrySchedule (ERASURE_WEBHOOK_RETRY_SCHEDULE, default 5s,5m,30m,2h,5h,10h,10h) is
 	// the wait before each retry of a failed webhook delivery (jittered); after the last retry the
 	// delivery is dead-lettered. WebhookAllowPrivate (ERASURE_WEBHOOK_ALLOW_PRIVATE) lets webhook
+	// OpenEndpoints (ERASURE_OPEN_ENDPOINTS, default "metrics,openapi"; "none" closes both) names
+	// which of /metrics and /openapi.json answer without an API key; a closed one requires a key
+	// as /v1 does (when keys are set). /healthz and /readyz are always open.
+	OpenEndpoints string
+	// AllowedHosts (ERASURE_ALLOWED_HOSTS: names, or name:port, separated by commas) are the
+	// names beyond loopback ones that the server answers to in the Host header. Without API keys
+	// only loopback names and these are answered (a web page cannot rebind its name to
+	// 127.0.0.1); with keys, any Host is, unless this is set.
+	AllowedHosts string
+	// BodyTimeout (ERASURE_BODY_TIMEOUT, default 10s) cuts off a request body that sends nothing
+	// for that long, or that averages under 1 KiB/s once that long has passed.
+	BodyTimeout time.Duration
 	// and callback URLs reach loopback, link-local and private addresses. WebhookTimeout
 	// (ERASURE_WEBHOOK_TIMEOUT, default 10s) bounds one delivery attempt.
 	WebhookRetrySchedule       []time.Duration

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Defaults of the request limits.
@@ -19,6 +21,17 @@ const (
 	// MinAPIKeyLength keeps guessable keys out: a bearer key is the only thing between the
 	// network and /v1.
 	MinAPIKeyLength = 16
+	// DefaultBodyTimeout is long enough for a client on the slowest mobile link to send its next
+	// packet, short enough that a client that stopped sending frees its slot soon.
+	DefaultBodyTimeout = 10 * time.Second
+	// DefaultOpenEndpoints hold no personal data (IDs never appear in metrics labels).
+	DefaultOpenEndpoints = EndpointMetrics + "," + EndpointOpenAPI
+)
+
+// The endpoints ERASURE_OPEN_ENDPOINTS can open.
+const (
+	EndpointMetrics = "metrics" // GET /metrics
+	EndpointOpenAPI = "openapi" // GET /openapi.json
 )
 
 // APIKey is one named bearer key of ERASURE_API_KEYS.
@@ -32,6 +45,15 @@ func (c *Config) securityFromEnv() {
 	c.APIKeys = os.Getenv("ERASURE_API_KEYS")
 	c.SophonToken = os.Getenv("ERASURE_SOPHON_TOKEN")
 	c.TLSCert, c.TLSKey = os.Getenv("ERASURE_TLS_CERT"), os.Getenv("ERASURE_TLS_KEY")
+	c.OpenEndpoints = env("ERASURE_OPEN_ENDPOINTS", DefaultOpenEndpoints)
+	c.AllowedHosts = os.Getenv("ERASURE_ALLOWED_HOSTS")
+	c.BodyTimeout = DefaultBodyTimeout
+	if v := strings.TrimSpace(os.Getenv("ERASURE_BODY_TIMEOUT")); v != "" {
+		c.BodyTimeout = -1 // kept invalid so that Validate names it
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			c.BodyTimeout = d
+		}
+	}
 	c.RateLimit, c.RateBurst, c.MaxBulk = DefaultRateLimit, DefaultRateBurst, DefaultMaxBulk
 	// Unparsable values are kept as invalid (NaN, -1) so that Validate names them; 0 means the
 	// default.
@@ -105,7 +127,99 @@ func (c *Config) validateSecurity() error {
 	if c.MaxBulk < 0 || c.MaxBulk > 1000 {
 		return fmt.Errorf("ERASURE_MAX_BULK must be a whole number of concurrent bulk deletion requests up to 1000, such as 4 (0 means the default, 4)")
 	}
+	if _, err := c.openEndpoints(); err != nil {
+		return err
+	}
+	if _, err := c.Hosts(); err != nil {
+		return err
+	}
+	if c.BodyTimeout < 0 || c.BodyTimeout > 10*time.Minute {
+		return fmt.Errorf("ERASURE_BODY_TIMEOUT must be a duration of at most 10m, such as 10s (0 means the default, 10s)")
+	}
 	return nil
+}
+
+// openEndpoints parses OpenEndpoints; empty means the default.
+func (c *Config) openEndpoints() (map[string]bool, error) {
+	v := strings.TrimSpace(c.OpenEndpoints)
+	if v == "" {
+		v = DefaultOpenEndpoints
+	}
+	open := map[string]bool{}
+	if v == "none" {
+		return open, nil
+	}
+	for _, name := range strings.Split(v, ",") {
+		switch name = strings.TrimSpace(name); name {
+		case EndpointMetrics, EndpointOpenAPI:
+			open[name] = true
+		case "":
+		default:
+			return nil, fmt.Errorf("ERASURE_OPEN_ENDPOINTS must list %s and %s separated by commas, or be none; %q is not one of them",
+				EndpointMetrics, EndpointOpenAPI, name)
+		}
+	}
+	return open, nil
+}
+
+// OpenEndpoint reports whether the endpoint (EndpointMetrics, EndpointOpenAPI) answers without an
+// API key.
+func (c *Config) OpenEndpoint(name string) bool {
+	open, _ := c.openEndpoints() // validated at start
+	return open[name]
+}
+
+var hostLabel = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$`)
+
+// Hosts parses AllowedHosts: each a DNS name or an IP address (IPv6 in brackets), optionally
+// with a port, lowercased (an IPv6 address in its canonical form).
+func (c *Config) Hosts() ([]string, error) {
+	var hosts []string
+	for _, entry := range strings.Split(c.AllowedHosts, ",") {
+		entry = strings.ToLower(strings.TrimSpace(entry))
+		if entry == "" {
+			continue
+		}
+		host, port, err := splitHost(entry)
+		if err != nil {
+			return nil, fmt.Errorf("ERASURE_ALLOWED_HOSTS: %q %v; give host names as a browser sends them in the Host header, "+
+				"such as erasure.internal or erasure.internal:8443, separated by commas", entry, err)
+		}
+		if port != "" {
+			host = net.JoinHostPort(strings.Trim(host, "[]"), port)
+		}
+		hosts = append(hosts, host)
+	}
+	return hosts, nil
+}
+
+// splitHost splits a host[:port] entry and checks both parts; an IPv6 host keeps its brackets.
+func splitHost(entry string) (host, port string, err error) {
+	host = entry
+	if strings.HasPrefix(entry, "[") && !strings.HasSuffix(entry, "]") || !strings.HasPrefix(entry, "[") && strings.Contains(entry, ":") {
+		if host, port, err = net.SplitHostPort(entry); err != nil {
+			return "", "", fmt.Errorf("is not host or host:port (write an IPv6 address in brackets)")
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "", "", fmt.Errorf("has a port that is not a number from 1 to 65535")
+		}
+	}
+	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		if ip.Is6() {
+			return "[" + ip.String() + "]", port, nil
+		}
+		return ip.String(), port, nil
+	}
+	name := strings.TrimSuffix(host, ".")
+	if name == "" || len(name) > 253 {
+		return "", "", fmt.Errorf("is not a host name")
+	}
+	for _, label := range strings.Split(name, ".") {
+		if !hostLabel.MatchString(label) {
+			return "", "", fmt.Errorf("is not a host name (letters, digits, - and _ between dots; no scheme, path or wildcard)")
+		}
+	}
+	return name, port, nil
 }
 
 // Loopback reports whether addr (host:port, as --http takes it) binds only loopback addresses:

@@ -3,6 +3,7 @@ package config
 import (
 	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -73,4 +74,57 @@ func TestSecurityFromEnv(t *testing.T) {
 func validateEnv() error {
 	c := FromEnv()
 	return c.Validate()
+}
+
+func TestOpenEndpoints(t *testing.T) {
+	for _, tt := range []struct {
+		env           string
+		metrics, spec bool
+		err           string
+	}{
+		{env: "", metrics: true, spec: true},
+		{env: "metrics,openapi", metrics: true, spec: true},
+		{env: " metrics ", metrics: true},
+		{env: "openapi", spec: true},
+		{env: "none"},
+		{env: "metrics,healthz", err: "ERASURE_OPEN_ENDPOINTS"},
+		{env: "none,metrics", err: "ERASURE_OPEN_ENDPOINTS"},
+	} {
+		t.Setenv("ERASURE_OPEN_ENDPOINTS", tt.env)
+		c := FromEnv()
+		if tt.err != "" {
+			require.ErrorContains(t, c.Validate(), tt.err, tt.env)
+			continue
+		}
+		require.NoError(t, c.Validate(), tt.env)
+		require.Equal(t, tt.metrics, c.OpenEndpoint(EndpointMetrics), tt.env)
+		require.Equal(t, tt.spec, c.OpenEndpoint(EndpointOpenAPI), tt.env)
+	}
+	// A configuration built without the environment opens both, as the default does.
+	require.True(t, (&Config{}).OpenEndpoint(EndpointMetrics))
+}
+
+func TestAllowedHosts(t *testing.T) {
+	c := Config{AllowedHosts: " Erasure.Internal , erasure:8080,[fd00::1]:8443,10.0.0.7,"}
+	hosts, err := c.Hosts()
+	require.NoError(t, err)
+	require.Equal(t, []string{"erasure.internal", "erasure:8080", "[fd00::1]:8443", "10.0.0.7"}, hosts)
+	for _, in := range []string{"http://erasure.internal", "erasure.internal/ui", "erasure:port", "erasure:0", "*.example.com", "a b", "erasure:99999"} {
+		_, err := (&Config{AllowedHosts: in}).Hosts()
+		require.ErrorContains(t, err, "ERASURE_ALLOWED_HOSTS", in)
+		c := FromEnv()
+		c.AllowedHosts = in
+		require.ErrorContains(t, c.Validate(), "ERASURE_ALLOWED_HOSTS", in)
+	}
+}
+
+func TestBodyTimeout(t *testing.T) {
+	t.Setenv("ERASURE_BODY_TIMEOUT", "")
+	require.Equal(t, DefaultBodyTimeout, FromEnv().BodyTimeout)
+	t.Setenv("ERASURE_BODY_TIMEOUT", "30s")
+	require.Equal(t, 30*time.Second, FromEnv().BodyTimeout)
+	for _, bad := range []string{"soon", "-1s", "2h"} {
+		t.Setenv("ERASURE_BODY_TIMEOUT", bad)
+		require.ErrorContains(t, validateEnv(), "ERASURE_BODY_TIMEOUT", bad)
+	}
 }
