@@ -23,24 +23,34 @@ var (
 )
 
 // nonPublic lists ranges beyond netip's own predicates (loopback, private, link-local,
-// multicast, unspecified) that no receiver on the internet lives in.
+// multicast, unspecified) that no receiver on the internet lives in. The IPv6 ranges that embed
+// an IPv4 address are refused whole, not only when the embedded address is a refused one: a
+// host, a relay or a translator turns them into that IPv4 address (::127.0.0.1 is loopback on
+// some stacks), and no public receiver needs them (IPv4-mapped addresses are unmapped first and
+// judged as the IPv4 address they are).
 var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
 	netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT, often the provider's own hosts
 	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
 	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
 	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and the broadcast address
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated), with :: and ::1
+	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated
 	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64: may embed any IPv4, private ones included
 	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
+	netip.MustParsePrefix("100::/64"),        // discard-only
+	netip.MustParsePrefix("2001::/32"),       // Teredo: embeds the client's IPv4 (obfuscated)
+	netip.MustParsePrefix("2001:2::/48"),     // benchmarking
+	netip.MustParsePrefix("2001:db8::/32"),   // documentation
 	netip.MustParsePrefix("2002::/16"),       // 6to4: may embed any IPv4, private ones included
 	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
-	netip.MustParsePrefix("2001:db8::/32"),   // documentation
-	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated
 }
 
 // publicAddr reports whether a receiver at addr is on the public internet.
 func publicAddr(addr netip.Addr) bool {
-	addr = addr.Unmap()
+	// A zone names the interface, not another address; netip.Prefix.Contains never matches a
+	// zoned address, so ::127.0.0.1%eth0 would slip past the ranges below with it.
+	addr = addr.Unmap().WithZone("")
 	if !addr.IsValid() || addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast() ||
 		addr.IsLinkLocalMulticast() || addr.IsInterfaceLocalMulticast() || addr.IsMulticast() || addr.IsUnspecified() {
 		return false

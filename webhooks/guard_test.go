@@ -2,10 +2,12 @@ package webhooks
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -96,4 +98,57 @@ func TestRetryTiming(t *testing.T) {
 		require.LessOrEqual(t, d, 6*time.Minute)
 	}
 	require.Equal(t, 3*time.Second, retryDelay(schedule, 1, attempt{status: 429, retryAfter: 3 * time.Second}))
+}
+
+// Every IPv6 form that reaches, or may be turned into, a refused IPv4 address (or is itself not
+// a public unicast address) is refused both when the URL is checked (subscription, callback URL)
+// and when the dialer is about to connect (after DNS, so a name cannot rebind onto one).
+func TestIPv6FormsOfRefusedAddresses(t *testing.T) {
+	refused := []string{
+		"::127.0.0.1", "0:0:0:0:0:0:7f00:1", "::10.0.0.1", "::192.168.1.1", "::169.254.169.254", // IPv4-compatible, ::/96
+		"::8.8.8.8", "::", "::1", "::2", // the rest of ::/96: deprecated, no public receiver there
+		"::ffff:127.0.0.1", "::ffff:7f00:1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", // IPv4-mapped
+		"::ffff:0:127.0.0.1", "::ffff:0:a00:1", // IPv4-translated
+		"64:ff9b::127.0.0.1", "64:ff9b::a00:1", "64:ff9b:1::a00:1", // NAT64
+		"2002:7f00:1::1", "2002:a00:1::", "2002:c0a8:101::1", // 6to4 embedding loopback or private
+		"2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", // Teredo
+		"fe80::1", "fe80::1%eth0", "::127.0.0.1%eth0", "64:ff9b::a00:1%1", "2002:a00:1::%lo", // zones change nothing
+		"fc00::1", "fd12:3456::1", "fec0::1", // link-local, unique-local, site-local
+		"ff02::1", "ff05::2", "ff0e::1", // multicast
+		"100::1", // discard-only
+	}
+	public := []string{"2606:2800:220:1:248:1893:25c8:1946", "2a00:1450:4001:82a::200e", "::ffff:8.8.8.8", "8.8.8.8"}
+
+	g := guard{}
+	for _, a := range refused {
+		host := "[" + strings.ReplaceAll(a, "%", "%25") + "]"
+		_, err := g.checkURL(context.Background(), "http://"+host+":8080/hook")
+		require.ErrorIs(t, err, ErrURLNotAllowed, "subscription check: %s", a)
+		require.ErrorIs(t, g.control("tcp6", net.JoinHostPort(a, "8080"), nil), ErrURLNotAllowed, "dial-time check: %s", a)
+	}
+	for _, a := range public {
+		host := a
+		if strings.Contains(a, ":") {
+			host = "[" + a + "]"
+		}
+		_, err := g.checkURL(context.Background(), "https://"+host+"/hook")
+		require.NoError(t, err, a)
+		require.NoError(t, g.control("tcp", net.JoinHostPort(a, "443"), nil), a)
+	}
+}
+
+// A real delivery to a loopback receiver addressed as an IPv4-compatible IPv6 address is
+// refused by the dialer before any connection, and the receiver sees nothing.
+func TestSenderRefusesIPv4CompatibleLoopback(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	port := strconv.Itoa(int(srv.Listener.Addr().(interface{ AddrPort() netip.AddrPort }).AddrPort().Port()))
+	cfg := Config{}
+	cfg.setDefaults()
+	for _, url := range []string{"http://[::127.0.0.1]:" + port + "/hook", "http://[0:0:0:0:0:0:7f00:1]:" + port + "/hook"} {
+		a := newSender(cfg).send(context.Background(), endpoint{URL: url, Secret: NewSecret()}, delivery{MessageID: "m1", Body: "{}"})
+		require.ErrorIs(t, a.err, ErrURLNotAllowed, url)
+	}
+	require.Zero(t, hits.Load())
 }
