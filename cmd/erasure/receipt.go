@@ -21,9 +21,11 @@ const receiptUsage = `Usage: erasure receipt verify FILE [--public-key K]
        erasure receipt get PERSON_ID [--deletion ID] [--server URL]
        erasure receipt public-key [--server URL]
 
-verify checks a signed deletion receipt offline: the file must be byte for byte as signed and the
-Ed25519 signature valid; with --public-key (base64, or a file holding it, or the JSON of
-GET /v1/receipts/public-key) it must also be signed by that key. Exit 1 otherwise.
+verify checks a signed deletion receipt offline: the file must be byte for byte as signed, the
+Ed25519 signature valid, and the signing key the trusted one given with --public-key (base64, or a
+file holding it, or the JSON of GET /v1/receipts/public-key). Exit 1 otherwise: without
+--public-key a receipt is never valid, since anyone can re-sign an edited one with a key of their
+own ("signature_valid" still tells whether it matches the key the file names).
 get prints a person's signed receipt as the server signs it; public-key prints the server's key.
 `
 
@@ -85,6 +87,11 @@ func receiptCmd(args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown subcommand %q", args[0])
 }
 
+// errUntrusted is verify's "no" for a receipt whose signature holds for the key the file names
+// but that no trusted key vouches for: anyone can edit a receipt, re-sign it with a key of their
+// own and put that key in the file, so such a signature proves integrity, not origin.
+var errUntrusted = errors.New("the receipt is not signed by a trusted key")
+
 func receiptVerify(path, key string, stdout io.Writer) error {
 	file, err := os.ReadFile(path)
 	if err != nil {
@@ -96,7 +103,9 @@ func receiptVerify(path, key string, stdout io.Writer) error {
 			return fmt.Errorf("--public-key: %w", err)
 		}
 	}
-	rc, err := receipts.Verify(file, trusted)
+	// First against the key the file names: an altered file or a broken signature is a "no"
+	// whatever key is trusted.
+	rc, err := receipts.Verify(file, nil)
 	if err != nil {
 		return err
 	}
@@ -105,9 +114,33 @@ func receiptVerify(path, key string, stdout io.Writer) error {
 	}
 	_ = json.Unmarshal(file, &env)
 	pub, _ := receipts.ParsePublicKey(env.PublicKey)
-	out := map[string]any{"valid": true, "person_id": rc.PersonID, "deletion_id": rc.DeletionID,
-		"requested_at": rc.RequestedAt, "completed_at": rc.CompletedAt, "key_id": receipts.KeyID(pub), "trusted_key": trusted != nil}
-	return json.NewEncoder(stdout).Encode(out)
+	out := map[string]any{"valid": false, "signature_valid": true, "trusted_key": false, "person_id": rc.PersonID,
+		"deletion_id": rc.DeletionID, "requested_at": rc.RequestedAt, "completed_at": rc.CompletedAt, "key_id": receipts.KeyID(pub)}
+	var reason string
+	switch {
+	case trusted == nil:
+		reason = "no trusted key given: pass the server's public key with --public-key (print it with `erasure receipt public-key --server URL`, or GET /v1/receipts/public-key)"
+	default:
+		_, err := receipts.Verify(file, trusted)
+		switch {
+		case errors.Is(err, receipts.ErrUntrustedKey):
+			reason = fmt.Sprintf("signed by key %s, not by the trusted key %s given with --public-key", receipts.KeyID(pub), receipts.KeyID(trusted))
+		case err != nil:
+			return err
+		default:
+			out["valid"], out["trusted_key"] = true, true
+		}
+	}
+	if reason != "" {
+		out["reason"] = reason
+	}
+	if err := json.NewEncoder(stdout).Encode(out); err != nil {
+		return err
+	}
+	if reason != "" {
+		return fmt.Errorf("%w: %s", errUntrusted, reason)
+	}
+	return nil
 }
 
 // readPublicKey accepts a key in base64, a file holding one, or the JSON answer of
