@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,7 +23,7 @@ const maxHeaderBytes = 64 << 10
 
 // handler returns every front door on one mux behind the shared middleware and the guard.
 // exposed says the listener is reachable from other machines: the Sophon surface then closes
-// unless ERASURE_SOPHON_TOKEN is set.
+// unless ERASURE_SOPHON_TOKEN or ERASURE_API_KEYS is set.
 func (s *Service) handler(exposed bool) http.Handler {
 	mux := http.NewServeMux()
 	native.New(s.App, s.logger).SetMaxBulk(s.cfg.MaxBulk).SetWebhooks(s.Webhooks).Register(mux)
@@ -38,13 +39,27 @@ func (s *Service) handler(exposed bool) http.Handler {
 	}
 	v1 := &httpx.Surface{Name: "native", Keys: httpx.NewKeys(bearer...), Refuse: native.Refuse}
 	open := &httpx.Surface{Name: "native", Refuse: native.Refuse}
-	sophonSurface := &httpx.Surface{Name: "sophon", Refuse: sophon.Refuse}
-	switch {
-	case s.cfg.SophonToken != "":
-		sophonSurface.Keys = httpx.NewKeys(httpx.BearerKey{Name: "sophon", Key: s.cfg.SophonToken})
-	case exposed:
-		sophonSurface.Closed = "the Sophon surface is off on an address other machines can reach until ERASURE_SOPHON_TOKEN is set"
+	// With API keys set, no surface answers without a credential, wherever it listens (a reverse
+	// proxy makes loopback public): the Sophon surface takes its token or any API key, whose name
+	// is then the actor of what the request records.
+	sophonKeys := slices.Clone(bearer)
+	if s.cfg.SophonToken != "" {
+		sophonKeys = append(sophonKeys, httpx.BearerKey{Name: sophon.TokenActor, Key: s.cfg.SophonToken})
 	}
+	sophonSurface := &httpx.Surface{Name: "sophon", Keys: httpx.NewKeys(sophonKeys...), Refuse: sophon.Refuse}
+	if sophonSurface.Keys == nil && exposed {
+		// Unreachable through serve (CheckServe wants keys there), kept for a Handler served so.
+		sophonSurface.Closed = "the Sophon surface is off on an address other machines can reach until ERASURE_SOPHON_TOKEN or ERASURE_API_KEYS is set"
+	}
+	// /metrics and /openapi.json hold no personal data: open unless the operator closes them
+	// (ERASURE_OPEN_ENDPOINTS), and then they take an API key as /v1 does.
+	endpoint := func(name string) *httpx.Surface {
+		if s.cfg.OpenEndpoint(name) {
+			return open
+		}
+		return v1
+	}
+	metricsSurface, openAPISurface := endpoint(config.EndpointMetrics), endpoint(config.EndpointOpenAPI)
 	tencentSurface := &httpx.Surface{Name: "tencent", Refuse: tencent.Refuse} // its signature is its authentication
 	surface := func(route string) *httpx.Surface {
 		_, path, _ := strings.Cut(route, " ") // "METHOD /path", or "/path" for any method
@@ -58,8 +73,12 @@ func (s *Service) handler(exposed bool) http.Handler {
 			return sophonSurface
 		case path == "/{$}":
 			return tencentSurface
+		case path == "/metrics":
+			return metricsSurface
+		case path == "/openapi.json":
+			return openAPISurface
 		}
-		return open // /healthz, /readyz, /metrics, /openapi.json, and no route at all (404)
+		return open // /healthz, /readyz, and no route at all (404)
 	}
 	guard := httpx.Guard(httpx.GuardConfig{
 		Surface: surface, Rate: s.cfg.RateLimit, Burst: s.cfg.RateBurst,
@@ -96,9 +115,6 @@ func (s *Service) httpServer(ln net.Listener) (*http.Server, error) {
 	if exposed && s.cfg.TLSCert == "" {
 		s.logger.Warn("serving plain HTTP on an address other machines can reach: bearer keys cross the network in the clear; use --tls-cert/--tls-key or a TLS-terminating proxy",
 			"http", addr)
-	}
-	if exposed && s.cfg.SophonToken == "" {
-		s.logger.Warn("the Sophon surface is off on this address until ERASURE_SOPHON_TOKEN is set", "http", addr)
 	}
 	return srv, nil
 }

@@ -15,6 +15,7 @@ package sophon
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,11 @@ import (
 
 // Prefix is where the Sophon routes live.
 const Prefix = "/sophon/v2/face/"
+
+// TokenActor is the actor of what a request records when it came with the Sophon token, or with
+// no credential where none is required; a request with an API key records the key's name, so
+// that the audit trail says which key did what on this surface as on /v1.
+const TokenActor = "sophon-api"
 
 // Limits of the Sophon surface.
 const (
@@ -123,7 +129,7 @@ func mapped(err error) bool {
 }
 
 func meta(r *http.Request) events.Meta {
-	return events.Meta{CorrelationID: httpx.RequestID(r), Actor: "sophon-api"}
+	return events.Meta{CorrelationID: httpx.RequestID(r), Actor: cmp.Or(httpx.Client(r), TokenActor)}
 }
 
 // decode reads the JSON body into v. Unlike the native API it ignores unknown fields: clients
