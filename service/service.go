@@ -124,6 +124,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	warnLooseDataDir(logger, cfg.DataDir, cfg.Photos())
 	if s.unlock, err = lockData(cfg.DataDir); err != nil {
 		return nil, err
 	}

@@ -61,6 +61,10 @@ func ExecPostgres(ctx context.Context, rawURL string, statements ...string) erro
 // into it and returns it with one connection. Building it skips fsync: a crash leaves a file
 // that is thrown away, never one that was swapped in (the caller syncs before it swaps).
 func OpenFreshSQLite(ctx context.Context, path string) (*sqlx.DB, error) {
+	// 0600 before SQLite creates it: it is renamed over readmodel.db, mode and all.
+	if err := CreatePrivate(path); err != nil {
+		return nil, err
+	}
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(OFF)&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	db, err := sqlx.Open("sqlite", dsn)

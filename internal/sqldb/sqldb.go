@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -44,6 +45,9 @@ type DBs struct {
 func OpenSQLite(dir string) (*DBs, error) {
 	open := func(name string) (*sqlx.DB, error) {
 		path := filepath.Join(dir, name)
+		if err := CreatePrivate(path); err != nil {
+			return nil, err
+		}
 		// secure_delete overwrites freed pages, so a deleted person's rows do not linger in the
 		// file; _txlock=immediate takes the write lock at BEGIN, avoiding upgrade deadlocks.
 		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
@@ -74,6 +78,18 @@ func OpenSQLite(dir string) (*DBs, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// CreatePrivate creates the SQLite file at path with mode 0600 unless it exists, before SQLite
+// opens it: SQLite would create it 0644 (less the umask), readable by every user who can enter
+// the directory, and it gives the -wal and -shm files it creates beside it the main file's mode.
+// An existing file keeps its mode (the server warns at start about a loose one).
+func CreatePrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // OpenPostgres opens the three schemas of the database at rawURL, creating the schemas if needed.
