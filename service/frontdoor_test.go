@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"image"
 	"image/png"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -129,4 +131,118 @@ func TestOpenEndpoints(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sendWith sends a request with headers ("Host" sets the Host header) and returns the answer.
+func sendWith(t *testing.T, method, url string, header map[string]string, body string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	require.NoError(t, err)
+	for k, v := range header {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return answer{status: resp.StatusCode, header: resp.Header, body: string(raw)}
+}
+
+// A web page whose name was rebound to 127.0.0.1 sends its own name as Host: the server answers
+// only to the names it has (loopback ones, ERASURE_ALLOWED_HOSTS), except on its probes.
+func TestHostHeader(t *testing.T) {
+	for _, tt := range []struct {
+		name, keys, allowed string
+		hosts               map[string]bool // Host: allowed
+	}{
+		{name: "loopback without keys",
+			hosts: map[string]bool{"rebind.evil.example": false, "localhost": true, "127.0.0.1": true}},
+		{name: "a name listed without keys", allowed: "rebind.evil.example",
+			hosts: map[string]bool{"rebind.evil.example": true, "other.evil.example": false, "localhost": true}},
+		{name: "keys and no list", keys: "ops:" + opsKey,
+			hosts: map[string]bool{"rebind.evil.example": true, "erasure.example.com": true}},
+		{name: "keys and a list", keys: "ops:" + opsKey, allowed: "erasure.example.com",
+			hosts: map[string]bool{"rebind.evil.example": false, "erasure.example.com": true, "localhost": true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := testenv.Config(t, "sqlite")
+			cfg.APIKeys, cfg.AllowedHosts = tt.keys, tt.allowed
+			env := testenv.Start(t, cfg)
+			_, port, _ := strings.Cut(strings.TrimPrefix(env.HTTP.URL, "http://"), ":")
+			auth := map[string]string{}
+			if tt.keys != "" {
+				auth["Authorization"] = "Bearer " + opsKey
+			}
+			for name, allowed := range tt.hosts {
+				for _, host := range []string{name, name + ":" + port} {
+					h := map[string]string{"Host": host, "Content-Type": "application/json"}
+					for k, v := range auth {
+						h[k] = v
+					}
+					native := sendWith(t, "GET", env.HTTP.URL+"/v1/persons", h, "")
+					sophon := sendWith(t, "POST", env.HTTP.URL+"/sophon/v2/face/getidentities", h, "{}")
+					metrics := sendWith(t, "GET", env.HTTP.URL+"/metrics", h, "")
+					if allowed {
+						require.Equal(t, http.StatusOK, native.status, "%s: %s", host, native.body)
+						require.Equal(t, http.StatusOK, metrics.status, host)
+						continue
+					}
+					for _, a := range []answer{native, sophon, metrics} {
+						require.Equal(t, http.StatusForbidden, a.status, "%s: %s", host, a.body)
+						require.Equal(t, "HOST_NOT_ALLOWED", a.code(t), host)
+						require.Contains(t, a.body, "ERASURE_ALLOWED_HOSTS")
+					}
+				}
+			}
+			// Probes come by address, under any name.
+			for _, path := range []string{"/healthz", "/readyz"} {
+				require.Equal(t, http.StatusOK, sendWith(t, "GET", env.HTTP.URL+path, map[string]string{"Host": "10.1.2.3:8080"}, "").status, path)
+			}
+		})
+	}
+}
+
+// A browser sends a form, or a fetch with a text/plain body, to any address without asking
+// first: the server refuses a state-changing request that the browser marks as cross-site, so a
+// page the operator visits cannot delete persons through a loopback server.
+func TestCrossSiteRequestsRefused(t *testing.T) {
+	env := testenv.Start(t, testenv.Config(t, "sqlite"))
+	base := env.HTTP.URL
+	for _, id := range []string{"p1", "p2"} {
+		a := send(t, http.DefaultClient, "POST", base+"/v1/persons", "", "application/json", `{"person_id":"`+id+`","name":"P"}`)
+		require.Equal(t, http.StatusCreated, a.status, a.body)
+	}
+	seq := env.LastSeq(t)
+	bodies := map[string]string{"text/plain": "p1\n", "application/x-www-form-urlencoded": `{"person_ids":["p1"]}`}
+	for _, browser := range []map[string]string{
+		{"Origin": "http://evil.example"},
+		{"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"},
+		{"Origin": "null"},
+		{"Sec-Fetch-Site": "cross-site"},
+		{"Sec-Fetch-Site": "same-site", "Origin": "http://sub.127.0.0.1"},
+	} {
+		for contentType, body := range bodies {
+			h := map[string]string{"Content-Type": contentType, "X-Request-Id": "cross-site-" + events.NewID()}
+			for k, v := range browser {
+				h[k] = v
+			}
+			a := sendWith(t, "POST", base+"/v1/deletions", h, body)
+			require.Equal(t, http.StatusForbidden, a.status, "%v %s: %s", browser, contentType, a.body)
+			require.Equal(t, "CROSS_SITE_REQUEST", a.code(t))
+			env.RequireNothingRecorded(t, seq, h["X-Request-Id"])
+		}
+	}
+	require.Equal(t, http.StatusOK, send(t, http.DefaultClient, "GET", base+"/v1/persons/p1", "", "", "").status, "p1 was not deleted")
+
+	// The server's own pages (same origin) and clients that are not browsers still work.
+	a := sendWith(t, "POST", base+"/v1/deletions", map[string]string{"Content-Type": "text/plain", "Origin": base, "Sec-Fetch-Site": "same-origin"}, "p1\n")
+	require.Equal(t, http.StatusAccepted, a.status, a.body)
+	a = sendWith(t, "POST", base+"/v1/deletions", map[string]string{"Content-Type": "text/plain"}, "p2\n")
+	require.Equal(t, http.StatusAccepted, a.status, a.body)
 }

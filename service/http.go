@@ -39,6 +39,7 @@ func (s *Service) handler(exposed bool) http.Handler {
 	}
 	v1 := &httpx.Surface{Name: "native", Keys: httpx.NewKeys(bearer...), Refuse: native.Refuse}
 	open := &httpx.Surface{Name: "native", Refuse: native.Refuse}
+	probe := &httpx.Surface{Name: "native", AnyHost: true, Refuse: native.Refuse}
 	// With API keys set, no surface answers without a credential, wherever it listens (a reverse
 	// proxy makes loopback public): the Sophon surface takes its token or any API key, whose name
 	// is then the actor of what the request records.
@@ -60,7 +61,10 @@ func (s *Service) handler(exposed bool) http.Handler {
 		return v1
 	}
 	metricsSurface, openAPISurface := endpoint(config.EndpointMetrics), endpoint(config.EndpointOpenAPI)
-	tencentSurface := &httpx.Surface{Name: "tencent", Refuse: tencent.Refuse} // its signature is its authentication
+	// The Tencent signature is its authentication, and it covers the Host header: a rebinding page
+	// can neither sign nor read an answer, so the surface takes any Host, and a client whose fixed
+	// endpoint (iai.tencentcloudapi.com) an operator pointed here by DNS keeps working.
+	tencentSurface := &httpx.Surface{Name: "tencent", AnyHost: true, Refuse: tencent.Refuse}
 	surface := func(route string) *httpx.Surface {
 		_, path, _ := strings.Cut(route, " ") // "METHOD /path", or "/path" for any method
 		if path == "" {
@@ -73,15 +77,24 @@ func (s *Service) handler(exposed bool) http.Handler {
 			return sophonSurface
 		case path == "/{$}":
 			return tencentSurface
+		case path == "/healthz" || path == "/readyz":
+			return probe
 		case path == "/metrics":
 			return metricsSurface
 		case path == "/openapi.json":
 			return openAPISurface
 		}
-		return open // /healthz, /readyz, and no route at all (404)
+		return open // no route at all (404)
+	}
+	// Without API keys the server answers to loopback names only (and those listed), so that a
+	// page whose name an attacker rebinds to 127.0.0.1 is refused; with keys, a Host is no
+	// credential, and any is answered unless the operator lists them.
+	var hosts *httpx.Hosts
+	if listed, _ := s.cfg.Hosts(); len(bearer) == 0 || len(listed) > 0 { // validated by Open
+		hosts = httpx.NewHosts(listed...)
 	}
 	guard := httpx.Guard(httpx.GuardConfig{
-		Surface: surface, Rate: s.cfg.RateLimit, Burst: s.cfg.RateBurst,
+		Surface: surface, Hosts: hosts, Rate: s.cfg.RateLimit, Burst: s.cfg.RateBurst,
 		// On loopback, one address stands for every client of the machine: anonymous local
 		// clients are not rate-limited, clients with an API key are (per key).
 		ExemptLoopback: true,

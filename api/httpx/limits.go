@@ -52,13 +52,19 @@ type Surface struct {
 	// Closed, when set, refuses every request of the surface as unauthenticated, saying why
 	// (a surface without credentials on an address others can reach).
 	Closed string
-	Refuse Refuser
+	// AnyHost exempts the surface from the Host check (GuardConfig.Hosts): health probes come by
+	// address, under whatever name the prober was given.
+	AnyHost bool
+	Refuse  Refuser
 }
 
 // GuardConfig configures Guard.
 type GuardConfig struct {
 	// Surface returns the surface a route (a ServeMux pattern, "" when none matches) belongs to.
 	Surface func(route string) *Surface
+	// Hosts, when set, are the names the server answers to: a request with another Host header
+	// is refused (ErrHostNotAllowed) unless its surface is AnyHost. nil answers any Host.
+	Hosts *Hosts
 	// Rate (requests per second) and Burst size each client's token bucket; a client is the API
 	// key it authenticated with, else its IP address (IPv6: its /64). Rate < 0 turns it off.
 	Rate  float64
@@ -101,10 +107,12 @@ func (c *GuardConfig) setDefaults() {
 	}
 }
 
-// Guard enforces, in this order, the request's size (URL, headers), the surface's
-// authentication, the client's request rate and the number of large bodies in flight. A refused
-// request is answered by its surface's Refuser, after the guard set Retry-After (429) or
-// WWW-Authenticate (401). It runs inside Middleware (WithRoutes), which names the route.
+// Guard enforces, in this order, the request's size (URL, headers), its Host, that a browser did
+// not send it from another site (state-changing methods), the surface's authentication, the
+// client's request rate and the number of large bodies in flight. A refused request is answered
+// by its surface's Refuser, after the guard set Retry-After (429) or WWW-Authenticate (401). It
+// runs inside Middleware (WithRoutes), which names the route; every route of the mux, those
+// added later included, passes it.
 func Guard(cfg GuardConfig) func(http.Handler) http.Handler {
 	cfg.setDefaults()
 	limiter := &clientLimiter{rate: rate.Limit(cfg.Rate), burst: cfg.Burst, clients: map[string]*rate.Limiter{}}
@@ -126,6 +134,15 @@ func Guard(cfg GuardConfig) func(http.Handler) http.Handler {
 			}
 			if n := headerBytes(r); n > cfg.MaxHeader {
 				refuse("headers_too_large", fmt.Errorf("%w: %d bytes, at most %d", ErrHeadersTooLarge, n, cfg.MaxHeader))
+				return
+			}
+			if cfg.Hosts != nil && !surf.AnyHost && !cfg.Hosts.Allow(r.Host) {
+				refuse("host_not_allowed", fmt.Errorf("%w: this server does not answer to %q; it answers to loopback names "+
+					"and addresses and to the names in ERASURE_ALLOWED_HOSTS", ErrHostNotAllowed, r.Host))
+				return
+			}
+			if err := crossSite(r); err != nil {
+				refuse("cross_site", err)
 				return
 			}
 			switch {

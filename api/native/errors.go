@@ -65,6 +65,8 @@ var errorTable = []errorCode{
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "TIMEOUT"},
 	// Refused by the guard (httpx.Guard) or a limit of this surface, before any work.
 	{httpx.ErrUnauthenticated, http.StatusUnauthorized, "UNAUTHENTICATED"},
+	{httpx.ErrHostNotAllowed, http.StatusForbidden, "HOST_NOT_ALLOWED"},
+	{httpx.ErrCrossSite, http.StatusForbidden, "CROSS_SITE_REQUEST"},
 	{httpx.ErrRateLimited, http.StatusTooManyRequests, "RATE_LIMITED"},
 	{httpx.ErrTooManyLargeBodies, http.StatusTooManyRequests, "TOO_MANY_LARGE_REQUESTS"},
 	{errTooManyBulk, http.StatusTooManyRequests, "TOO_MANY_BULK_REQUESTS"},

@@ -36,6 +36,8 @@ var requestErrors = []struct {
 	{"BODY_TOO_LARGE", 413, "the request body is over the endpoint's limit"},
 	{"UNSUPPORTED_MEDIA_TYPE", 415, "the body is not application/json (deletions: nor text/plain or application/x-ndjson)"},
 	{"UNAUTHENTICATED", 401, "no bearer API key, or one the server does not know (ERASURE_API_KEYS)"},
+	{"HOST_NOT_ALLOWED", 403, "the Host header is not a name of this server: loopback names and addresses, and ERASURE_ALLOWED_HOSTS"},
+	{"CROSS_SITE_REQUEST", 403, "a browser sent a state-changing request from another site (Sec-Fetch-Site, or an Origin other than the Host, or null)"},
 	{"RATE_LIMITED", 429, "the client's request rate is over ERASURE_RATE_LIMIT (Retry-After)"},
 	{"TOO_MANY_BULK_REQUESTS", 429, "more bulk deletion requests streaming at once than ERASURE_MAX_BULK (Retry-After)"},
 	{"TOO_MANY_LARGE_REQUESTS", 429, "too many requests with bodies over 1 MiB in flight at once (Retry-After)"},
@@ -256,8 +258,8 @@ func document() map[string]any {
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "erasure native API", "version": "1",
 			"description": "Deletes people from face-recognition systems. /v1 requires a bearer API key (ERASURE_API_KEYS) " +
-				"when keys are configured, and always on a non-loopback address; /healthz, /readyz, /metrics and " +
-				"/openapi.json are open. Errors are {\"error\":{\"code\",\"message\"}}; x-error-codes lists every request-level code."},
+				"when keys are configured, and always on a non-loopback address; /healthz and /readyz are open, and so are " +
+				"/metrics and /openapi.json unless ERASURE_OPEN_ENDPOINTS closes them. Errors are {\"error\":{\"code\",\"message\"}}; x-error-codes lists every request-level code."},
 		"paths":    paths,
 		"security": []any{map[string]any{"bearerAuth": []any{}}},
 		"components": map[string]any{

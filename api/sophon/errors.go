@@ -73,9 +73,12 @@ var errorTable = []errorCode{
 	{errNotReplaced, http.StatusServiceUnavailable, "SERVICE_BUSY"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "TIMEOUT"},
 	// Refused by the guard (httpx.Guard) before any work. Sophon has codes for none of these:
-	// UNAUTHORIZED is new; a limit reached is SERVICE_BUSY (retry later, as for a 503) with the
-	// status saying which.
+	// UNAUTHORIZED, HOST_NOT_ALLOWED and CROSS_SITE_REQUEST are new (the latter two as the native
+	// API names them); a limit reached is SERVICE_BUSY (retry later, as for a 503) with the status
+	// saying which.
 	{httpx.ErrUnauthenticated, http.StatusUnauthorized, "UNAUTHORIZED"},
+	{httpx.ErrHostNotAllowed, http.StatusForbidden, "HOST_NOT_ALLOWED"},
+	{httpx.ErrCrossSite, http.StatusForbidden, "CROSS_SITE_REQUEST"},
 	{httpx.ErrRateLimited, http.StatusTooManyRequests, "SERVICE_BUSY"},
 	{httpx.ErrTooManyLargeBodies, http.StatusTooManyRequests, "SERVICE_BUSY"},
 	{httpx.ErrURLTooLong, http.StatusRequestURITooLong, "INVALID_ARGUMENTS"},

@@ -59,6 +59,8 @@ var errorTable = []errorCode{
 	{httpx.ErrURLTooLong, "RequestSizeLimitExceeded"},
 	{httpx.ErrHeadersTooLarge, "RequestSizeLimitExceeded"},
 	{httpx.ErrUnauthenticated, "AuthFailure.UnauthorizedOperation"},
+	{httpx.ErrHostNotAllowed, "AuthFailure.UnauthorizedOperation"},
+	{httpx.ErrCrossSite, "AuthFailure.UnauthorizedOperation"},
 	{errUnsupported, "UnsupportedOperation"},
 	{errMissing, "MissingParameter.ErrorParameterEmpty"},
 	{errPersonIDIllegal, "InvalidParameterValue.PersonIdIllegal"},
