@@ -44,6 +44,11 @@ type Config struct {
 	// own default limit (0 means the default). Over it a call answers RequestLimitExceeded.
 	TencentRate  float64
 	TencentBurst int
+	// TencentAllowUnsignedPayload (ERASURE_TENCENT_ALLOW_UNSIGNED_PAYLOAD, default false) accepts
+	// Tencent requests sent with X-TC-Content-SHA256: UNSIGNED-PAYLOAD. Their body is not signed,
+	// so anyone who sees one may send another body under its signature until it is first used.
+	TencentAllowUnsignedPayload bool
+	tencentUnsignedInvalid      string
 	// SigningKey (ERASURE_SIGNING_KEY) is the Ed25519 key that signs deletion receipts: base64 of a
 	// 32-byte seed or 64-byte private key; default generated under --data (signing.key, 0600).
 	SigningKey string
@@ -139,6 +144,7 @@ func FromEnv() Config {
 		}
 	}
 	c.securityFromEnv()
+	c.tencentFromEnv()
 	c.webhooksFromEnv()
 	if d, err := time.ParseDuration(os.Getenv("ERASURE_SAGA_ACK_WAIT")); err == nil {
 		c.SagaAckWait = d
@@ -228,6 +234,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TencentBurst < 0 || c.TencentBurst > 1e6 {
 		return fmt.Errorf("ERASURE_TENCENT_BURST must be a whole number of requests, such as 50 (0 means the default, 50)")
+	}
+	if err := c.validateTencent(); err != nil {
+		return err
 	}
 	if err := c.validateSecurity(); err != nil {
 		return err

@@ -11,7 +11,8 @@ import (
 	"github.com/erasure-dev/erasure/events"
 )
 
-// Deletions projects deletion requests, their items and outcomes, and the deleted persons.
+// Deletions projects deletion requests, their items and outcomes, the deleted persons and the
+// groups whose deletion was requested.
 // A replay folds the same events in memory (replay_fold.go): a change to what this writes needs
 // the same change there and a bump of its version (versions.go); TestReplayEqualsLive compares them.
 type Deletions struct{}
@@ -96,6 +97,9 @@ func applyDeletion(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 		}
 		return exec(`INSERT INTO deleted_persons (person_id, deletion_id, deleted_at, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			e.PersonID, e.DeletionID, t, r.Seq)
+	case events.GroupDeletionRequested:
+		return exec(`INSERT INTO deleted_groups (group_id, deletion_id, requested_at, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			e.GroupID, e.DeletionID, t, r.Seq)
 	case events.DeletionCompleted:
 		// A cancelled request stays cancelled; completed_at tells that its last item is terminal.
 		return exec(`UPDATE deletions SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'completed' END,

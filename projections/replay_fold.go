@@ -296,12 +296,19 @@ type deletedRec struct {
 	seq                  uint64
 }
 
+type deletedGroupRec struct {
+	groupID, deletionID string
+	requestedAt         time.Time
+	seq                 uint64
+}
+
 // deletionsFold mirrors applyDeletion (deletions.go).
 type deletionsFold struct {
 	deletions map[string]*deletionRec
 	items     map[itemKey]*itemRec
 	byPerson  map[string][]*itemRec
 	deleted   []deletedRec
+	groups    []deletedGroupRec
 }
 
 // update applies fn to the person's items that match.
@@ -390,6 +397,8 @@ func (f *deletionsFold) add(r events.Recorded) {
 		f.update(e.PersonID, func(it *itemRec) bool { return it.sagaID == e.DeletionID && it.state == ItemPending },
 			func(it *itemRec) { it.state, it.updatedAt = ItemDeleted, t })
 		f.deleted = append(f.deleted, deletedRec{personID: e.PersonID, deletionID: e.DeletionID, deletedAt: t, seq: r.Seq})
+	case events.GroupDeletionRequested:
+		f.groups = append(f.groups, deletedGroupRec{groupID: e.GroupID, deletionID: e.DeletionID, requestedAt: t, seq: r.Seq})
 	case events.DeletionCompleted:
 		if d, ok := f.deletions[e.DeletionID]; ok {
 			if d.state != "cancelled" {
@@ -438,7 +447,14 @@ func (f *deletionsFold) flush(ctx context.Context, w rowWriter, final bool) erro
 	for _, d := range f.deleted {
 		rows = append(rows, []any{d.personID, d.deletionID, d.deletedAt, int64(d.seq)})
 	}
-	return w.write(ctx, "deleted_persons", []string{"person_id", "deletion_id", "deleted_at", "seq"}, rows)
+	if err := w.write(ctx, "deleted_persons", []string{"person_id", "deletion_id", "deleted_at", "seq"}, rows); err != nil {
+		return err
+	}
+	rows = nil
+	for _, g := range f.groups {
+		rows = append(rows, []any{g.groupID, g.deletionID, g.requestedAt, int64(g.seq)})
+	}
+	return w.write(ctx, "deleted_groups", []string{"group_id", "deletion_id", "requested_at", "seq"}, rows)
 }
 
 func (Permissions) newFold() fold { return &permissionsFold{groups: map[string]*permissionRec{}} }

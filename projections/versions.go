@@ -25,7 +25,7 @@ type Describer interface {
 // the log at its next start, beside the live tables, and swaps it in.
 const (
 	RegistryVersion    = 1
-	DeletionsVersion   = 1
+	DeletionsVersion   = 2 // 2: deleted_groups
 	PermissionsVersion = 1
 	AuditVersion       = 1
 )
@@ -39,7 +39,7 @@ func (Registry) Describe() Description {
 // Describe describes the deletions projection.
 func (Deletions) Describe() Description {
 	return Description{Name: "deletions", Version: DeletionsVersion,
-		Tables: []string{"deletions", "deletion_items", "deleted_persons"}}
+		Tables: []string{"deletions", "deletion_items", "deleted_persons", "deleted_groups"}}
 }
 
 // Describe describes the permissions projection.

@@ -29,7 +29,8 @@ func (s *Service) handler(exposed bool) http.Handler {
 	native.New(s.App, s.logger).SetMaxBulk(s.cfg.MaxBulk).SetWebhooks(s.Webhooks).Register(mux)
 	sophon.New(s.App, s.logger, s.cfg.SophonWait).Register(mux)
 	tencent.New(s.App, s.logger, tencent.Config{SecretID: s.cfg.TencentSecretID, SecretKey: s.cfg.TencentSecretKey,
-		Rate: s.cfg.TencentRate, Burst: s.cfg.TencentBurst}).Register(mux)
+		Rate: s.cfg.TencentRate, Burst: s.cfg.TencentBurst, Ledger: s.signatures,
+		AllowUnsignedPayload: s.cfg.TencentAllowUnsignedPayload}).Register(mux)
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 
 	keys, _ := s.cfg.Keys() // validated by Open

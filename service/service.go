@@ -53,6 +53,8 @@ type Service struct {
 	observer *eventObserver
 	// Webhooks is the webhook dispatcher (webhooks.go), run as the "webhooks" worker.
 	Webhooks *webhooks.Service
+	// signatures is the Tencent surface's signature ledger, shared by the replicas (signatures.go).
+	signatures signatureLedger
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -288,7 +290,11 @@ func (s *Service) openLog(ctx context.Context) error {
 	}
 	atomic := serverAtLeast(s.nc.ConnectedServerVersion(), 2, 12)
 	s.Log = events.NewStore(js, events.StoreConfig{Stream: s.cfg.Stream, Replicas: replicas, Atomic: atomic})
-	return s.Log.Provision(ctx)
+	if err := s.Log.Provision(ctx); err != nil {
+		return err
+	}
+	s.signatures, err = openSignatureLedger(ctx, js, replicas)
+	return err
 }
 
 // afterProjection truncates the SQLite write-ahead log after a batch that removed a deleted

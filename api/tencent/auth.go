@@ -67,40 +67,64 @@ func parseAuthorization(h string) (authorization, error) {
 type verifier struct {
 	secretID, secretKey string
 	now                 func() time.Time
+	// allowUnsigned accepts X-TC-Content-SHA256: UNSIGNED-PAYLOAD.
+	allowUnsigned bool
 }
 
 // verify checks r's signature over its method, query (GET), signed headers and body. The Host
 // header is taken exactly as received: a request signed for another host does not verify.
 func (v verifier) verify(r *http.Request, body []byte) error {
-	if v.secretID == "" {
-		return fmt.Errorf("%w: no Tencent credential is configured (ERASURE_TENCENT_SECRET_ID, ERASURE_TENCENT_SECRET_KEY)", errSecretIDNotFound)
-	}
-	a, err := parseAuthorization(r.Header.Get("Authorization"))
+	a, ts, err := v.authenticate(r)
 	if err != nil {
 		return err
 	}
+	return v.check(r, a, ts, body)
+}
+
+// authenticate checks all that the headers alone can show: the credential, the timestamp's
+// window, the credential's date, that host is signed and that the payload is. It returns the
+// parsed Authorization and the signing time (X-TC-Timestamp). The body is read only once this
+// passes, so a client without a recent request's headers cannot make the server buffer one.
+func (v verifier) authenticate(r *http.Request) (authorization, int64, error) {
+	if v.secretID == "" {
+		return authorization{}, 0, fmt.Errorf("%w: no Tencent credential is configured (ERASURE_TENCENT_SECRET_ID, ERASURE_TENCENT_SECRET_KEY)", errSecretIDNotFound)
+	}
+	a, err := parseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
+		return authorization{}, 0, err
+	}
 	if a.secretID != v.secretID {
-		return fmt.Errorf("%w: %q", errSecretIDNotFound, a.secretID)
+		return authorization{}, 0, fmt.Errorf("%w: %q", errSecretIDNotFound, a.secretID)
 	}
 	ts, err := strconv.ParseInt(r.Header.Get("X-TC-Timestamp"), 10, 64)
 	if err != nil {
-		return fmt.Errorf("%w: X-TC-Timestamp must be a Unix time in seconds", errSignatureFailure)
+		return authorization{}, 0, fmt.Errorf("%w: X-TC-Timestamp must be a Unix time in seconds", errSignatureFailure)
 	}
 	signedAt := time.Unix(ts, 0)
 	if skew := v.now().Sub(signedAt); skew > MaxClockSkew || skew < -MaxClockSkew {
-		return fmt.Errorf("%w: signed at %s, the server's time is %s (at most %s apart)", errSignatureExpire,
+		return authorization{}, 0, fmt.Errorf("%w: signed at %s, the server's time is %s (at most %s apart)", errSignatureExpire,
 			signedAt.UTC().Format(time.RFC3339), v.now().UTC().Format(time.RFC3339), MaxClockSkew)
 	}
 	if a.date != signedAt.UTC().Format("2006-01-02") {
-		return fmt.Errorf("%w: the credential's date is not X-TC-Timestamp's (UTC)", errSignatureFailure)
+		return authorization{}, 0, fmt.Errorf("%w: the credential's date is not X-TC-Timestamp's (UTC)", errSignatureFailure)
 	}
 	hasHost := false
 	for _, h := range a.signedHeaders {
 		hasHost = hasHost || h == "host"
 	}
 	if !hasHost {
-		return fmt.Errorf("%w: SignedHeaders must include host", errSignatureFailure)
+		return authorization{}, 0, fmt.Errorf("%w: SignedHeaders must include host", errSignatureFailure)
 	}
+	if unsignedPayload(r) && !v.allowUnsigned {
+		return authorization{}, 0, errUnsignedPayload
+	}
+	return a, ts, nil
+}
+
+// check verifies the signature of a request that authenticate passed, over its body. Any header
+// among SignedHeaders (x-tc-action, x-tc-version, x-tc-timestamp when a client signs them) is
+// verified with its value as the handler reads it.
+func (v verifier) check(r *http.Request, a authorization, ts int64, body []byte) error {
 	// Tencent's documentation lower-cases header values; its Go SDK signs them as sent. Either
 	// form verifies.
 	for _, lower := range []bool{false, true} {
@@ -109,6 +133,11 @@ func (v verifier) verify(r *http.Request, body []byte) error {
 		}
 	}
 	return errSignatureFailure
+}
+
+// unsignedPayload reports whether the client left the body out of the signature.
+func unsignedPayload(r *http.Request) bool {
+	return r.Header.Get("X-TC-Content-SHA256") == "UNSIGNED-PAYLOAD"
 }
 
 func (v verifier) sign(a authorization, r *http.Request, body []byte, ts int64, lower bool) []byte {
@@ -125,7 +154,7 @@ func (v verifier) sign(a authorization, r *http.Request, body []byte, ts int64, 
 		headers.WriteString(strings.ToLower(name) + ":" + value + "\n")
 	}
 	payload := sha256hex(body)
-	if r.Header.Get("X-TC-Content-SHA256") == "UNSIGNED-PAYLOAD" {
+	if unsignedPayload(r) {
 		payload = sha256hex([]byte("UNSIGNED-PAYLOAD"))
 	}
 	query := ""

@@ -38,6 +38,20 @@ var (
 	errDeleteFaceNum     = errors.New("a person keeps at least one face")
 )
 
+// Errors of the signature ledger and the replay rules (tencent.go, replay.go).
+var (
+	errUnsignedPayload = fmt.Errorf("%w: X-TC-Content-SHA256: UNSIGNED-PAYLOAD leaves the body out of the signature, so it is refused (the operator may accept it with ERASURE_TENCENT_ALLOW_UNSIGNED_PAYLOAD=true)", errSignatureFailure)
+	// errSignatureReused: a captured signature sent with another action, version, host, path or
+	// body than the request it was first accepted for.
+	errSignatureReused = fmt.Errorf("%w: the signature was already used for another request; sign each request anew", errSignatureFailure)
+	// errSignedBeforeDeletion: a create signed before the deletion of what it names, so possibly
+	// a replay that would undo the deletion.
+	errSignedBeforeDeletion = fmt.Errorf("%w: the request was signed before", errSignatureExpire)
+	// errLedger: the signature ledger could not be reached, so no signature can be told fresh;
+	// nothing runs.
+	errLedger = errors.New("the signature ledger cannot be reached; the request was not run, retry it")
+)
+
 // errorCode is one row of the Tencent surface's error table.
 type errorCode struct {
 	err  error
@@ -48,6 +62,7 @@ type errorCode struct {
 // (errors.Is) wins; anything else is InternalError. Every answer is HTTP 200, as Tencent Cloud
 // answers: its SDK treats any other status as a transport failure and would hide the code.
 var errorTable = []errorCode{
+	{errLedger, "InternalError"},
 	{errSecretIDNotFound, "AuthFailure.SecretIdNotFound"},
 	{errSignatureFailure, "AuthFailure.SignatureFailure"},
 	{errSignatureExpire, "AuthFailure.SignatureExpire"},

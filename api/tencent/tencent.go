@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -45,6 +46,12 @@ const (
 	// maxBody holds CreateFace's four images of 5 MB base64 each, and the rest. An image over
 	// 5 MB is still read, so that it is answered FailedOperation.ImageSizeExceed.
 	maxBody = 24 << 20
+	// ledgerTimeout bounds a signature ledger call: past it the request is refused, not run.
+	ledgerTimeout = 5 * time.Second
+	// readGrace is how long after a signature's first use a read with the same body may still
+	// carry it: calls the SDK signs in one second reach the server within about a second of
+	// each other, plus their network latency.
+	readGrace = 2 * time.Second
 )
 
 // Config configures the surface.
@@ -57,6 +64,12 @@ type Config struct {
 	// on). Default DefaultWait.
 	Wait time.Duration
 	Now  func() time.Time // the clock signatures are checked against, default time.Now
+	// Ledger remembers accepted signatures, so that a captured one serves no other request.
+	// Replicas must share it; default an in-process ledger, enough for a single process.
+	Ledger SignatureLedger
+	// AllowUnsignedPayload accepts X-TC-Content-SHA256: UNSIGNED-PAYLOAD
+	// (ERASURE_TENCENT_ALLOW_UNSIGNED_PAYLOAD); refused by default, since such a body is not signed.
+	AllowUnsignedPayload bool
 }
 
 func (c *Config) setDefaults() {
@@ -84,6 +97,7 @@ type API struct {
 	logger   *slog.Logger
 	cfg      Config
 	verifier verifier
+	ledger   SignatureLedger
 	actions  map[string]action
 
 	mu       sync.Mutex
@@ -96,8 +110,11 @@ func New(a *app.App, logger *slog.Logger, cfg Config) *API {
 		logger = slog.Default()
 	}
 	cfg.setDefaults()
-	api := &API{app: a, logger: logger, cfg: cfg, limiters: map[string]*rate.Limiter{},
-		verifier: verifier{secretID: cfg.SecretID, secretKey: cfg.SecretKey, now: cfg.Now}}
+	api := &API{app: a, logger: logger, cfg: cfg, limiters: map[string]*rate.Limiter{}, ledger: cfg.Ledger,
+		verifier: verifier{secretID: cfg.SecretID, secretKey: cfg.SecretKey, now: cfg.Now, allowUnsigned: cfg.AllowUnsignedPayload}}
+	if api.ledger == nil {
+		api.ledger = newMemoryLedger(cfg.Now)
+	}
 	api.actions = map[string]action{
 		"CreateGroup":           api.createGroup,
 		"DeleteGroup":           api.deleteGroup,
@@ -150,6 +167,10 @@ func (api *API) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (api *API) handle(r *http.Request, requestID string) (any, error) {
+	a, signedAt, err := api.verifier.authenticate(r)
+	if err != nil {
+		return nil, err
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -158,10 +179,14 @@ func (api *API) handle(r *http.Request, requestID string) (any, error) {
 		}
 		return nil, fmt.Errorf("%w: reading the body: %v", errInvalid, err)
 	}
-	if err := api.verifier.verify(r, body); err != nil {
+	if err := api.verifier.check(r, a, signedAt, body); err != nil {
 		return nil, err
 	}
-	query := r.URL.Query()
+	// A POST's query is not signed: its Action and Version would be anyone's to set.
+	query := url.Values{}
+	if r.Method == http.MethodGet {
+		query = r.URL.Query()
+	}
 	name := r.Header.Get("X-TC-Action")
 	if name == "" {
 		name = query.Get("Action")
@@ -169,6 +194,16 @@ func (api *API) handle(r *http.Request, requestID string) (any, error) {
 	version := r.Header.Get("X-TC-Version")
 	if version == "" {
 		version = query.Get("Version")
+	}
+	params := body
+	if r.Method == http.MethodGet {
+		params = []byte(r.URL.RawQuery)
+	}
+	use := SignatureUse{Action: name, Version: version, Method: r.Method, Host: r.Host, Path: r.URL.Path,
+		Params: sha256hex(params), AcceptedAt: api.cfg.Now()}
+	first, seen, err := api.remember(r.Context(), a.signature, use)
+	if err != nil {
+		return nil, err
 	}
 	act, ok := api.actions[name]
 	if !ok {
@@ -184,8 +219,40 @@ func (api *API) handle(r *http.Request, requestID string) (any, error) {
 	if r.Method == http.MethodGet {
 		decode = func(v any) error { return decodeQuery(query, v) }
 	}
+	if err := api.signedAfterDeletions(r.Context(), name, decode, signedAt, first, seen); err != nil {
+		return nil, err
+	}
 	return act(r.Context(), events.Meta{CorrelationID: requestID, Actor: "tencent-api"}, decode)
 }
+
+// remember files the signature in the ledger before anything runs. The SDK signs neither the
+// action nor the version, and with UNSIGNED-PAYLOAD not the body, so a signature seen before is
+// accepted again only for the request it was first accepted for. Two exceptions keep the
+// official SDK working, since it signs whole seconds with no nonce: two calls it makes within a
+// second with the same body carry the same signature. An exact repeat runs as it always did
+// (a replayed create is refused separately if it would undo a deletion: signedAfterDeletions),
+// and so does a read with the same body arriving within readGrace of the first use (a client
+// reading a person's groups right after its base info, or a group right after deleting it). A
+// captured signature can never be aimed at another write, nor at anything after readGrace.
+func (api *API) remember(ctx context.Context, signature []byte, use SignatureUse) (SignatureUse, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, ledgerTimeout)
+	defer cancel()
+	first, seen, err := api.ledger.Remember(ctx, signature, use)
+	if err != nil {
+		api.logger.Error("Tencent signature ledger unreachable; refusing the request", "err", err)
+		return SignatureUse{}, false, fmt.Errorf("%w (%v)", errLedger, err)
+	}
+	sameSecondRead := reads[use.Action] && first.sameParams(use) && use.AcceptedAt.Sub(first.AcceptedAt) <= readGrace
+	if seen && !first.sameRequest(use) && !sameSecondRead {
+		return SignatureUse{}, false, fmt.Errorf("%w (first accepted for %s at %s)", errSignatureReused, first.Action,
+			first.AcceptedAt.UTC().Format(time.RFC3339))
+	}
+	return first, seen, nil
+}
+
+// reads are the actions that change nothing.
+var reads = map[string]bool{"GetGroupInfo": true, "GetGroupList": true, "GetPersonBaseInfo": true,
+	"GetPersonGroupInfo": true, "GetPersonList": true}
 
 func knownVersion(v string) bool {
 	for _, known := range Versions {

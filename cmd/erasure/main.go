@@ -47,6 +47,8 @@ Environment:
   ERASURE_API_KEYS    name:key,... bearer keys /v1 requires (required to listen beyond loopback)
   ERASURE_API_KEY     the key delete, status, audit and receipt send
   ERASURE_SOPHON_TOKEN bearer token the Sophon surface requires (off beyond loopback without it)
+  ERASURE_TENCENT_SECRET_ID, ERASURE_TENCENT_SECRET_KEY  the credential Tencent signatures are checked against
+  ERASURE_TENCENT_ALLOW_UNSIGNED_PAYLOAD  accept Tencent requests whose body is unsigned (default false)
 `
 
 func main() {
