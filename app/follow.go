@@ -52,6 +52,12 @@ func (a *App) FollowDeletion(ctx context.Context, id string, after uint64, emit 
 		}
 		return fmt.Errorf("follow deletion %s: %w", id, err)
 	}
+	if after != 0 {
+		var err error
+		if after, err = a.followStart(ctx, id, after); err != nil {
+			return err
+		}
+	}
 	if after == 0 || (row.Completed != nil && after >= row.Version) {
 		pos, err := a.projection.Checkpoint(ctx)
 		if err != nil {
@@ -70,11 +76,38 @@ func (a *App) FollowDeletion(ctx context.Context, id string, after uint64, emit 
 		after = pos
 	}
 	f := &deletionFollower{a: a, id: id, emit: emit}
-	err := a.log.Follow(ctx, after+1, 512, f.batch)
+	// A request's progress is on its own subject and on its persons' (their outcomes): the
+	// groups' and permission groups' events are never read.
+	err := a.log.Follow(ctx, after+1, 512, f.batch,
+		events.FollowSubjects(a.log.Subject(events.AggregatePerson, "*"), a.log.Subject(events.AggregateDeletion, id)))
 	if errors.Is(err, errFollowDone) {
 		return nil
 	}
 	return err
+}
+
+// followStart bounds a resume position (a client's Last-Event-ID) to the request's part of the
+// log, so that no client can make a follower read the log from its start: below the request's
+// first event it is raised to just before it (nothing earlier concerns the request); beyond the
+// log's end it is no position of this log, and the follower starts afresh (0: the counters now).
+func (a *App) followStart(ctx context.Context, id string, after uint64) (uint64, error) {
+	last, err := a.log.LastSequence(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if after > last {
+		return 0, nil
+	}
+	first, ok, err := a.log.First(ctx, events.AggregateDeletion, id)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		// The read model knows the request but the log does not (a log replaced under it):
+		// the read model's counters are all there is.
+		return 0, nil
+	}
+	return max(after, first.Seq-1), nil
 }
 
 type deletionFollower struct {

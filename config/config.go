@@ -107,6 +107,8 @@ type Config struct {
 	WebhookAllowPrivate        bool
 	WebhookTimeout             time.Duration
 	webhookAllowPrivateInvalid string
+	// Streams (streams.go) bounds the concurrent live-progress event streams.
+	Streams Streams
 }
 
 // FromEnv returns the defaults overridden by the environment.
@@ -146,6 +148,7 @@ func FromEnv() Config {
 	c.securityFromEnv()
 	c.tencentFromEnv()
 	c.webhooksFromEnv()
+	c.streamsFromEnv()
 	if d, err := time.ParseDuration(os.Getenv("ERASURE_SAGA_ACK_WAIT")); err == nil {
 		c.SagaAckWait = d
 	}
@@ -242,6 +245,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateWebhooks(); err != nil {
+		return err
+	}
+	if err := c.validateStreams(); err != nil {
 		return err
 	}
 	if _, err := c.Level(); err != nil {

@@ -227,21 +227,37 @@ func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
 	return info.State.LastSeq, nil
 }
 
+// FollowOption narrows what Follow reads.
+type FollowOption func(*followOptions)
+
+type followOptions struct {
+	subjects []string
+}
+
+// FollowSubjects makes Follow read only the events on these subjects (NATS wildcards allowed,
+// such as Subject(prefix, AggregatePerson, "*")): the server skips the rest, so a follower
+// that needs a few subjects does not read the whole log. A server older than 2.10 cannot
+// filter on several subjects; Follow then reads every subject, which is correct, only slower.
+func FollowSubjects(subjects ...string) FollowOption {
+	return func(o *followOptions) { o.subjects = subjects }
+}
+
 // Follow delivers the log from sequence from (inclusive) in order, in batches of at most max
 // events, to fn until ctx ends or fn fails. A batch holds what is available without waiting, so
-// a quiet log still delivers each event promptly.
-func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(context.Context, []Recorded) error) error {
+// a quiet log still delivers each event promptly. Its consumer is removed when it returns.
+func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(context.Context, []Recorded) error, opts ...FollowOption) error {
 	if from == 0 {
 		from = 1
+	}
+	var o followOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
 	// Ends the fetching goroutine when Follow returns for any reason, not only when the
 	// caller's ctx ends: a caller that follows again after fn failed must not leak it.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   from,
-	})
+	cons, err := s.orderedConsumer(ctx, from, o.subjects)
 	if err != nil {
 		return fmt.Errorf("follow from %d: %w", from, err)
 	}
@@ -254,7 +270,9 @@ func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(contex
 	}
 	msgs := make(chan jetstream.Msg, max)
 	fetchErr := make(chan error, 1)
+	fetched := make(chan struct{}) // closed when the fetching goroutine has returned
 	go func() {
+		defer close(fetched)
 		defer close(msgs)
 		for {
 			m, err := it.Next()
@@ -271,7 +289,24 @@ func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(contex
 			}
 		}
 	}()
-	defer it.Stop()
+	defer func() {
+		it.Stop()
+		cancel()
+		// An ordered consumer outlives its client by its inactivity threshold (5 minutes) unless
+		// it is deleted: every follower that came and went (a live-progress stream per HTTP
+		// client) would hold one on the server meanwhile. The fetching goroutine may be
+		// replacing the consumer (nats.go resets it on a missed heartbeat), so the current one
+		// is known only once that goroutine has returned.
+		select {
+		case <-fetched:
+		case <-time.After(consumerDeleteWait):
+		}
+		if ci := cons.CachedInfo(); ci != nil {
+			dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), consumerDeleteWait)
+			defer dcancel()
+			_ = s.stream.DeleteConsumer(dctx, ci.Name) // best effort: the threshold removes it otherwise
+		}
+	}()
 	batch := make([]Recorded, 0, max)
 	for {
 		select {
@@ -314,6 +349,49 @@ func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(contex
 
 // followHeartbeat is the idle heartbeat Follow asks the server for while it waits for events.
 const followHeartbeat = time.Second
+
+// consumerCreateWait and consumerDeleteWait bound the creation and the removal of a follower's
+// consumer (nats.go's ordered consumer allows 10 s for a creation).
+const (
+	consumerCreateWait = 10 * time.Second
+	consumerDeleteWait = 5 * time.Second
+)
+
+// orderedConsumer creates Follow's consumer from sequence from, on subjects when given.
+func (s *Store) orderedConsumer(ctx context.Context, from uint64, subjects []string) (jetstream.Consumer, error) {
+	prefix := NewID() // names the consumer, so that one whose creation went unanswered can be removed
+	cfg := jetstream.OrderedConsumerConfig{
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    from,
+		FilterSubjects: subjects,
+		NamePrefix:     prefix,
+	}
+	// Created whether or not the caller still waits (its HTTP client may leave meanwhile): the
+	// server would create it all the same, and only a consumer whose creation was answered is
+	// removed for sure when Follow returns.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), consumerCreateWait)
+	defer cancel()
+	cons, err := s.stream.OrderedConsumer(cctx, cfg)
+	if errors.Is(err, jetstream.ErrConsumerMultipleFilterSubjectsNotSupported) {
+		// nats-server before 2.10 ignored the filters and created the consumer on every
+		// subject: remove it, and follow every subject instead.
+		_ = s.stream.DeleteConsumer(cctx, prefix+"_1")
+		cfg.FilterSubjects, cfg.NamePrefix = nil, NewID()
+		cons, err = s.stream.OrderedConsumer(cctx, cfg)
+	}
+	if err != nil {
+		// A creation that timed out may still happen on the server: remove it by name.
+		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), consumerDeleteWait)
+		defer dcancel()
+		_ = s.stream.DeleteConsumer(dctx, cfg.NamePrefix+"_1")
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		_ = s.stream.DeleteConsumer(cctx, cons.CachedInfo().Name)
+		return nil, err
+	}
+	return cons, nil
+}
 
 func decodeJS(m jetstream.Msg) (Recorded, error) {
 	md, err := m.Metadata()

@@ -26,7 +26,8 @@ const maxHeaderBytes = 64 << 10
 // unless ERASURE_SOPHON_TOKEN or ERASURE_API_KEYS is set.
 func (s *Service) handler(exposed bool) http.Handler {
 	mux := http.NewServeMux()
-	native.New(s.App, s.logger).SetMaxBulk(s.cfg.MaxBulk).SetWebhooks(s.Webhooks).Register(mux)
+	native.New(s.App, s.logger).SetMaxBulk(s.cfg.MaxBulk).SetStreamLimits(s.cfg.Streams.PerClient, s.cfg.Streams.Total).
+		SetWebhooks(s.Webhooks).Register(mux)
 	sophon.New(s.App, s.logger, s.cfg.SophonWait).Register(mux)
 	tencent.New(s.App, s.logger, tencent.Config{SecretID: s.cfg.TencentSecretID, SecretKey: s.cfg.TencentSecretKey,
 		Rate: s.cfg.TencentRate, Burst: s.cfg.TencentBurst, Ledger: s.signatures,

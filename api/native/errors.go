@@ -70,6 +70,7 @@ var errorTable = []errorCode{
 	{httpx.ErrRateLimited, http.StatusTooManyRequests, "RATE_LIMITED"},
 	{httpx.ErrTooManyLargeBodies, http.StatusTooManyRequests, "TOO_MANY_LARGE_REQUESTS"},
 	{errTooManyBulk, http.StatusTooManyRequests, "TOO_MANY_BULK_REQUESTS"},
+	{errTooManyStreams, http.StatusTooManyRequests, "TOO_MANY_STREAMS"},
 	{httpx.ErrURLTooLong, http.StatusRequestURITooLong, "URL_TOO_LONG"},
 	{httpx.ErrHeadersTooLarge, http.StatusRequestHeaderFieldsTooLarge, "HEADERS_TOO_LARGE"},
 }

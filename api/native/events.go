@@ -50,6 +50,14 @@ func (api *API) deletionEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
+	// Held until the stream ends: a client that goes away gives its slot back.
+	release, err := api.streams.acquire(r)
+	if err != nil {
+		w.Header().Set("Retry-After", streamRetryAfter)
+		writeError(w, err)
+		return
+	}
+	defer release()
 	flusher, _ := w.(http.Flusher)
 	var (
 		mu      sync.Mutex
@@ -125,7 +133,7 @@ func (api *API) deletionEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	err := api.app.FollowDeletion(r.Context(), r.PathValue("id"), after, send)
+	err = api.app.FollowDeletion(r.Context(), r.PathValue("id"), after, send)
 	close(stop)
 	wg.Wait()
 	if err != nil && !started && r.Context().Err() == nil {

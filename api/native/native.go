@@ -33,11 +33,13 @@ type API struct {
 	logger *slog.Logger
 	bulk   chan struct{}     // slots of bulk deletion requests (limits.go)
 	hooks  *webhooks.Service // webhook subscriptions (webhooks.go); nil: none served
+	// streams caps the open live-progress streams (streams.go).
+	streams *streamSlots
 }
 
 // New returns the native API over a.
 func New(a *app.App, logger *slog.Logger) *API {
-	return &API{app: a, logger: logger, bulk: make(chan struct{}, DefaultMaxBulk)}
+	return (&API{app: a, logger: logger, bulk: make(chan struct{}, DefaultMaxBulk)}).SetStreamLimits(0, 0)
 }
 
 // Register adds the native routes to mux.

@@ -40,6 +40,7 @@ var requestErrors = []struct {
 	{"CROSS_SITE_REQUEST", 403, "a browser sent a state-changing request from another site (Sec-Fetch-Site, or an Origin other than the Host, or null)"},
 	{"RATE_LIMITED", 429, "the client's request rate is over ERASURE_RATE_LIMIT (Retry-After)"},
 	{"TOO_MANY_BULK_REQUESTS", 429, "more bulk deletion requests streaming at once than ERASURE_MAX_BULK (Retry-After)"},
+	{"TOO_MANY_STREAMS", 429, "more event streams (GET /v1/deletions/{id}/events) open at once than ERASURE_MAX_STREAMS_PER_CLIENT for the client or ERASURE_MAX_STREAMS in all (Retry-After)"},
 	{"TOO_MANY_LARGE_REQUESTS", 429, "too many requests with bodies over 1 MiB in flight at once (Retry-After)"},
 	{"URL_TOO_LONG", 414, "the request target is over 16 KiB"},
 	{"HEADERS_TOO_LARGE", 431, "the request headers are over 32 KiB"},
