@@ -9,8 +9,10 @@ import (
 	"image/png"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -244,5 +246,145 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 	a := sendWith(t, "POST", base+"/v1/deletions", map[string]string{"Content-Type": "text/plain", "Origin": base, "Sec-Fetch-Site": "same-origin"}, "p1\n")
 	require.Equal(t, http.StatusAccepted, a.status, a.body)
 	a = sendWith(t, "POST", base+"/v1/deletions", map[string]string{"Content-Type": "text/plain"}, "p2\n")
+	require.Equal(t, http.StatusAccepted, a.status, a.body)
+}
+
+// stalled starts a request whose body sends first and then nothing until the test ends, and
+// returns its answer once the server gives one.
+func stalled(t *testing.T, method, url string, header map[string]string, first string) <-chan answer {
+	t.Helper()
+	pr, pw := io.Pipe()
+	got := make(chan answer, 1)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		req, _ := http.NewRequest(method, url, pr) // a pipe: unknown length, sent chunked
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- answer{body: err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		got <- answer{status: resp.StatusCode, header: resp.Header, body: string(raw)}
+	}()
+	go func() { _, _ = pw.Write([]byte(first)) }()
+	t.Cleanup(func() {
+		_ = pw.CloseWithError(io.ErrUnexpectedEOF)
+		<-finished
+	})
+	return got
+}
+
+// inFlight waits until n requests are in flight, the scrape included.
+func inFlight(t *testing.T, base string, n int) {
+	t.Helper()
+	want := "\nerasure_http_requests_in_flight " + strconv.Itoa(n) + "\n"
+	require.Eventually(t, func() bool {
+		return strings.Contains(send(t, http.DefaultClient, "GET", base+"/metrics", "", "", "").body, want)
+	}, 10*time.Second, 5*time.Millisecond, "waiting for %d requests in flight", n)
+}
+
+// unsized hides a body's length, so that it is sent chunked and counts as a large body.
+type unsized struct{ io.Reader }
+
+// Anonymous clients (the Tencent surface needs no key to reach) that trickle large bodies hold
+// only the anonymous clients' share of the large-body slots: an upload with an API key is served
+// at once.
+func TestAnonymousLargeBodiesLeaveAuthenticatedSlots(t *testing.T) {
+	cfg := testenv.Config(t, "sqlite")
+	cfg.APIKeys = "ops:" + opsKey
+	cfg.TencentSecretID, cfg.TencentSecretKey = "AKIDerasuretest", "erasure-test-secret-key"
+	env := testenv.Start(t, cfg)
+	base := env.HTTP.URL
+	// Everything the Tencent surface can check before the body passes: the SecretId (no secret:
+	// it travels in every request), the time and the scope. Only the signature, over the body,
+	// is wrong, and it can only be checked once the body is in.
+	now := time.Now()
+	tencent := map[string]string{"Content-Type": "application/json", "X-TC-Action": "GetGroupList", "X-TC-Version": "2018-03-01",
+		"X-TC-Timestamp": strconv.FormatInt(now.Unix(), 10),
+		"Authorization": "TC3-HMAC-SHA256 Credential=AKIDerasuretest/" + now.UTC().Format("2006-01-02") + "/iai/tc3_request, " +
+			"SignedHeaders=content-type;host, Signature=" + strings.Repeat("0", 64)}
+	for range 32 {
+		stalled(t, "POST", base+"/", tencent, "{")
+	}
+	inFlight(t, base, 33)
+
+	start := time.Now()
+	req, err := http.NewRequest("POST", base+"/v1/persons", unsized{strings.NewReader(`{"person_id":"p1","name":"P","photos":[{"image_base64":"` + pngBase64(t) + `"}]}`)})
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+opsKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode, string(raw))
+	require.Less(t, time.Since(start), 5*time.Second, "the upload did not wait for a slot")
+}
+
+// A body that stops coming is cut off after ERASURE_BODY_TIMEOUT with the surface's error, and
+// nothing is recorded.
+func TestSlowBodyIsCutOff(t *testing.T) {
+	cfg := testenv.Config(t, "sqlite")
+	cfg.BodyTimeout = 300 * time.Millisecond
+	env := testenv.Start(t, cfg)
+	for _, tt := range []struct {
+		name, path, first string
+		status            int
+		code              string
+	}{
+		{"native", "/v1/persons", `{"person_id":"p1",`, http.StatusRequestTimeout, "BODY_TOO_SLOW"},
+		{"sophon", "/sophon/v2/face/createidentity", `{"identity_id":"p1",`, http.StatusRequestTimeout, "TIMEOUT"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			select {
+			case a := <-stalled(t, "POST", env.HTTP.URL+tt.path, map[string]string{"Content-Type": "application/json"}, tt.first):
+				require.Equal(t, tt.status, a.status, a.body)
+				require.Equal(t, tt.code, a.code(t))
+			case <-time.After(10 * time.Second):
+				require.Fail(t, "the stalled body was not cut off")
+			}
+		})
+	}
+	history, _, err := env.Svc.Log.Load(context.Background(), events.AggregatePerson, "p1")
+	require.NoError(t, err)
+	require.Empty(t, history)
+	m := send(t, http.DefaultClient, "GET", env.HTTP.URL+"/metrics", "", "", "").body
+	require.True(t, strings.Contains(m, `erasure_http_refused_total{reason="slow_body",surface="native"} 1`), "the cut-off is counted")
+}
+
+// Bulk deletion streams that send a line and stall lose their bulk slot after
+// ERASURE_BODY_TIMEOUT, so they cannot keep every other bulk request out.
+func TestStalledBulkStreamsFreeTheirSlots(t *testing.T) {
+	cfg := testenv.Config(t, "sqlite")
+	cfg.MaxBulk = 4
+	cfg.BodyTimeout = time.Second
+	env := testenv.Start(t, cfg)
+	base := env.HTTP.URL
+	var streams []<-chan answer
+	for range 4 {
+		streams = append(streams, stalled(t, "POST", base+"/v1/deletions", map[string]string{"Content-Type": "text/plain"}, "p-1\n"))
+	}
+	inFlight(t, base, 5)
+	bulk := func() answer {
+		return send(t, http.DefaultClient, "POST", base+"/v1/deletions", "", "text/plain", "p-2\n")
+	}
+	// The stalled streams hold every slot...
+	require.Eventually(t, func() bool { return bulk().status == http.StatusTooManyRequests }, 5*time.Second, 5*time.Millisecond)
+	// ...until they are cut off.
+	for _, s := range streams {
+		select {
+		case a := <-s:
+			require.Equal(t, http.StatusRequestTimeout, a.status, a.body)
+			require.Equal(t, "BODY_TOO_SLOW", a.code(t))
+		case <-time.After(10 * time.Second):
+			require.Fail(t, "a stalled stream kept its bulk slot")
+		}
+	}
+	a := bulk()
 	require.Equal(t, http.StatusAccepted, a.status, a.body)
 }

@@ -100,6 +100,7 @@ func (s *Service) handler(exposed bool) http.Handler {
 		// On loopback, one address stands for every client of the machine: anonymous local
 		// clients are not rate-limited, clients with an API key are (per key).
 		ExemptLoopback: true,
+		BodyTimeout:    s.cfg.BodyTimeout,
 		Metrics:        s.Metrics,
 	})
 	return httpx.Middleware(s.logger, native.Panic, httpx.WithMetrics(s.Metrics), httpx.WithRoutes(mux))(guard(mux))

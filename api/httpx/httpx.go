@@ -34,6 +34,9 @@ func DecodeJSON(r *http.Request, limit int64, v any) error {
 		if errors.As(err, &mbe) {
 			return fmt.Errorf("%w: limit is %d bytes", ErrBodyTooLarge, limit)
 		}
+		if errors.Is(err, ErrSlowBody) {
+			return err // the client's pace, not its JSON
+		}
 		return fmt.Errorf("%w: %v", ErrInvalidJSON, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

@@ -23,18 +23,29 @@ var (
 	ErrTooManyLargeBodies = errors.New("too many large requests in flight")
 	ErrURLTooLong         = errors.New("request URL too long")
 	ErrHeadersTooLarge    = errors.New("request headers too large")
+	// ErrSlowBody is what reading a request body returns once the client stopped sending it, or
+	// sends it too slowly (GuardConfig.BodyTimeout): a surface answers it as its own timeout.
+	ErrSlowBody = errors.New("request body too slow")
 )
 
 // Defaults of GuardConfig. The rate is per client: generous enough that a client seeding as
 // fast as it can is never refused (DESIGN §5), low enough that one client cannot starve the others.
 const (
-	DefaultRate          = 1000 // requests per second per client
-	DefaultBurst         = 2000
-	DefaultMaxURL        = 16 << 10
-	DefaultMaxHeader     = 32 << 10 // below the server's MaxHeaderBytes, so the surface answers, not net/http
-	DefaultLargeBody     = 1 << 20
-	DefaultMaxLarge      = 32
-	DefaultLargeBodyWait = 10 * time.Second
+	DefaultRate      = 1000 // requests per second per client
+	DefaultBurst     = 2000
+	DefaultMaxURL    = 16 << 10
+	DefaultMaxHeader = 32 << 10 // below the server's MaxHeaderBytes, so the surface answers, not net/http
+	DefaultLargeBody = 1 << 20
+	DefaultMaxLarge  = 32 // for clients with a key
+	// DefaultMaxLargeAnonymous is the share of the clients without one: every Tencent client
+	// (its signature covers the body, so it is checked after), and every client where no key is
+	// configured. Bodies are read whole: the two pools bound their memory together.
+	DefaultMaxLargeAnonymous = 16
+	DefaultLargeBodyWait     = 10 * time.Second
+	// DefaultBodyTimeout and DefaultMinBodyRate never hurt a real client: the slowest mobile link
+	// sends its next packet within seconds and carries several KiB/s.
+	DefaultBodyTimeout = 10 * time.Second
+	DefaultMinBodyRate = 1 << 10 // bytes per second
 	// maxClients bounds the rate limiter's memory: idle clients are forgotten first, and beyond
 	// it new clients share one bucket.
 	maxClients = 10_000
@@ -74,13 +85,24 @@ type GuardConfig struct {
 	ExemptLoopback bool
 	MaxURL         int // bytes of the request target, default DefaultMaxURL
 	MaxHeader      int // bytes of all header names and values, default DefaultMaxHeader
-	// A request whose body is over LargeBody bytes, or of unknown length, holds one of MaxLarge
-	// slots while it is served, waiting up to LargeBodyWait for one: bodies are read whole, and
-	// this bounds the memory they can take together.
-	LargeBody     int64
-	MaxLarge      int
-	LargeBodyWait time.Duration
-	Metrics       *metrics.Metrics
+	// A request whose body is over LargeBody bytes, or of unknown length, holds a slot while it
+	// is served, waiting up to LargeBodyWait for one: bodies are read whole, and this bounds the
+	// memory they can take together. A client that authenticated with a key before its body
+	// takes one of MaxLarge slots, any other one of MaxLargeAnonymous: clients without a key
+	// cannot hold the slots that clients with one need.
+	LargeBody         int64
+	MaxLarge          int
+	MaxLargeAnonymous int
+	LargeBodyWait     time.Duration
+	// BodyTimeout cuts off a request body (its reads fail with ErrSlowBody) that sends nothing
+	// for that long, or that averages under MinBodyRate bytes per second once the server has
+	// waited that long for it: a client that trickles cannot hold a slot (a large body, a bulk
+	// stream) or a connection for longer. Only the time the server spends waiting for the body
+	// counts, so a handler that pauses between reads does not cut its client off. BodyTimeout < 0
+	// turns it off.
+	BodyTimeout time.Duration
+	MinBodyRate float64
+	Metrics     *metrics.Metrics
 }
 
 func (c *GuardConfig) setDefaults() {
@@ -102,6 +124,15 @@ func (c *GuardConfig) setDefaults() {
 	if c.MaxLarge <= 0 {
 		c.MaxLarge = DefaultMaxLarge
 	}
+	if c.MaxLargeAnonymous <= 0 {
+		c.MaxLargeAnonymous = DefaultMaxLargeAnonymous
+	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = DefaultBodyTimeout
+	}
+	if c.MinBodyRate <= 0 {
+		c.MinBodyRate = DefaultMinBodyRate
+	}
 	if c.LargeBodyWait <= 0 {
 		c.LargeBodyWait = DefaultLargeBodyWait
 	}
@@ -116,7 +147,7 @@ func (c *GuardConfig) setDefaults() {
 func Guard(cfg GuardConfig) func(http.Handler) http.Handler {
 	cfg.setDefaults()
 	limiter := &clientLimiter{rate: rate.Limit(cfg.Rate), burst: cfg.Burst, clients: map[string]*rate.Limiter{}}
-	large := make(chan struct{}, cfg.MaxLarge)
+	large := map[bool]chan struct{}{true: make(chan struct{}, cfg.MaxLarge), false: make(chan struct{}, cfg.MaxLargeAnonymous)}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			surf := cfg.Surface(Route(r))
@@ -178,13 +209,22 @@ func Guard(cfg GuardConfig) func(http.Handler) http.Handler {
 				}
 			}
 			if r.Body != nil && r.Body != http.NoBody && (r.ContentLength > cfg.LargeBody || r.ContentLength < 0) {
-				if !acquire(r.Context(), large, cfg.LargeBodyWait) {
+				keyed := Client(r) != ""
+				slots := large[keyed]
+				if !acquire(r.Context(), slots, cfg.LargeBodyWait) {
 					w.Header().Set("Retry-After", "1")
-					refuse("too_many_large_bodies", fmt.Errorf("%w: at most %d requests with bodies over %d bytes at once",
-						ErrTooManyLargeBodies, cfg.MaxLarge, cfg.LargeBody))
+					whose := "clients without an API key"
+					if keyed {
+						whose = "clients with an API key"
+					}
+					refuse("too_many_large_bodies", fmt.Errorf("%w: at most %d requests with bodies over %d bytes at once from %s",
+						ErrTooManyLargeBodies, cap(slots), cfg.LargeBody, whose))
 					return
 				}
-				defer func() { <-large }()
+				defer func() { <-slots }()
+			}
+			if cfg.BodyTimeout > 0 && r.Body != nil && r.Body != http.NoBody {
+				r.Body = pace(w, r.Body, cfg.BodyTimeout, cfg.MinBodyRate, func() { cfg.Metrics.Refused(surf.Name, "slow_body") })
 			}
 			next.ServeHTTP(w, r)
 		})

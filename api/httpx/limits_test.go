@@ -1,7 +1,6 @@
 package httpx
 
 import (
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -149,36 +148,56 @@ func TestClientLimiterBounded(t *testing.T) {
 }
 
 func TestGuardLargeBodies(t *testing.T) {
-	release := make(chan struct{})
-	entered := make(chan struct{}, 4)
-	surf := &Surface{Name: "test"}
-	var refused []error
-	surf.Refuse = func(w http.ResponseWriter, _ *http.Request, err error) {
-		refused = append(refused, err)
+	// Clients with a key and clients without one have a slot each: the second of either kind
+	// waits for its kind's slot, never for the other kind's.
+	keys := NewKeys(BearerKey{Name: "ops", Key: "0123456789abcdef-ops"})
+	refuse := func(w http.ResponseWriter, _ *http.Request, err error) {
+		require.ErrorIs(t, err, ErrTooManyLargeBodies)
 		w.WriteHeader(http.StatusTooManyRequests)
 	}
-	h := Guard(GuardConfig{LargeBody: 10, MaxLarge: 1, LargeBodyWait: 50 * time.Millisecond,
-		Surface: func(string) *Surface { return surf }})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entered <- struct{}{}
-		<-release
-	}))
-	big := func() *http.Request {
-		return httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("x", 100)))
+	keyed, anonymous := &Surface{Name: "v1", Keys: keys, Refuse: refuse}, &Surface{Name: "tencent", Refuse: refuse}
+	release := make(chan struct{})
+	entered := make(chan string, 4)
+	h := Middleware(slog.New(slog.NewTextHandler(io.Discard, nil)), func(http.ResponseWriter, *http.Request) {}, WithRoutes(routes{}))(
+		Guard(GuardConfig{LargeBody: 10, MaxLarge: 1, MaxLargeAnonymous: 1, LargeBodyWait: 50 * time.Millisecond,
+			Surface: func(route string) *Surface {
+				if route == "/keyed" {
+					return keyed
+				}
+				return anonymous
+			}})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			entered <- r.URL.Path
+			<-release
+		})))
+	big := func(path string) *http.Request {
+		req := httptest.NewRequest("POST", path, strings.NewReader(strings.Repeat("x", 100)))
+		req.Header.Set("Authorization", "Bearer 0123456789abcdef-ops")
+		return req
 	}
-	done := make(chan struct{})
-	go func() { h.ServeHTTP(httptest.NewRecorder(), big()); close(done) }()
-	<-entered
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, big())
-	require.Equal(t, http.StatusTooManyRequests, rec.Code)
-	require.Equal(t, "1", rec.Header().Get("Retry-After"))
-	require.True(t, errors.Is(refused[0], ErrTooManyLargeBodies))
+	var held sync.WaitGroup
+	for _, path := range []string{"/anonymous", "/keyed"} {
+		held.Go(func() { h.ServeHTTP(httptest.NewRecorder(), big(path)) })
+		require.Equal(t, path, <-entered, "each kind gets its own slot")
+	}
+	for _, path := range []string{"/anonymous", "/keyed"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, big(path))
+		require.Equal(t, http.StatusTooManyRequests, rec.Code, path)
+		require.Equal(t, "1", rec.Header().Get("Retry-After"))
+	}
 	// A small body never waits for a slot.
-	go func() { h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", strings.NewReader("x"))) }()
-	<-entered
+	held.Go(func() {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/anonymous", strings.NewReader("x")))
+	})
+	require.Equal(t, "/anonymous", <-entered)
 	close(release)
-	<-done
+	held.Wait()
 }
+
+// routes names every request's route by its path.
+type routes struct{}
+
+func (routes) Handler(r *http.Request) (http.Handler, string) { return nil, r.URL.Path }
 
 func TestKeysMatch(t *testing.T) {
 	var none *Keys

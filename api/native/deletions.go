@@ -3,6 +3,7 @@ package native
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -119,6 +120,10 @@ func lines(body io.Reader, parse func(string) (string, error)) func(func(string)
 			}
 			if err == io.EOF {
 				return nil
+			}
+			if errors.Is(err, httpx.ErrSlowBody) {
+				// The stream stalled: the request ends, and its bulk slot is free again.
+				return fmt.Errorf("after line %d: %w", n, err)
 			}
 			if err != nil {
 				return fmt.Errorf("%w: after line %d: %v", errBadLine, n, err)

@@ -23,6 +23,7 @@ type errorCode struct {
 var errorTable = []errorCode{
 	{httpx.ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE"},
 	{httpx.ErrInvalidJSON, http.StatusBadRequest, "INVALID_JSON"},
+	{httpx.ErrSlowBody, http.StatusRequestTimeout, "BODY_TOO_SLOW"},
 	{httpx.ErrUnknownField, http.StatusBadRequest, "UNKNOWN_FIELD"},
 	{httpx.ErrWrongType, http.StatusBadRequest, "INVALID_ARGUMENT"},
 	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"},
@@ -44,6 +45,7 @@ var errorTable = []errorCode{
 	{app.ErrImageEmpty, http.StatusBadRequest, "IMAGE_EMPTY"},
 	{app.ErrImageTooLarge, http.StatusRequestEntityTooLarge, "IMAGE_TOO_LARGE"},
 	{app.ErrImageUndecodable, http.StatusBadRequest, "IMAGE_DECODE_ERROR"},
+	{app.ErrImageResolutionExceeded, http.StatusBadRequest, "IMAGE_RESOLUTION_TOO_LARGE"},
 	{domain.ErrTooManyFaces, http.StatusBadRequest, "TOO_MANY_FACES"},
 	{domain.ErrTooManyGroups, http.StatusBadRequest, "TOO_MANY_GROUPS"},
 	{domain.ErrPersonExists, http.StatusConflict, "PERSON_EXISTS"},

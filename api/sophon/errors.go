@@ -43,11 +43,15 @@ var errorTable = []errorCode{
 	{errInvalid, http.StatusBadRequest, "INVALID_ARGUMENTS"},
 	{errNoSuchAction, http.StatusNotFound, "API_NOT_FOUND"},
 	{httpx.ErrBodyTooLarge, http.StatusBadRequest, "INVALID_ARGUMENTS"},
+	// The client stopped sending its body: Sophon's TIMEOUT (the request may be repeated), with
+	// 408 saying whose side was slow.
+	{httpx.ErrSlowBody, http.StatusRequestTimeout, "TIMEOUT"},
 	{app.ErrNoIDs, http.StatusBadRequest, "MISSING_ARGUMENTS"},
 	{app.ErrInvalidArgument, http.StatusBadRequest, "INVALID_ARGUMENTS"},
 	{app.ErrImageEmpty, http.StatusBadRequest, "IMAGE_DECODE_ERROR"},
 	{app.ErrImageUndecodable, http.StatusBadRequest, "IMAGE_DECODE_ERROR"},
 	{app.ErrImageTooLarge, http.StatusBadRequest, "IMAGE_SIZE_TOO_LARGE_ERROR"},
+	{app.ErrImageResolutionExceeded, http.StatusBadRequest, "IMAGE_SIZE_TOO_LARGE_ERROR"},
 	{domain.ErrDuplicateID, http.StatusBadRequest, "ID_REPEAT_ERROR"},
 	{domain.ErrIDEmpty, http.StatusBadRequest, "INVALID_ARGUMENTS"},
 	{domain.ErrIDTooLong, http.StatusBadRequest, "INVALID_ARGUMENTS"},

@@ -29,10 +29,10 @@ func TestPanicIsASophonInternalError(t *testing.T) {
 func TestEveryTableRowIsAClientOrServerCondition(t *testing.T) {
 	// Bad input is never a 500: every mapped error is a 4xx, or a 503 the client may retry. Besides
 	// 400 and 404, the 4xx are the guard's: 401 (no token), 403 (a Host not allowed, a cross-site
-	// request), 429 (a limit), 414 and 431 (sizes).
+	// request), 408 (a body too slow), 429 (a limit), 414 and 431 (sizes).
 	for _, row := range errorTable {
 		switch row.status {
-		case http.StatusBadRequest, http.StatusNotFound, http.StatusServiceUnavailable, http.StatusUnauthorized, http.StatusForbidden,
+		case http.StatusBadRequest, http.StatusNotFound, http.StatusServiceUnavailable, http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestTimeout,
 			http.StatusTooManyRequests, http.StatusRequestURITooLong, http.StatusRequestHeaderFieldsTooLarge:
 		default:
 			t.Errorf("%v: %d", row.err, row.status)

@@ -146,6 +146,9 @@ func decode(r *http.Request, limit int64, v any) error {
 		if errors.As(err, &mbe) {
 			return fmt.Errorf("%w: limit is %d bytes", httpx.ErrBodyTooLarge, limit)
 		}
+		if errors.Is(err, httpx.ErrSlowBody) {
+			return err // the client's pace, not its JSON
+		}
 		return fmt.Errorf("%w: %v", errInvalidJSON, err)
 	}
 	if !json.Valid(body) {
