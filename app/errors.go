@@ -7,7 +7,10 @@ var (
 	ErrImageEmpty       = errors.New("image is empty")
 	ErrImageTooLarge    = errors.New("image is larger than 5 MB of base64")
 	ErrImageUndecodable = errors.New("image is not a decodable JPEG or PNG")
-	ErrNotFound         = errors.New("not found")
-	ErrInvalidArgument  = errors.New("invalid argument")
-	ErrBusy             = errors.New("too many concurrent changes to one aggregate, try again")
+	// ErrImageResolutionExceeded means an image's header declares more pixels a side than the
+	// surface accepts (PhotoLimits); nothing of it was decoded.
+	ErrImageResolutionExceeded = errors.New("image resolution is over the limit")
+	ErrNotFound                = errors.New("not found")
+	ErrInvalidArgument         = errors.New("invalid argument")
+	ErrBusy                    = errors.New("too many concurrent changes to one aggregate, try again")
 )

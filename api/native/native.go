@@ -211,7 +211,7 @@ func (api *API) createPerson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for i, p := range req.Photos {
-		img, err := app.DecodePhoto(p.ImageBase64)
+		img, err := app.DecodePhoto(r.Context(), p.ImageBase64, app.DefaultPhotoLimits)
 		if err != nil {
 			writeError(w, fmt.Errorf("photos[%d]: %w", i, err))
 			return

@@ -45,7 +45,7 @@ type faceSource struct {
 
 // photo turns the source into the face to register. A feature vector is kept as the face
 // record's bytes (little-endian float32), never in the log; it has no registration photo.
-func (s faceSource) photo() (app.NewPhoto, error) {
+func (s faceSource) photo(ctx context.Context) (app.NewPhoto, error) {
 	if s.RegisterImagePath != "" {
 		return app.NewPhoto{}, fmt.Errorf("%w: register_image_path (a file on the server) is not supported; send the image in register_image", errInvalid)
 	}
@@ -58,7 +58,7 @@ func (s faceSource) photo() (app.NewPhoto, error) {
 		// The doc says "one of three" and not which wins; guessing could register the wrong face.
 		return app.NewPhoto{}, fmt.Errorf("%w: give one of register_image and register_feature, not both", errInvalid)
 	case hasImage:
-		img, err := app.DecodePhoto(s.RegisterImage)
+		img, err := app.DecodePhoto(ctx, s.RegisterImage, app.DefaultPhotoLimits)
 		if err != nil {
 			return app.NewPhoto{}, fmt.Errorf("register_image: %w", err)
 		}
@@ -168,7 +168,7 @@ func (api *API) createIdentity(w http.ResponseWriter, r *http.Request) {
 		api.fail(w, r, err)
 		return
 	}
-	ph, err := req.photo()
+	ph, err := req.photo(r.Context())
 	if err != nil {
 		api.fail(w, r, err)
 		return
@@ -364,7 +364,7 @@ func (api *API) addFace(w http.ResponseWriter, r *http.Request) {
 		api.fail(w, r, fmt.Errorf("%w: identity_id", errMissing))
 		return
 	}
-	ph, err := req.photo()
+	ph, err := req.photo(r.Context())
 	if err != nil {
 		api.fail(w, r, err)
 		return

@@ -27,6 +27,11 @@ const (
 	faceModelVersion = "3.0"
 )
 
+// photoLimits is Tencent's rule on an image's resolution: a JPEG's long side at most 4000 px,
+// other formats' 2000 px (FailedOperation.ImageResolutionExceed). Tencent's minimum (a short side
+// of 64 px) is not enforced: with no face detector, a small image is still one face.
+var photoLimits = app.PhotoLimits{MaxSideJPEG: 4000, MaxSide: 2000}
+
 // faceRect is Tencent's FaceRect. With no face detector, an image is one face filling it.
 type faceRect struct {
 	X      int64 `json:"X"`
@@ -267,7 +272,7 @@ func (api *API) createPerson(ctx context.Context, m events.Meta, decode func(any
 	if req.Image == nil {
 		return nil, fmt.Errorf("Image: %w", app.ErrImageEmpty)
 	}
-	img, err := app.DecodePhoto(*req.Image)
+	img, err := app.DecodePhoto(ctx, *req.Image, photoLimits)
 	if err != nil {
 		return nil, fmt.Errorf("Image: %w", err)
 	}
@@ -473,11 +478,11 @@ func (api *API) createFace(ctx context.Context, m events.Meta, decode func(any) 
 		return nil, err
 	}
 	// An undecodable image is that image's failure (RetCode), as Tencent answers; an empty or
-	// oversized one fails the call.
+	// oversized one, or one over the resolution limit, fails the call.
 	photos := make([][]byte, len(req.Images))
 	decoded := 0
 	for i, b64 := range req.Images {
-		img, err := app.DecodePhoto(b64)
+		img, err := app.DecodePhoto(ctx, b64, photoLimits)
 		switch {
 		case errors.Is(err, app.ErrImageUndecodable):
 		case err != nil:
