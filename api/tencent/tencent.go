@@ -177,6 +177,9 @@ func (api *API) handle(r *http.Request, requestID string) (any, error) {
 		if errors.As(err, &mbe) {
 			return nil, fmt.Errorf("%w: limit is %d bytes", httpx.ErrBodyTooLarge, maxBody)
 		}
+		if errors.Is(err, httpx.ErrSlowBody) { // the guard cut a trickling client off
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: reading the body: %v", errInvalid, err)
 	}
 	if err := api.verifier.check(r, a, signedAt, body); err != nil {
