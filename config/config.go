@@ -84,11 +84,6 @@ type Config struct {
 	// not yet terminal: past it, a bulk intake waits before recording more, so the upload slows
 	// instead of the backlog growing without bound.
 	MaxPending int
-	// Webhooks (webhooks.go).
-	//
-	// WebhookRetrySchedule (ERASURE_WEBHOOK_RETRY_SCHEDULE, default 5s,5m,30m,2h,5h,10h,10h) is
-	// the wait before each retry of a failed webhook delivery (jittered); after the last retry the
-	// delivery is dead-lettered. WebhookAllowPrivate (ERASURE_WEBHOOK_ALLOW_PRIVATE) lets webhook
 	// OpenEndpoints (ERASURE_OPEN_ENDPOINTS, default "metrics,openapi"; "none" closes both) names
 	// which of /metrics and /openapi.json answer without an API key; a closed one requires a key
 	// as /v1 does (when keys are set). /healthz and /readyz are always open.
@@ -101,6 +96,11 @@ type Config struct {
 	// BodyTimeout (ERASURE_BODY_TIMEOUT, default 10s) cuts off a request body that sends nothing
 	// for that long, or that averages under 1 KiB/s once that long has passed.
 	BodyTimeout time.Duration
+	// Webhooks (webhooks.go).
+	//
+	// WebhookRetrySchedule (ERASURE_WEBHOOK_RETRY_SCHEDULE, default 5s,5m,30m,2h,5h,10h,10h) is
+	// the wait before each retry of a failed webhook delivery (jittered); after the last retry the
+	// delivery is dead-lettered. WebhookAllowPrivate (ERASURE_WEBHOOK_ALLOW_PRIVATE) lets webhook
 	// and callback URLs reach loopback, link-local and private addresses. WebhookTimeout
 	// (ERASURE_WEBHOOK_TIMEOUT, default 10s) bounds one delivery attempt.
 	WebhookRetrySchedule       []time.Duration

@@ -359,7 +359,9 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 				require.Equal(t, tt.status, a.status, a.body)
 				code := ""
 				if tt.name == "tencent" {
-					var v struct{ Response struct{ Error struct{ Code string } } }
+					var v struct {
+						Response struct{ Error struct{ Code string } }
+					}
 					require.NoError(t, json.Unmarshal([]byte(a.body), &v), a.body)
 					code = v.Response.Error.Code
 				} else {
