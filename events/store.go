@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -80,7 +81,7 @@ func (s *Store) Provision(ctx context.Context) error {
 	deadline := time.Now().Add(provisionWait)
 	delay := 100 * time.Millisecond
 	for {
-		st, err := s.js.CreateOrUpdateStream(ctx, cfg)
+		st, err := s.ensureStream(ctx, cfg)
 		if err == nil {
 			s.stream = st
 			return nil
@@ -98,6 +99,32 @@ func (s *Store) Provision(ctx context.Context) error {
 		}
 		delay = min(2*delay, 2*time.Second)
 	}
+}
+
+// ensureStream returns the stream, creating it, or updating it only when its configuration
+// differs from cfg. Replicas start one after another against one stream: an update of a stream
+// whose consumers another replica is creating at that moment races inside nats-server 2.15
+// (fileStore.UpdateConfig against ConsumerStore, seen by the race detector), and an update
+// that changes nothing is no reason to take that chance.
+func (s *Store) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := s.js.Stream(ctx, cfg.Name)
+	if err == nil && sameStreamConfig(st.CachedInfo().Config, cfg) {
+		return st, nil
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, err
+	}
+	return s.js.CreateOrUpdateStream(ctx, cfg)
+}
+
+// sameStreamConfig reports whether have already is what want asks for, in the fields erasure sets.
+func sameStreamConfig(have, want jetstream.StreamConfig) bool {
+	return have.Description == want.Description && slices.Equal(have.Subjects, want.Subjects) &&
+		have.Retention == want.Retention && have.Storage == want.Storage &&
+		max(have.Replicas, 1) == max(want.Replicas, 1) &&
+		(want.Duplicates == 0 || have.Duplicates == want.Duplicates) &&
+		have.Discard == want.Discard && have.AllowDirect == want.AllowDirect &&
+		have.AllowAtomicPublish == want.AllowAtomicPublish
 }
 
 // provisionWait bounds how long Provision waits for a JetStream that is temporarily unavailable.

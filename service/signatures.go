@@ -26,6 +26,13 @@ var _ tencent.SignatureLedger = signatureLedger{}
 // openSignatureLedger creates the bucket or updates it to the configuration erasure needs.
 // Entries expire after tencent.SignatureMemory: by then the signature has expired too.
 func openSignatureLedger(ctx context.Context, js jetstream.JetStream, replicas int) (signatureLedger, error) {
+	// A replica starting next to running ones finds the bucket as it needs it: updating it anyway
+	// would race, inside nats-server, with the others' use of it (see events.Store.Provision).
+	if kv, err := js.KeyValue(ctx, SignatureBucket); err == nil {
+		if st, err := kv.Status(ctx); err == nil && st.TTL() == tencent.SignatureMemory {
+			return signatureLedger{kv: kv}, nil
+		}
+	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      SignatureBucket,
 		Description: "Tencent signatures erasure accepted, with the request each was first accepted for",

@@ -27,6 +27,10 @@ type SignatureUse struct {
 	Params string `json:"params"`
 	// AcceptedAt is when the signature was first accepted (the server's clock).
 	AcceptedAt time.Time `json:"accepted_at"`
+	// Conn names the connection it came over (the server's and the client's address): the SDK
+	// sends a client's calls one after another over one kept-alive connection, which someone
+	// who merely captured a request cannot send on.
+	Conn string `json:"conn"`
 }
 
 // sameParams reports whether u and o carry the same parameters to the same place, whatever
@@ -35,9 +39,10 @@ func (u SignatureUse) sameParams(o SignatureUse) bool {
 	return u.Method == o.Method && u.Host == o.Host && u.Path == o.Path && u.Params == o.Params
 }
 
-// sameRequest reports whether u and o are the same request, whenever each was accepted.
+// sameRequest reports whether u and o are the same request, whenever and however each came.
 func (u SignatureUse) sameRequest(o SignatureUse) bool {
 	u.AcceptedAt, o.AcceptedAt = time.Time{}, time.Time{}
+	u.Conn, o.Conn = "", ""
 	return u == o
 }
 

@@ -98,6 +98,13 @@ func (a answer) message() string {
 // would, and returns the answer without its RequestId.
 func resend(t testing.TB, base string, w wire, change func(*http.Request)) answer {
 	t.Helper()
+	// Someone who captured a request sends it over a connection of their own.
+	return resendOn(t, &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, base, w, change)
+}
+
+// resendOn is resend over client's connections (one kept alive: a client's own).
+func resendOn(t testing.TB, client *http.Client, base string, w wire, change func(*http.Request)) answer {
+	t.Helper()
 	u := base + "/"
 	if w.query != "" {
 		u += "?" + w.query
@@ -113,7 +120,7 @@ func resend(t testing.TB, base string, w wire, change func(*http.Request)) answe
 	if change != nil {
 		change(req)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -288,6 +295,37 @@ func TestReadReaimWindow(t *testing.T) {
 	ans = resend(t, srv.URL, w, as("GetPersonGroupInfo", "2018-03-01"))
 	require.Equal(t, "AuthFailure.SignatureFailure", ans.code(), "another read, later: %v", ans)
 	require.True(t, personExists(t, env, "p-1"))
+}
+
+// TestReadThenWriteOverOneConnection: the SDK signs whole seconds without a nonce, so a client
+// that reads a group and deletes it within one second sends one signature for both calls. Over
+// the client's own kept-alive connection the second call runs; the same signature re-aimed from
+// any other connection is refused.
+func TestReadThenWriteOverOneConnection(t *testing.T) {
+	env := testenv.Start(t, tencentConfig(t, "sqlite"))
+	c := client(t, env)
+	createGroup(t, c, "g-1")
+	createGroup(t, c, "g-2")
+	as := func(action string) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set("X-TC-Action", action) }
+	}
+	ts := time.Now().Unix()
+
+	// An attacker who saw a read cannot turn it into a delete from their own connection.
+	w := signed(t, env.HTTP.URL, "GetGroupInfo", []byte(`{"GroupId":"g-1"}`), ts)
+	require.Empty(t, resend(t, env.HTTP.URL, w, nil).code())
+	ans := resend(t, env.HTTP.URL, w, as("DeleteGroup"))
+	require.Equal(t, "AuthFailure.SignatureFailure", ans.code(), ans)
+	require.Empty(t, resend(t, env.HTTP.URL, signed(t, env.HTTP.URL, "GetGroupInfo", []byte(`{"GroupId":"g-1"}`), ts+1), nil).code(),
+		"g-1 was not deleted")
+
+	// The client itself, over its one connection, reads then deletes in the same second.
+	own := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	t.Cleanup(own.CloseIdleConnections)
+	w = signed(t, env.HTTP.URL, "GetGroupInfo", []byte(`{"GroupId":"g-2"}`), ts)
+	require.Empty(t, resendOn(t, own, env.HTTP.URL, w, nil).code())
+	ans = resendOn(t, own, env.HTTP.URL, w, as("DeleteGroup"))
+	require.Empty(t, ans.code(), "the client's own read-then-delete: %v", ans)
 }
 
 // TestSignedActionHeader: a client that signs x-tc-action (and the version and timestamp) has

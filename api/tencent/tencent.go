@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -203,7 +204,7 @@ func (api *API) handle(r *http.Request, requestID string) (any, error) {
 		params = []byte(r.URL.RawQuery)
 	}
 	use := SignatureUse{Action: name, Version: version, Method: r.Method, Host: r.Host, Path: r.URL.Path,
-		Params: sha256hex(params), AcceptedAt: api.cfg.Now()}
+		Params: sha256hex(params), AcceptedAt: api.cfg.Now(), Conn: connection(r)}
 	first, seen, err := api.remember(r.Context(), a.signature, use)
 	if err != nil {
 		return nil, err
@@ -230,13 +231,17 @@ func (api *API) handle(r *http.Request, requestID string) (any, error) {
 
 // remember files the signature in the ledger before anything runs. The SDK signs neither the
 // action nor the version, and with UNSIGNED-PAYLOAD not the body, so a signature seen before is
-// accepted again only for the request it was first accepted for. Two exceptions keep the
+// accepted again only for the request it was first accepted for. Three exceptions keep the
 // official SDK working, since it signs whole seconds with no nonce: two calls it makes within a
 // second with the same body carry the same signature. An exact repeat runs as it always did
-// (a replayed create is refused separately if it would undo a deletion: signedAfterDeletions),
-// and so does a read with the same body arriving within readGrace of the first use (a client
-// reading a person's groups right after its base info, or a group right after deleting it). A
-// captured signature can never be aimed at another write, nor at anything after readGrace.
+// (a replayed create is refused separately if it would undo a deletion: signedAfterDeletions);
+// so does a read with the same body arriving within readGrace of the first use (a client
+// reading a person's groups right after its base info, or a group right after deleting it);
+// and so does any other action with the same body within readGrace over the very connection
+// the signature first came over (a client reading a group, then deleting it: the SDK sends one
+// client's calls over one kept-alive connection, which a captured request cannot be sent on).
+// A captured signature can never be aimed at another write from elsewhere, nor at anything
+// after readGrace.
 func (api *API) remember(ctx context.Context, signature []byte, use SignatureUse) (SignatureUse, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, ledgerTimeout)
 	defer cancel()
@@ -245,12 +250,23 @@ func (api *API) remember(ctx context.Context, signature []byte, use SignatureUse
 		api.logger.Error("Tencent signature ledger unreachable; refusing the request", "err", err)
 		return SignatureUse{}, false, fmt.Errorf("%w (%v)", errLedger, err)
 	}
-	sameSecondRead := reads[use.Action] && first.sameParams(use) && use.AcceptedAt.Sub(first.AcceptedAt) <= readGrace
-	if seen && !first.sameRequest(use) && !sameSecondRead {
+	sameSecond := first.sameParams(use) && use.AcceptedAt.Sub(first.AcceptedAt) <= readGrace &&
+		(reads[use.Action] || use.Conn == first.Conn)
+	if seen && !first.sameRequest(use) && !sameSecond {
 		return SignatureUse{}, false, fmt.Errorf("%w (first accepted for %s at %s)", errSignatureReused, first.Action,
 			first.AcceptedAt.UTC().Format(time.RFC3339))
 	}
 	return first, seen, nil
+}
+
+// connection names the connection r came over: the server's and the client's address, which
+// together no other open connection has (two replicas may each see one client port).
+func connection(r *http.Request) string {
+	local := ""
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		local = a.String()
+	}
+	return local + "<" + r.RemoteAddr
 }
 
 // reads are the actions that change nothing.
