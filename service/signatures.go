@@ -16,6 +16,9 @@ import (
 // accepted for), so that a captured signature serves no other request on any replica.
 const SignatureBucket = "erasure_tencent_signatures"
 
+// ledgerTTL is how long an entry lives: by then the signature it names has expired too.
+const ledgerTTL = tencent.SignatureMemory
+
 // signatureLedger is tencent.SignatureLedger on the key-value bucket. Create is atomic across
 // replicas (an append expecting the key's subject to be empty), so two replicas accepting the
 // same signature at once agree on its first use. Key-value buckets exist since nats-server 2.6.
@@ -29,7 +32,7 @@ func openSignatureLedger(ctx context.Context, js jetstream.JetStream, replicas i
 	// A replica starting next to running ones finds the bucket as it needs it: updating it anyway
 	// would race, inside nats-server, with the others' use of it (see events.Store.Provision).
 	if kv, err := js.KeyValue(ctx, SignatureBucket); err == nil {
-		if st, err := kv.Status(ctx); err == nil && st.TTL() == tencent.SignatureMemory {
+		if st, err := kv.Status(ctx); err == nil && st.TTL() == ledgerTTL {
 			return signatureLedger{kv: kv}, nil
 		}
 	}
@@ -37,7 +40,7 @@ func openSignatureLedger(ctx context.Context, js jetstream.JetStream, replicas i
 		Bucket:      SignatureBucket,
 		Description: "Tencent signatures erasure accepted, with the request each was first accepted for",
 		History:     1,
-		TTL:         tencent.SignatureMemory,
+		TTL:         ledgerTTL,
 		Storage:     jetstream.FileStorage,
 		Replicas:    replicas,
 	})
