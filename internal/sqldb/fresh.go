@@ -29,7 +29,7 @@ func OpenFreshPostgres(ctx context.Context, rawURL, schema string) (*sqlx.DB, er
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, err := sqlx.Open("postgres", u.String())
+	db, err := openCounted("postgres", u.String())
 	if err != nil {
 		return nil, fmt.Errorf("open schema %s: %w", schema, err)
 	}
@@ -44,7 +44,7 @@ func OpenFreshPostgres(ctx context.Context, rawURL, schema string) (*sqlx.DB, er
 // ExecPostgres runs statements on a short-lived connection to the database at rawURL (no
 // search_path of erasure's: schema-level work such as creating or dropping a schema).
 func ExecPostgres(ctx context.Context, rawURL string, statements ...string) error {
-	db, err := sqlx.Open("postgres", rawURL)
+	db, err := openCounted("postgres", rawURL)
 	if err != nil {
 		return fmt.Errorf("open DATABASE_URL: %w", err)
 	}
@@ -67,7 +67,7 @@ func OpenFreshSQLite(ctx context.Context, path string) (*sqlx.DB, error) {
 	}
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(OFF)&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)&_txlock=immediate"
-	db, err := sqlx.Open("sqlite", dsn)
+	db, err := openCounted("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -52,7 +52,7 @@ func OpenSQLite(dir string) (*DBs, error) {
 		// file; _txlock=immediate takes the write lock at BEGIN, avoiding upgrade deadlocks.
 		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 			"&_pragma=synchronous(FULL)&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)&_txlock=immediate"
-		db, err := sqlx.Open("sqlite", dsn)
+		db, err := openCounted("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
@@ -94,7 +94,7 @@ func CreatePrivate(path string) error {
 
 // OpenPostgres opens the three schemas of the database at rawURL, creating the schemas if needed.
 func OpenPostgres(ctx context.Context, rawURL string) (*DBs, error) {
-	base, err := sqlx.Open("postgres", rawURL)
+	base, err := openCounted("postgres", rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("open DATABASE_URL: %w", err)
 	}
@@ -117,7 +117,7 @@ func OpenPostgres(ctx context.Context, rawURL string) (*DBs, error) {
 		q := u.Query()
 		q.Set("search_path", schema)
 		u.RawQuery = q.Encode()
-		db, err := sqlx.Open("postgres", u.String())
+		db, err := openCounted("postgres", u.String())
 		if err != nil {
 			return nil, fmt.Errorf("open schema %s: %w", schema, err)
 		}
