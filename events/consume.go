@@ -5,10 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// delivered counts the messages that this process's consumers of the log (Consume's durable
+// ones and Follow's ordered ones) have taken from JetStream.
+var delivered atomic.Uint64
+
+// Delivered returns how many messages the log's consumers in this process have received since it
+// started, redeliveries included: the benchmark's deliveries_per_person. It is counted here, in
+// the client, because Follow's consumers come and go (one per follower, and nats.go replaces an
+// ordered consumer after a gap), so the server's per-consumer counts of those are gone by the
+// time a phase ends.
+func Delivered() uint64 { return delivered.Load() }
 
 // Delivery is one event delivered by a durable consumer, to be acknowledged once handled.
 type Delivery struct {
@@ -64,6 +76,7 @@ func (s *Store) Consume(ctx context.Context, cfg DurableConfig, fn func(context.
 			if err != nil {
 				return
 			}
+			delivered.Add(1)
 			select {
 			case msgs <- m:
 			case <-ctx.Done():

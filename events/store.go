@@ -309,6 +309,7 @@ func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(contex
 				}
 				return
 			}
+			delivered.Add(1)
 			select {
 			case msgs <- m:
 			case <-ctx.Done():

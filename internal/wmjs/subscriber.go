@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -21,6 +22,14 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// delivered counts the messages every Subscriber in this process has taken from its consumer.
+var delivered atomic.Uint64
+
+// Delivered returns how many messages the subscribers in this process have received since it
+// started, redeliveries included (the benchmark's deliveries_per_person adds it to the log's own
+// consumers' count).
+func Delivered() uint64 { return delivered.Load() }
 
 // Unmarshal turns a JetStream message into a Watermill message.
 type Unmarshal func(jetstream.Msg) (*message.Message, error)
@@ -98,6 +107,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 			if err != nil {
 				return // stopped (or the connection is gone for good)
 			}
+			delivered.Add(1)
 			if !s.deliver(ctx, m, out) {
 				return
 			}

@@ -47,9 +47,11 @@ func ackFloor(t *testing.T, c jetstream.Consumer) uint64 {
 	return info.AckFloor.Stream
 }
 
-// Messages arrive in order; a nacked one comes back after the nak delay; acked ones move the durable's ack floor.
+// Messages arrive in order; a nacked one comes back after the nak delay; acked ones move the
+// durable's ack floor; Delivered counts the redelivery too.
 func TestDeliversInOrderAndRedeliversNacked(t *testing.T) {
 	c := setup(t, 5)
+	delivered := wmjs.Delivered()
 	sub, err := wmjs.New(wmjs.Config{Consumer: c, Unmarshal: unmarshal})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -74,6 +76,7 @@ func TestDeliversInOrderAndRedeliversNacked(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{"m0", "m1", "m3", "m4", "m2"}, got, "in order; the nacked one after its delay")
+	require.Equal(t, uint64(6), wmjs.Delivered()-delivered, "five messages and one redelivery")
 	require.Eventually(t, func() bool { return ackFloor(t, c) == 5 }, 5*time.Second, 20*time.Millisecond)
 	require.NoError(t, sub.Close())
 	_, open := <-out

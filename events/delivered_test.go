@@ -1,0 +1,57 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/erasure-dev/erasure/events"
+)
+
+// TestDeliveredCountsEveryConsumer: the benchmark's deliveries_per_person adds up what the durable
+// consumers and the followers received; the server's count per durable consumer agrees.
+// Not parallel: the counter is the process's.
+func TestDeliveredCountsEveryConsumer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := newStore(t)
+	const n = 20
+	for i := range n {
+		_, err := s.Append(ctx, 0, mustEvent(t, fmt.Sprintf("d%d", i), events.PersonCreated{PersonID: fmt.Sprintf("d%d", i)}))
+		require.NoError(t, err)
+	}
+	before := events.Delivered()
+
+	followCtx, stopFollow := context.WithCancel(ctx)
+	followed := 0
+	err := s.Follow(followCtx, 1, 8, func(_ context.Context, batch []events.Recorded) error {
+		if followed += len(batch); followed == n {
+			stopFollow()
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, uint64(n), events.Delivered()-before, "a follower's deliveries")
+
+	consumeCtx, stopConsume := context.WithCancel(ctx)
+	acked := make(chan int, n)
+	go func() {
+		_ = s.Consume(consumeCtx, events.DurableConfig{Name: "counted", Filter: events.AggregatePerson + ".>", BatchSize: 4},
+			func(_ context.Context, batch []events.Delivery) {
+				for _, d := range batch {
+					_ = d.Msg.Ack()
+				}
+				acked <- len(batch)
+			})
+	}()
+	for got := 0; got < n; got += <-acked {
+	}
+	stopConsume()
+	require.Equal(t, uint64(2*n), events.Delivered()-before, "and a durable consumer's")
+	byConsumer, err := s.ConsumerDeliveries(ctx)
+	require.NoError(t, err)
+	require.Equal(t, uint64(n), byConsumer["counted"], "the server counts the same for the durable consumer")
+}
