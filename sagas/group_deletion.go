@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
 	"time"
 
 	"github.com/erasure-dev/erasure/domain"
@@ -64,14 +65,15 @@ func (s *GroupDeletionSaga) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
-	go func() {
+	// Each labelled for the CPU profiler with its consumer's name.
+	go pprof.Do(ctx, pprof.Labels("worker", "group-deletion-saga"), func(ctx context.Context) {
 		errc <- s.log.Consume(ctx, events.DurableConfig{Name: "group-deletion-saga", Filter: events.AggregateGroup + ".>", BatchSize: 8},
 			s.HandleRequests)
-	}()
-	go func() {
+	})
+	go pprof.Do(ctx, pprof.Labels("worker", "group-deletion-completer"), func(ctx context.Context) {
 		errc <- s.log.Consume(ctx, events.DurableConfig{Name: "group-deletion-completer", Filter: events.AggregateDeletion + ".>", BatchSize: 256},
 			s.HandleCompletions)
-	}()
+	})
 	err := <-errc
 	cancel()
 	<-errc

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -220,15 +221,19 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			for runCtx.Err() == nil {
-				if err := run(runCtx); err != nil && runCtx.Err() == nil {
-					logger.Error("background worker stopped; restarting", "worker", name, "err", err)
+			// Labelled for the CPU profiler (bench --cpuprofile): the goroutines a worker starts
+			// inherit the label, so a profile shows what each worker costs.
+			pprof.Do(runCtx, pprof.Labels("worker", name), func(ctx context.Context) {
+				for ctx.Err() == nil {
+					if err := run(ctx); err != nil && ctx.Err() == nil {
+						logger.Error("background worker stopped; restarting", "worker", name, "err", err)
+					}
+					select {
+					case <-ctx.Done():
+					case <-time.After(time.Second):
+					}
 				}
-				select {
-				case <-runCtx.Done():
-				case <-time.After(time.Second):
-				}
-			}
+			})
 		}()
 	}
 	s.wg.Add(1)

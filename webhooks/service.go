@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -96,8 +97,9 @@ func (s *Service) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
-	go func() { errc <- s.runIntake(ctx) }()
-	go func() { errc <- s.runScheduler(ctx) }()
+	// Each labelled for the CPU profiler apart from the "webhooks" worker they run in.
+	go pprof.Do(ctx, pprof.Labels("worker", "webhook-intake"), func(ctx context.Context) { errc <- s.runIntake(ctx) })
+	go pprof.Do(ctx, pprof.Labels("worker", "webhook-scheduler"), func(ctx context.Context) { errc <- s.runScheduler(ctx) })
 	err := <-errc
 	cancel()
 	return errors.Join(err, <-errc)
