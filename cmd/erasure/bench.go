@@ -11,10 +11,13 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
+	rtmetrics "runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -28,6 +31,7 @@ import (
 	"github.com/erasure-dev/erasure/config"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/sqldb"
+	"github.com/erasure-dev/erasure/internal/wmjs"
 	"github.com/erasure-dev/erasure/service"
 )
 
@@ -52,10 +56,30 @@ type benchResult struct {
 	ReplayEvents     uint64  `json:"replay_events"`
 	ReplayEventsPerS float64 `json:"replay_events_per_s"`
 	PeakRSSMB        float64 `json:"peak_rss_mb"`
+	// ReplayPersons is how many persons' histories the replay rebuilt (every person in the log).
+	ReplayPersons     int     `json:"replay_persons"`
+	ReplayPersonsPerS float64 `json:"replay_persons_per_s"`
 	// CPU time and bytes written per person while deleting: steadier than wall time on a
 	// shared machine, so a change's effect shows across runs.
 	CPUmsPerPerson   float64 `json:"cpu_ms_per_person"`
 	WriteKBPerPerson float64 `json:"write_kb_per_person"`
+	// The deletion's cost in counts (issue 16), from the bulk request until the deletion is
+	// terminal, per person. EventsPerPerson: messages appended to the stream (chunks, dispatch
+	// and batch records included). DeliveriesPerPerson: messages every consumer of the log
+	// received, redeliveries included (counted in the client: see events.Delivered), split by
+	// durable consumer in DeliveriesByConsumer ("followers": the projection's and any other
+	// ordered consumer). SQLStatementsPerPerson: statements run on the read model, key store and
+	// stores databases; SQLTransactionsPerPerson: transactions begun (sqldb.Executed). The
+	// status polls of the bench itself (one every 50 ms) are in the SQL counts and the allocations.
+	EventsPerPerson          float64            `json:"events_per_person"`
+	DeliveriesPerPerson      float64            `json:"deliveries_per_person"`
+	DeliveriesByConsumer     map[string]float64 `json:"deliveries_per_person_by_consumer"`
+	SQLStatementsPerPerson   float64            `json:"sql_statements_per_person"`
+	SQLTransactionsPerPerson float64            `json:"sql_transactions_per_person"`
+	// AllocsPerPerson: heap allocations (runtime.MemStats.Mallocs); GCCPUmsPerPerson: CPU time
+	// the garbage collector took (runtime/metrics /cpu/classes/gc/total:cpu-seconds).
+	AllocsPerPerson  float64 `json:"allocs_per_person"`
+	GCCPUmsPerPerson float64 `json:"gc_cpu_ms_per_person"`
 }
 
 func benchCmd(args []string, stdout, stderr io.Writer) error {
@@ -171,6 +195,10 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	cost0, err := measureCost(ctx, svc)
+	if err != nil {
+		return err
+	}
 	start = time.Now()
 	cpu0, written0 := processCPU(), processWritten()
 	id, _, err := svc.App.RequestDeletion(ctx, meta, app.DeletionInput{IDs: func(yield func(string) bool) error {
@@ -213,9 +241,15 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	res.Seconds = time.Since(start).Seconds()
 	res.CPUmsPerPerson = (processCPU() - cpu0).Seconds() * 1000 / float64(persons)
 	res.WriteKBPerPerson = float64(processWritten()-written0) / 1024 / float64(persons)
+	cost1, err := measureCost(ctx, svc)
+	if err != nil {
+		return err
+	}
 	if cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
+	cost1.sub(cost0).perPerson(&res, persons)
+	logger.Info("bench: deliveries per person by consumer", "split", res.DeliveriesByConsumer)
 	res.PersonsPerS = float64(persons) / res.Seconds
 	lat, err := svc.App.DeletionLatencies(ctx, id)
 	if err != nil {
@@ -228,7 +262,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("floor: %w", err)
 	}
 	res.Ratio = res.Seconds / res.FloorSeconds
-	if res.ReplayEvents, res.ReplayEventsPerS, err = replayBench(ctx, svc); err != nil {
+	if err := replayBench(ctx, svc, &res); err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
 	res.PeakRSSMB = peakRSSMB()
@@ -349,13 +383,83 @@ func sqlFloor(ctx context.Context, svc *service.Service, persons, faces, perms i
 }
 
 // replayBench rebuilds every read model from the whole log into fresh tables and swaps them in,
-// as erasure replay does beside a running service, and reports the rate.
-func replayBench(ctx context.Context, svc *service.Service) (uint64, float64, error) {
+// as erasure replay does beside a running service, and reports the rates: events, and persons
+// (every person with events in the log, those of earlier runs on a kept --data included).
+func replayBench(ctx context.Context, svc *service.Service, res *benchResult) error {
+	persons, err := svc.Log.Aggregates(ctx, events.AggregatePerson)
+	if err != nil {
+		return err
+	}
 	sum, err := svc.Rebuild(ctx)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
-	return sum.Events, sum.EventsPerS, nil
+	res.ReplayEvents, res.ReplayEventsPerS = sum.Events, sum.EventsPerS
+	res.ReplayPersons = persons
+	if sum.Seconds > 0 {
+		res.ReplayPersonsPerS = float64(persons) / sum.Seconds
+	}
+	return nil
+}
+
+// cost is a reading of the counters behind the deletion's cost figures.
+type cost struct {
+	lastSeq    uint64            // the stream's last sequence
+	delivered  uint64            // messages received by the log's consumers in this process
+	byConsumer map[string]uint64 // the server's count per durable consumer
+	sql        sqldb.Counts
+	mallocs    uint64
+	gcCPU      float64 // seconds
+}
+
+func measureCost(ctx context.Context, svc *service.Service) (cost, error) {
+	var c cost
+	var err error
+	if c.lastSeq, err = svc.Log.LastSequence(ctx); err != nil {
+		return c, err
+	}
+	if c.byConsumer, err = svc.Log.ConsumerDeliveries(ctx); err != nil {
+		return c, err
+	}
+	c.delivered = events.Delivered() + wmjs.Delivered()
+	c.sql = sqldb.Executed()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	c.mallocs = ms.Mallocs
+	gc := []rtmetrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	rtmetrics.Read(gc)
+	if gc[0].Value.Kind() == rtmetrics.KindFloat64 {
+		c.gcCPU = gc[0].Value.Float64()
+	}
+	return c, nil
+}
+
+// sub is what was counted between before and c. A durable consumer created meanwhile counts
+// from zero.
+func (c cost) sub(before cost) cost {
+	d := cost{lastSeq: c.lastSeq - before.lastSeq, delivered: c.delivered - before.delivered, sql: c.sql.Sub(before.sql),
+		mallocs: c.mallocs - before.mallocs, gcCPU: c.gcCPU - before.gcCPU, byConsumer: map[string]uint64{}}
+	for name, n := range c.byConsumer {
+		d.byConsumer[name] = n - min(n, before.byConsumer[name])
+	}
+	return d
+}
+
+func (c cost) perPerson(res *benchResult, persons int) {
+	per := func(n float64) float64 { return n / float64(persons) }
+	res.EventsPerPerson = per(float64(c.lastSeq))
+	res.DeliveriesPerPerson = per(float64(c.delivered))
+	res.SQLStatementsPerPerson = per(float64(c.sql.Statements))
+	res.SQLTransactionsPerPerson = per(float64(c.sql.Transactions))
+	res.AllocsPerPerson = per(float64(c.mallocs))
+	res.GCCPUmsPerPerson = per(c.gcCPU * 1000)
+	res.DeliveriesByConsumer = map[string]float64{}
+	var durable uint64
+	for name, n := range c.byConsumer {
+		durable += n
+		res.DeliveriesByConsumer[name] = math.Round(per(float64(n))*100) / 100
+	}
+	res.DeliveriesByConsumer["followers"] = math.Round(per(float64(c.delivered-min(durable, c.delivered)))*100) / 100
 }
 
 // processCPU is the process's user and system time so far.
