@@ -119,6 +119,7 @@ func (s *Service) httpServer(ln net.Listener) (*http.Server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    maxHeaderBytes,
+		ConnContext:       httpx.ConnContext,                                     // the Tencent surface tells a client's own connection apart
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn), // TLS handshakes, bad requests
 	}
 	if s.cfg.TLSCert != "" {

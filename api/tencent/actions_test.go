@@ -35,6 +35,7 @@ func TestEveryActionThroughTheSDK(t *testing.T) {
 		info := iai.NewGetGroupInfoRequest()
 		info.GroupId = str("dorm-1")
 		gi, err := c.GetGroupInfo(info)
+		readDorm := time.Now()
 		require.NoError(t, err)
 		require.Equal(t, "dorm-1", *gi.Response.GroupId)
 		require.Equal(t, "宿舍_1", *gi.Response.GroupName)
@@ -171,6 +172,7 @@ func TestEveryActionThroughTheSDK(t *testing.T) {
 		// DeleteGroup of an empty group.
 		dg := iai.NewDeleteGroupRequest()
 		dg.GroupId = str("dorm-1")
+		afterSecondOf(readDorm) // see afterSecondOf
 		_, err = c.DeleteGroup(dg)
 		require.NoError(t, err)
 		eventually(t, 20*time.Second, func() bool {
@@ -216,15 +218,11 @@ func TestGetFormAndVersion2020(t *testing.T) {
 	pgi, err := c2020.GetPersonGroupInfo(pg)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, *pgi.Response.GroupNum)
+	read := time.Now()
 	dp := v2020.NewDeletePersonRequest()
 	dp.PersonId = str("p-1")
-	// The SDK signs the body, not the action, in whole seconds: a DeletePerson with the body of
-	// the GetPersonGroupInfo just made, in the same second, carries its signature, which is no
-	// write's to use (a captured read re-aimed). The SDK signs anew from the next second on.
-	eventually(t, 5*time.Second, func() bool {
-		_, err = c2020.DeletePerson(dp)
-		return errCode(err) != "AuthFailure.SignatureFailure"
-	}, "a DeletePerson signed in a later second")
+	afterSecondOf(read) // see afterSecondOf
+	_, err = c2020.DeletePerson(dp)
 	require.NoError(t, err)
 	_, err = c2020.GetPersonGroupInfo(pg)
 	requireCode(t, err, "InvalidParameterValue.PersonIdNotExist")

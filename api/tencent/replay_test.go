@@ -244,14 +244,25 @@ func TestCapturedSignatureCannotBeReaimed(t *testing.T) {
 
 // clock is a server clock a test moves forward.
 type clock struct {
-	mu  sync.Mutex
-	off time.Duration
+	mu     sync.Mutex
+	off    time.Duration
+	frozen time.Time // when set, the clock stands here (plus off)
 }
 
 func (c *clock) now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.frozen.IsZero() {
+		return c.frozen.Add(c.off)
+	}
 	return time.Now().Add(c.off)
+}
+
+// freeze stops the clock where it is: from then on it moves only by advance.
+func (c *clock) freeze() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.frozen, c.off = time.Now().Add(c.off), 0
 }
 
 func (c *clock) advance(d time.Duration) {
@@ -295,6 +306,34 @@ func TestReadReaimWindow(t *testing.T) {
 	ans = resend(t, srv.URL, w, as("GetPersonGroupInfo", "2018-03-01"))
 	require.Equal(t, "AuthFailure.SignatureFailure", ans.code(), "another read, later: %v", ans)
 	require.True(t, personExists(t, env, "p-1"))
+}
+
+// TestReplayedDeleteCannotDeleteARecreatedPerson: a write's exact repeat runs again only within
+// readGrace of its first use (the SDK sending one call twice in a second); a captured
+// DeletePerson replayed later cannot delete the person created again since.
+func TestReplayedDeleteCannotDeleteARecreatedPerson(t *testing.T) {
+	env := testenv.Start(t, tencentConfig(t, "sqlite"))
+	c := client(t, env)
+	createGroup(t, c, "g")
+	createPerson(t, c, "p-9", "g", 1)
+	var clk clock
+	clk.freeze()
+	mux := http.NewServeMux()
+	tencent.New(env.Svc.App, testenv.Logger(), tencent.Config{SecretID: secretID, SecretKey: secretKey, Now: clk.now}).Register(mux)
+	srv := httptest.NewServer(httpx.Middleware(testenv.Logger(), func(http.ResponseWriter, *http.Request) {})(mux))
+	t.Cleanup(srv.Close)
+
+	w := signed(t, srv.URL, "DeletePerson", []byte(`{"PersonId":"p-9"}`), clk.now().Unix())
+	require.Empty(t, resend(t, srv.URL, w, nil).code())
+	require.False(t, personExists(t, env, "p-9"))
+	ans := resend(t, srv.URL, w, nil)
+	require.Equal(t, "InvalidParameterValue.PersonIdNotExist", ans.code(), "the same call again in its second: today's answer: %v", ans)
+
+	createPerson(t, c, "p-9", "g", 2) // the client registers the person again
+	clk.advance(3 * time.Second) // past the 2 s a write may be repeated in
+	ans = resend(t, srv.URL, w, nil)
+	require.Equal(t, "AuthFailure.SignatureFailure", ans.code(), ans)
+	require.True(t, personExists(t, env, "p-9"), "a replayed delete deleted the person created since")
 }
 
 // TestReadThenWriteOverOneConnection: the SDK signs whole seconds without a nonce, so a client

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -186,25 +185,27 @@ func (api *API) handle(r *http.Request, requestID string) (any, error) {
 	if err := api.verifier.check(r, a, signedAt, body); err != nil {
 		return nil, err
 	}
-	// A POST's query is not signed: its Action and Version would be anyone's to set.
+	// A POST's query is not signed: its Action and Version would be anyone's to set. A GET's
+	// query is signed and its headers are not, so there the query decides, and a header that
+	// says otherwise is refused.
 	query := url.Values{}
 	if r.Method == http.MethodGet {
 		query = r.URL.Query()
 	}
-	name := r.Header.Get("X-TC-Action")
-	if name == "" {
-		name = query.Get("Action")
+	name, err := actionOf(r, query, "Action")
+	if err != nil {
+		return nil, err
 	}
-	version := r.Header.Get("X-TC-Version")
-	if version == "" {
-		version = query.Get("Version")
+	version, err := actionOf(r, query, "Version")
+	if err != nil {
+		return nil, err
 	}
 	params := body
 	if r.Method == http.MethodGet {
 		params = []byte(r.URL.RawQuery)
 	}
 	use := SignatureUse{Action: name, Version: version, Method: r.Method, Host: r.Host, Path: r.URL.Path,
-		Params: sha256hex(params), AcceptedAt: api.cfg.Now(), Conn: connection(r)}
+		Params: sha256hex(params), AcceptedAt: api.cfg.Now(), Conn: httpx.ConnID(r)}
 	first, seen, err := api.remember(r.Context(), a.signature, use)
 	if err != nil {
 		return nil, err
@@ -231,17 +232,21 @@ func (api *API) handle(r *http.Request, requestID string) (any, error) {
 
 // remember files the signature in the ledger before anything runs. The SDK signs neither the
 // action nor the version, and with UNSIGNED-PAYLOAD not the body, so a signature seen before is
-// accepted again only for the request it was first accepted for. Three exceptions keep the
-// official SDK working, since it signs whole seconds with no nonce: two calls it makes within a
-// second with the same body carry the same signature. An exact repeat runs as it always did
-// (a replayed create is refused separately if it would undo a deletion: signedAfterDeletions);
-// so does a read with the same body arriving within readGrace of the first use (a client
-// reading a person's groups right after its base info, or a group right after deleting it);
-// and so does any other action with the same body within readGrace over the very connection
-// the signature first came over (a client reading a group, then deleting it: the SDK sends one
-// client's calls over one kept-alive connection, which a captured request cannot be sent on).
-// A captured signature can never be aimed at another write from elsewhere, nor at anything
-// after readGrace.
+// accepted again only for the request it was first accepted for, with exceptions that keep the
+// official SDK working, since it signs whole seconds with no nonce (two calls it makes within a
+// second with the same body carry the same signature):
+//   - an exact repeat of a read, and of a write within readGrace of the first use, runs as it
+//     always did (a replayed create is refused separately if it would undo a deletion:
+//     signedAfterDeletions);
+//   - a read with the same body within readGrace (a client reading a person's groups right
+//     after its base info, or a group right after deleting it);
+//   - any other action with the same body within readGrace over the very connection the
+//     signature first came over (a client reading a group, then deleting it: the SDK sends a
+//     client's calls over its kept-alive connections, which a captured request cannot be sent
+//     on).
+//
+// A captured signature can never be aimed at another write from another connection, nor at
+// any write after readGrace.
 func (api *API) remember(ctx context.Context, signature []byte, use SignatureUse) (SignatureUse, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, ledgerTimeout)
 	defer cancel()
@@ -250,23 +255,37 @@ func (api *API) remember(ctx context.Context, signature []byte, use SignatureUse
 		api.logger.Error("Tencent signature ledger unreachable; refusing the request", "err", err)
 		return SignatureUse{}, false, fmt.Errorf("%w (%v)", errLedger, err)
 	}
-	sameSecond := first.sameParams(use) && use.AcceptedAt.Sub(first.AcceptedAt) <= readGrace &&
-		(reads[use.Action] || use.Conn == first.Conn)
-	if seen && !first.sameRequest(use) && !sameSecond {
+	soon := use.AcceptedAt.Sub(first.AcceptedAt) <= readGrace
+	var allowed bool
+	switch {
+	case !seen:
+		allowed = true
+	case first.sameRequest(use):
+		// A repeated read changes nothing; a repeated write only runs again while the SDK could
+		// have signed it so (a client sending one call twice in a second, or retrying a call
+		// whose answer it lost). Later, a replay of a delete would delete what was created since.
+		allowed = reads[use.Action] || soon
+	default:
+		allowed = first.sameParams(use) && soon && (reads[use.Action] || use.Conn == first.Conn)
+	}
+	if !allowed {
 		return SignatureUse{}, false, fmt.Errorf("%w (first accepted for %s at %s)", errSignatureReused, first.Action,
 			first.AcceptedAt.UTC().Format(time.RFC3339))
 	}
 	return first, seen, nil
 }
 
-// connection names the connection r came over: the server's and the client's address, which
-// together no other open connection has (two replicas may each see one client port).
-func connection(r *http.Request) string {
-	local := ""
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		local = a.String()
+// actionOf returns the request's Action or Version (field): from the signed query of a GET, else
+// from its X-TC- header.
+func actionOf(r *http.Request, query url.Values, field string) (string, error) {
+	header, q := r.Header.Get("X-TC-"+field), query.Get(field)
+	switch {
+	case q == "":
+		return header, nil
+	case header != "" && header != q:
+		return "", fmt.Errorf("%w: X-TC-%s %q differs from the signed query's %s %q", errSignatureFailure, field, header, field, q)
 	}
-	return local + "<" + r.RemoteAddr
+	return q, nil
 }
 
 // reads are the actions that change nothing.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/api/httpx"
 	"github.com/erasure-dev/erasure/config"
 	"github.com/erasure-dev/erasure/internal/pgtest"
 	"github.com/erasure-dev/erasure/service"
@@ -62,7 +63,9 @@ func (e *Env) open() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(e.t, svc.WaitCaughtUp(ctx))
-	e.Svc, e.HTTP = svc, httptest.NewServer(svc.Handler())
+	e.Svc, e.HTTP = svc, httptest.NewUnstartedServer(svc.Handler())
+	e.HTTP.Config.ConnContext = httpx.ConnContext // as serve's server does
+	e.HTTP.Start()
 }
 
 // Stop closes the HTTP server and the service; calling it twice is harmless.
