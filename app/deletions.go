@@ -24,6 +24,9 @@ type DeletionInput struct {
 	// CallbackFormat is the body the callback gets: "" or "standard" (the webhook body), or
 	// "sophon" (the Sophon management platform's deleteidentities result).
 	CallbackFormat string
+	// Source names the surface the request came through when its actor cannot tell
+	// (projections.SourceSophon for a Sophon request: it may record an API key's name).
+	Source string
 }
 
 // Callback formats.
@@ -98,6 +101,9 @@ func (a *App) RequestDeletion(ctx context.Context, meta events.Meta, in Deletion
 		if chunk.Chunk == 0 && in.CallbackFormat != CallbackStandard {
 			chunk.CallbackFormat = in.CallbackFormat
 		}
+		if chunk.Chunk == 0 {
+			chunk.Source = in.Source
+		}
 		if chunk.Chunk > 0 && chunk.Chunk%8 == 0 { // every 8,000 IDs: is there room for more?
 			if appendErr = a.waitForRoom(ctx, id, chunk.Chunk*domain.DefaultChunkSize); appendErr != nil {
 				return false
@@ -148,13 +154,16 @@ type Deletion struct {
 	Deleted     int        `db:"deleted"`
 	Failed      int        `db:"failed"`
 	Cancelled   int        `db:"cancelled"`
+	// Actor requested it: an API key's name or a surface's actor (a group's deletion: the
+	// requester of the group's deletion). Source is the surface (projections.SourceNative...).
+	Actor  string `db:"actor"`
+	Source string `db:"source"`
 }
 
 // GetDeletion returns a deletion request with its counters.
 func (a *App) GetDeletion(ctx context.Context, id string) (Deletion, error) {
 	var d Deletion
-	err := a.rm.GetContext(ctx, &d, a.rm.Rebind(`SELECT deletion_id, state, group_id, callback_url, created_at, completed_at,
-		recorded, pending, deleted, failed, cancelled FROM deletions WHERE deletion_id = ?`), id)
+	err := a.rm.GetContext(ctx, &d, a.rm.Rebind(`SELECT `+deletionColumns+` FROM deletions WHERE deletion_id = ?`), id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Deletion{}, fmt.Errorf("deletion %s: %w", id, ErrNotFound)
 	}
@@ -163,6 +172,10 @@ func (a *App) GetDeletion(ctx context.Context, id string) (Deletion, error) {
 	}
 	return d, nil
 }
+
+// deletionColumns are the columns a Deletion reads.
+const deletionColumns = `deletion_id, state, group_id, callback_url, created_at, completed_at,
+	recorded, pending, deleted, failed, cancelled, actor, source`
 
 // DeletionItem is one ID of a deletion request and its outcome.
 type DeletionItem struct {
@@ -247,14 +260,26 @@ func (a *App) WaitDeletion(ctx context.Context, id string) ([]DeletionItem, erro
 
 // RetryFailed resumes the sagas of a request's items that failed at a step, and returns how many.
 func (a *App) RetryFailed(ctx context.Context, meta events.Meta, id string) (int, error) {
+	return a.RetryFailures(ctx, meta, id, FailureKey{})
+}
+
+// RetryFailures resumes the sagas of a request's items that failed at a step and belong to the
+// group of failures g (DeletionFailures) names, and returns how many. An empty field of g
+// matches any value; a target matches the items that target refused. A person resumes at its
+// failed step as a whole: retried for one target, it tries every target that refused it.
+func (a *App) RetryFailures(ctx context.Context, meta events.Meta, id string, g FailureKey) (int, error) {
 	items, err := a.DeletionItems(ctx, id, projections.ItemFailed, -1, 1<<30)
+	if err != nil {
+		return 0, err
+	}
+	refused, err := a.refusedBy(ctx, id, g.Target)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	var last uint64
 	for _, it := range items {
-		if it.ErrorCode != domain.CodeStepFailed {
+		if it.ErrorCode != domain.CodeStepFailed || !g.matches(it) || (refused != nil && !refused[it.PersonID+"\x00"+it.SagaID]) {
 			continue
 		}
 		seq, err := a.execute(ctx, meta, events.AggregatePerson, it.PersonID, personDecider(it.PersonID), domain.RetryPersonDeletion{})

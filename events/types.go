@@ -130,6 +130,10 @@ type DeletionRequested struct {
 	// CallbackFormat is the body the callback gets: "" (the standard webhook body) or "sophon"
 	// (the Sophon management platform's deleteidentities result).
 	CallbackFormat string `json:"callback_format,omitempty"`
+	// Source names the surface the request came through where its actor cannot tell ("sophon":
+	// a Sophon request made with an API key records the key's name); "" on requests recorded
+	// before sources were, and on those whose actor tells (projections.DeletionSource).
+	Source string `json:"source,omitempty"`
 }
 
 // Rejection is an item refused at intake or at dispatch: its position and error code.

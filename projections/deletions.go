@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"strings"
 	"time"
@@ -38,9 +39,17 @@ func applyDeletion(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 	switch e := r.Data.(type) {
 	case events.DeletionRequested:
 		if e.Chunk == 0 {
-			if err := exec(`INSERT INTO deletions (deletion_id, state, group_id, idempotency_key, callback_url, created_at, version)
-				VALUES (?, 'running', ?, ?, ?, ?, ?) ON CONFLICT (deletion_id) DO NOTHING`,
-				e.DeletionID, e.GroupID, e.IdempotencyKey, e.CallbackURL, t, r.Seq); err != nil {
+			source, actor := DeletionSource(e, r.Actor), r.Actor
+			if source == SourceGroup {
+				requester, err := groupRequester(ctx, tx, e.DeletionID)
+				if err != nil {
+					return err
+				}
+				actor = cmp.Or(requester, actor)
+			}
+			if err := exec(`INSERT INTO deletions (deletion_id, state, group_id, idempotency_key, callback_url, created_at, version, actor, source)
+				VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (deletion_id) DO NOTHING`,
+				e.DeletionID, e.GroupID, e.IdempotencyKey, e.CallbackURL, t, r.Seq, actor, source); err != nil {
 				return err
 			}
 		}
@@ -98,8 +107,8 @@ func applyDeletion(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 		return exec(`INSERT INTO deleted_persons (person_id, deletion_id, deleted_at, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			e.PersonID, e.DeletionID, t, r.Seq)
 	case events.GroupDeletionRequested:
-		return exec(`INSERT INTO deleted_groups (group_id, deletion_id, requested_at, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			e.GroupID, e.DeletionID, t, r.Seq)
+		return exec(`INSERT INTO deleted_groups (group_id, deletion_id, requested_at, seq, actor) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			e.GroupID, e.DeletionID, t, r.Seq, r.Actor)
 	case events.DeletionCompleted:
 		// A cancelled request stays cancelled; completed_at tells that its last item is terminal.
 		return exec(`UPDATE deletions SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'completed' END,
@@ -111,6 +120,59 @@ func applyDeletion(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 			[]any{domain.CodeCancelled, itemMessage(domain.CodeCancelled), t}, `person_id = ? AND saga_id = ?`, e.PersonID, e.DeletionID)
 	}
 	return nil
+}
+
+// Sources of deletion requests: the surface a request came through (GET /v1/deletions).
+const (
+	SourceNative  = "native"
+	SourceSophon  = "sophon"
+	SourceTencent = "tencent"
+	SourceGroup   = "group" // a group's deletion, on any surface
+)
+
+// Actors that tell a request's source: what the Sophon surface records without an API key
+// (config.SophonTokenActor), what the Tencent surface always records (api/tencent), and the
+// group-deletion saga that records a group's members as a request (sagas/group_deletion.go).
+const (
+	sophonActor        = "sophon-api"
+	tencentActor       = "tencent-api"
+	groupDeletionActor = "group-deletion-saga"
+)
+
+// DeletionSource is the source of a request whose first chunk is e, recorded by actor: the
+// source the request names, else the one its actor tells; native for anything else (the native
+// API records an API key's name or native-api, the benchmark and the CLI their own names).
+func DeletionSource(e events.DeletionRequested, actor string) string {
+	if e.Source != "" {
+		return e.Source
+	}
+	switch actor {
+	case sophonActor:
+		return SourceSophon
+	case tencentActor:
+		return SourceTencent
+	case groupDeletionActor:
+		return SourceGroup
+	}
+	return SourceNative
+}
+
+// groupRequester returns who requested the group deletion that deletionID carries out ("":
+// none recorded). The saga records the members under its own name, after the request, so the
+// request's GroupDeletionRequested is already projected.
+func groupRequester(ctx context.Context, tx *sqlx.Tx, deletionID string) (string, error) {
+	rows, err := querySQL(ctx, tx, `SELECT actor FROM deleted_groups WHERE deletion_id = ? ORDER BY seq LIMIT 1`, deletionID)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var actor string
+	if rows.Next() {
+		if err := rows.Scan(&actor); err != nil {
+			return "", err
+		}
+	}
+	return actor, rows.Err()
 }
 
 // analyzeAfterBulk refreshes PostgreSQL's statistics once a large request is recorded. The

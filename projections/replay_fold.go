@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -267,11 +268,13 @@ func (f *registryFold) flush(ctx context.Context, w rowWriter, final bool) error
 }
 
 func (Deletions) newFold() fold {
-	return &deletionsFold{deletions: map[string]*deletionRec{}, items: map[itemKey]*itemRec{}, byPerson: map[string][]*itemRec{}}
+	return &deletionsFold{deletions: map[string]*deletionRec{}, items: map[itemKey]*itemRec{}, byPerson: map[string][]*itemRec{},
+		groupActors: map[string]string{}}
 }
 
 type deletionRec struct {
 	state, groupID, idempotencyKey, callbackURL string
+	actor, source                               string
 	recorded                                    int64
 	fullyRecorded                               int
 	createdAt                                   time.Time
@@ -297,9 +300,9 @@ type deletedRec struct {
 }
 
 type deletedGroupRec struct {
-	groupID, deletionID string
-	requestedAt         time.Time
-	seq                 uint64
+	groupID, deletionID, actor string
+	requestedAt                time.Time
+	seq                        uint64
 }
 
 // deletionsFold mirrors applyDeletion (deletions.go).
@@ -309,6 +312,8 @@ type deletionsFold struct {
 	byPerson  map[string][]*itemRec
 	deleted   []deletedRec
 	groups    []deletedGroupRec
+	// groupActors: who requested each group deletion, by deletion id (the first request).
+	groupActors map[string]string
 }
 
 // update applies fn to the person's items that match.
@@ -326,8 +331,12 @@ func (f *deletionsFold) add(r events.Recorded) {
 	case events.DeletionRequested:
 		if e.Chunk == 0 {
 			if _, ok := f.deletions[e.DeletionID]; !ok {
+				source, actor := DeletionSource(e, r.Actor), r.Actor
+				if source == SourceGroup {
+					actor = cmp.Or(f.groupActors[e.DeletionID], actor)
+				}
 				f.deletions[e.DeletionID] = &deletionRec{state: "running", groupID: e.GroupID, idempotencyKey: e.IdempotencyKey,
-					callbackURL: e.CallbackURL, createdAt: t, version: r.Seq}
+					callbackURL: e.CallbackURL, actor: actor, source: source, createdAt: t, version: r.Seq}
 			}
 		}
 		rejected := make(map[int]string, len(e.Rejected))
@@ -398,7 +407,10 @@ func (f *deletionsFold) add(r events.Recorded) {
 			func(it *itemRec) { it.state, it.updatedAt = ItemDeleted, t })
 		f.deleted = append(f.deleted, deletedRec{personID: e.PersonID, deletionID: e.DeletionID, deletedAt: t, seq: r.Seq})
 	case events.GroupDeletionRequested:
-		f.groups = append(f.groups, deletedGroupRec{groupID: e.GroupID, deletionID: e.DeletionID, requestedAt: t, seq: r.Seq})
+		f.groups = append(f.groups, deletedGroupRec{groupID: e.GroupID, deletionID: e.DeletionID, actor: r.Actor, requestedAt: t, seq: r.Seq})
+		if _, ok := f.groupActors[e.DeletionID]; !ok {
+			f.groupActors[e.DeletionID] = r.Actor
+		}
 	case events.DeletionCompleted:
 		if d, ok := f.deletions[e.DeletionID]; ok {
 			if d.state != "cancelled" {
@@ -428,11 +440,12 @@ func (f *deletionsFold) flush(ctx context.Context, w rowWriter, final bool) erro
 		if d.completedAt != nil {
 			completed = *d.completedAt
 		}
-		rows = append(rows, []any{id, d.state, d.groupID, d.idempotencyKey, d.callbackURL, d.recorded, d.fullyRecorded, d.createdAt, completed, int64(d.version)})
+		rows = append(rows, []any{id, d.state, d.groupID, d.idempotencyKey, d.callbackURL, d.recorded, d.fullyRecorded, d.createdAt, completed, int64(d.version),
+			d.actor, d.source})
 	}
 	// The item counters are recomputed from the loaded items when the load ends (recountDeletions).
 	if err := w.write(ctx, "deletions", []string{"deletion_id", "state", "group_id", "idempotency_key", "callback_url", "recorded",
-		"fully_recorded", "created_at", "completed_at", "version"}, rows); err != nil {
+		"fully_recorded", "created_at", "completed_at", "version", "actor", "source"}, rows); err != nil {
 		return err
 	}
 	rows = make([][]any, 0, len(f.items))
@@ -452,9 +465,9 @@ func (f *deletionsFold) flush(ctx context.Context, w rowWriter, final bool) erro
 	}
 	rows = nil
 	for _, g := range f.groups {
-		rows = append(rows, []any{g.groupID, g.deletionID, g.requestedAt, int64(g.seq)})
+		rows = append(rows, []any{g.groupID, g.deletionID, g.requestedAt, int64(g.seq), g.actor})
 	}
-	return w.write(ctx, "deleted_groups", []string{"group_id", "deletion_id", "requested_at", "seq"}, rows)
+	return w.write(ctx, "deleted_groups", []string{"group_id", "deletion_id", "requested_at", "seq", "actor"}, rows)
 }
 
 func (Permissions) newFold() fold { return &permissionsFold{groups: map[string]*permissionRec{}} }

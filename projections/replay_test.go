@@ -114,8 +114,19 @@ func busyLog(n int) []step {
 		step{events.AggregateDeletion, "cx", events.DeletionChunkDispatched{DeletionID: "cx", Failed: []events.Rejection{{Index: 1, Code: domain.CodeCancelled}}}},
 		person(id(1), events.PersonDeletionCancelled{PersonID: id(1), DeletionID: "cx"}),
 		step{events.AggregateDeletion, "cx", events.DeletionCompleted{DeletionID: "cx", Total: 2, Cancelled: 2}})
-	// A group deletion that removes one membership per member.
-	s = append(s, group("bg2", events.GroupDeletionRequested{GroupID: "bg2", DeletionID: "gdel"}))
+	// Requests from each surface: Sophon without and with an API key, Tencent.
+	s = append(s, by("sophon-api", step{events.AggregateDeletion, "so1", events.DeletionRequested{DeletionID: "so1", PersonIDs: []string{"nobody"}, Last: true, Total: 1}}),
+		by("ops-key", step{events.AggregateDeletion, "so2", events.DeletionRequested{DeletionID: "so2", PersonIDs: []string{"nobody"}, Last: true, Total: 1, Source: "sophon"}}),
+		by("tencent-api", step{events.AggregateDeletion, "tc1", events.DeletionRequested{DeletionID: "tc1", PersonIDs: []string{"nobody"}, Last: true, Total: 1}}))
+	// A group deletion that removes one membership per member: requested by a key, its members
+	// recorded by the saga.
+	var members []string
+	for i := 1; i < n; i += 4 {
+		members = append(members, id(i))
+	}
+	s = append(s, by("ops-key", group("bg2", events.GroupDeletionRequested{GroupID: "bg2", DeletionID: "gdel"})),
+		by("group-deletion-saga", step{events.AggregateDeletion, "gdel", events.DeletionRequested{DeletionID: "gdel", GroupID: "bg2",
+			PersonIDs: members, Last: true, Total: len(members)}}))
 	for i := 1; i < n; i += 4 {
 		s = append(s, person(id(i), events.PersonRemovedFromGroup{PersonID: id(i), GroupID: "bg2", DeletionID: "gdel"}))
 	}
@@ -182,6 +193,11 @@ func TestReplayEqualsLive(t *testing.T) {
 		r.waitFor(t, last)
 		before := modelDump(t, live.ReadModel)
 		require.NotEmpty(t, before["audit_log"])
+		// Who requested each deletion and through which surface, derived from the events.
+		var sources []string
+		require.NoError(t, live.ReadModel.Select(&sources, `SELECT deletion_id || ' ' || actor || ' ' || source FROM deletions
+			WHERE deletion_id IN ('bulk', 'so1', 'so2', 'tc1', 'gdel') ORDER BY deletion_id`))
+		require.Equal(t, []string{"bulk test native", "gdel ops-key group", "so1 sophon-api sophon", "so2 ops-key sophon", "tc1 tencent-api tencent"}, sources)
 		require.Len(t, before["audit_log"], len(w.seqs))
 
 		// Readers keep getting answers from the live tables while the rebuild runs and swaps.

@@ -130,7 +130,16 @@ type step struct {
 }
 
 func person(id string, data any) step { return step{events.AggregatePerson, id, data} }
-func group(id string, data any) step  { return step{events.AggregateGroup, id, data} }
+
+// actedBy is a step's data recorded under another actor than "test".
+type actedBy struct {
+	actor string
+	data  any
+}
+
+// by records st under actor.
+func by(actor string, st step) step  { st.data = actedBy{actor, st.data}; return st }
+func group(id string, data any) step { return step{events.AggregateGroup, id, data} }
 
 var base = time.Date(2024, 3, 1, 9, 30, 0, 123456000, time.UTC)
 
@@ -215,7 +224,11 @@ func (w *writer) tryAppend(steps ...step) (uint64, error) {
 	for _, st := range steps {
 		at := base.Add(time.Duration(w.next) * time.Second)
 		w.next++
-		e, err := events.New(st.agg, st.id, st.data, events.Meta{CorrelationID: "req", Actor: "test", Time: at})
+		data, actor := st.data, "test"
+		if a, ok := data.(actedBy); ok {
+			data, actor = a.data, a.actor
+		}
+		e, err := events.New(st.agg, st.id, data, events.Meta{CorrelationID: "req", Actor: actor, Time: at})
 		if err != nil {
 			return 0, err
 		}

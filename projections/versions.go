@@ -25,7 +25,7 @@ type Describer interface {
 // the log at its next start, beside the live tables, and swaps it in.
 const (
 	RegistryVersion    = 1
-	DeletionsVersion   = 2 // 2: deleted_groups
+	DeletionsVersion   = 3 // 2: deleted_groups; 3: actor and source of requests, actor of group deletions
 	PermissionsVersion = 1
 	AuditVersion       = 1
 )

@@ -2,6 +2,7 @@ package native
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ const (
 
 func (api *API) registerDeletions(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/deletions", api.bulkLimited(api.createDeletion))
+	api.registerDeletionList(mux)
 	mux.HandleFunc("GET /v1/deletions/{id}", api.getDeletion)
 	mux.HandleFunc("GET /v1/deletions/{id}/items", api.deletionItems)
 	mux.HandleFunc("POST /v1/deletions/{id}/retry", api.retryDeletion)
@@ -194,9 +196,7 @@ func (api *API) getDeletion(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, deletionJSON{DeletionID: d.DeletionID, State: d.State, Total: d.Total, Pending: d.Pending,
-		Deleted: d.Deleted, Failed: d.Failed, Cancelled: d.Cancelled, GroupID: d.GroupID, CallbackURL: d.CallbackURL,
-		CreatedAt: d.CreatedAt.UTC(), CompletedAt: utcPtr(d.CompletedAt)})
+	httpx.WriteJSON(w, http.StatusOK, toDeletionJSON(d))
 }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -266,13 +266,51 @@ func (api *API) deletionItems(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
+// maxRetryBody bounds a retry's body: one failure group's code, step and target.
+const maxRetryBody = 4 << 10
+
+// retryDeletion retries the request's items that failed at a step: all of them, or with a body
+// {"code","step","target"} only those of that failure group (GET .../failures); an empty field
+// matches any value.
 func (api *API) retryDeletion(w http.ResponseWriter, r *http.Request) {
-	n, err := api.app.RetryFailed(r.Context(), meta(r), r.PathValue("id"))
+	group, err := retryGroup(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	n, err := api.app.RetryFailures(r.Context(), meta(r), r.PathValue("id"), group)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusAccepted, map[string]any{"deletion_id": r.PathValue("id"), "retried": n})
+}
+
+// retryGroup reads a retry's optional body; no body (or only spaces) selects every failure.
+func retryGroup(r *http.Request) (app.FailureKey, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRetryBody+1))
+	if errors.Is(err, httpx.ErrSlowBody) {
+		return app.FailureKey{}, err
+	}
+	if err != nil {
+		return app.FailureKey{}, fmt.Errorf("%w: %v", httpx.ErrInvalidJSON, err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return app.FailureKey{}, nil
+	}
+	if err := requireJSON(r); err != nil {
+		return app.FailureKey{}, err
+	}
+	var req struct {
+		Code   string `json:"code"`
+		Step   string `json:"step"`
+		Target string `json:"target"`
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err := httpx.DecodeJSON(r, maxRetryBody, &req); err != nil {
+		return app.FailureKey{}, err
+	}
+	return app.FailureKey{Code: req.Code, Step: req.Step, Target: req.Target}, nil
 }
 
 func (api *API) cancelDeletion(w http.ResponseWriter, r *http.Request) {

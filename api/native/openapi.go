@@ -75,6 +75,7 @@ type operation struct {
 	open                  bool     // no API key required (health, readiness, metrics, this document)
 	params                []string // "in:name:description", in being path or query
 	body                  string   // request schema name
+	optionalBody          bool     // the body may be left out
 	status                int      // success status
 	answer                string   // success schema name ("" for a free-form object)
 	contentType           string   // of the answer, default application/json
@@ -94,11 +95,19 @@ var operations = []operation{
 	{method: "POST", path: "/v1/deletions", summary: "Request the deletion of persons: JSON, or a text/plain or NDJSON stream of IDs (millions)",
 		params: []string{"query:group_id:remove only this membership (streams)", "query:idempotency_key:repeat-safe key (streams)", "query:callback_url:(streams)", "query:callback_format:standard or sophon (streams)"},
 		body:   "DeletionRequest", status: 202, answer: "DeletionAccepted"},
+	{method: "GET", path: "/v1/deletions", summary: "Deletion requests, newest first, with who requested each and through which surface",
+		params: append([]string{"query:state:running, completed or cancelled", "query:since:RFC 3339 time or date (created at or after)",
+			"query:until:RFC 3339 time or date (created at or before)", "query:actor:only requests of this actor (an API key's name, native-api, sophon-api, tencent-api)"},
+			pageParamsDoc...),
+		status: 200, answer: "DeletionList"},
+	{method: "GET", path: "/v1/deletions/{id}/failures", summary: "A deletion request's failed items grouped by error code, step and target, the largest group first",
+		params: []string{"path:id:deletion id"}, status: 200, answer: "DeletionFailures"},
 	{method: "GET", path: "/v1/deletions/{id}", summary: "A deletion request's state and counters", params: []string{"path:id:deletion id"}, status: 200, answer: "Deletion"},
 	{method: "GET", path: "/v1/deletions/{id}/items", summary: "A deletion request's items and their outcomes",
 		params: []string{"path:id:deletion id", "query:state:pending, deleted, failed or cancelled", "query:after:cursor (next of the previous page)", "query:limit:1..1000, default 100"},
 		status: 200, answer: "DeletionItems"},
-	{method: "POST", path: "/v1/deletions/{id}/retry", summary: "Retry the items that failed at a step", params: []string{"path:id:deletion id"}, status: 202, answer: ""},
+	{method: "POST", path: "/v1/deletions/{id}/retry", summary: "Retry the items that failed at a step: all, or those of one failure group (GET .../failures)",
+		params: []string{"path:id:deletion id"}, body: "RetryFilter", optionalBody: true, status: 202, answer: "RetryAccepted"},
 	{method: "POST", path: "/v1/deletions/{id}/cancel", summary: "Cancel: items not yet past step 1 become cancelled", params: []string{"path:id:deletion id"}, status: 200, answer: "Deletion"},
 	{method: "GET", path: "/v1/deletions/{id}/events", summary: "Server-sent events: the deletion's progress until it completes",
 		params: []string{"path:id:deletion id"}, status: 200, contentType: "text/event-stream"},
@@ -176,6 +185,18 @@ func schemas() map[string]any {
 			"total": integer, "pending": integer, "deleted": integer, "failed": integer, "cancelled": integer,
 			"group_id": str, "callback_url": str, "created_at": stamp,
 			"completed_at": map[string]any{"type": "string", "format": "date-time", "nullable": true}}),
+		"ListedDeletion": map[string]any{"allOf": []any{ref("Deletion"), obj(map[string]any{
+			"actor": map[string]any{"type": "string", "description": "who requested it: the API key's name or the surface's actor (a group's deletion: who requested the group's deletion)"},
+			"source": map[string]any{"type": "string", "enum": []string{"native", "sophon", "tencent", "group"},
+				"description": "the surface it came through; group: a group's deletion, on any surface"}})}},
+		"DeletionList": obj(map[string]any{"deletions": list("ListedDeletion"),
+			"next": map[string]any{"type": "string", "description": "cursor of the next page (after=); absent on the last page"}}),
+		"DeletionFailures": obj(map[string]any{"groups": map[string]any{"type": "array", "items": obj(map[string]any{
+			"code": str, "step": str, "target": map[string]any{"type": "string", "description": "the external target that refused the items; empty for other failures"},
+			"count": integer, "examples": map[string]any{"type": "array", "maxItems": 5, "items": str,
+				"description": "the smallest person IDs of the group, sorted"}})}}),
+		"RetryFilter":   obj(map[string]any{"code": str, "step": str, "target": str}),
+		"RetryAccepted": obj(map[string]any{"deletion_id": str, "retried": integer}),
 		"DeletionItems": obj(map[string]any{"items": map[string]any{"type": "array", "items": obj(map[string]any{
 			"person_id": str,
 			"state":     map[string]any{"type": "string", "enum": []string{"pending", "deleted", "failed", "cancelled"}},
@@ -234,7 +255,7 @@ func document() map[string]any {
 				content["application/x-ndjson"] = map[string]any{"schema": map[string]any{"type": "string",
 					"description": `one JSON string or {"person_id"} a line`}}
 			}
-			o["requestBody"] = map[string]any{"required": true, "content": content}
+			o["requestBody"] = map[string]any{"required": !op.optionalBody, "content": content}
 		}
 		answer := map[string]any{"type": "object"}
 		if op.answer != "" {

@@ -81,7 +81,7 @@ func shorten(s string) string {
 
 // deleteAndWait records a deletion of ids and waits up to the configured time for its outcome.
 func (api *API) deleteAndWait(ctx context.Context, m events.Meta, ids []string, notifyPath string) (deleteIdentitiesAnswer, error) {
-	in := app.DeletionInput{CallbackURL: notifyPath}
+	in := app.DeletionInput{CallbackURL: notifyPath, Source: projections.SourceSophon}
 	if notifyPath != "" {
 		in.CallbackFormat = app.CallbackSophon
 	}

@@ -1,0 +1,139 @@
+package native
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/erasure-dev/erasure/api/httpx"
+	"github.com/erasure-dev/erasure/app"
+)
+
+// registerDeletionList adds the list of deletion requests and a request's failures.
+func (api *API) registerDeletionList(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/deletions", answer(api.listDeletions))
+	mux.HandleFunc("GET /v1/deletions/{id}/failures", answer(api.deletionFailures))
+}
+
+// answer writes what h returns: its status and body, or its error through the error table.
+func answer(h func(*http.Request) (int, any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		status, body, err := h(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		httpx.WriteJSON(w, status, body)
+	}
+}
+
+func toDeletionJSON(d app.Deletion) deletionJSON {
+	return deletionJSON{DeletionID: d.DeletionID, State: d.State, Total: d.Total, Pending: d.Pending,
+		Deleted: d.Deleted, Failed: d.Failed, Cancelled: d.Cancelled, GroupID: d.GroupID, CallbackURL: d.CallbackURL,
+		CreatedAt: d.CreatedAt.UTC(), CompletedAt: utcPtr(d.CompletedAt)}
+}
+
+// listedDeletionJSON is a deletion as GET /v1/deletions/{id} answers it, with who requested it
+// and through which surface.
+type listedDeletionJSON struct {
+	deletionJSON
+	Actor  string `json:"actor"`
+	Source string `json:"source"`
+}
+
+type deletionPage struct {
+	Deletions []listedDeletionJSON `json:"deletions"`
+	Next      string               `json:"next,omitempty"`
+}
+
+// listDeletions answers GET /v1/deletions?state=&since=&until=&actor=&limit=&after=: requests
+// newest first; next is the cursor (after=) of the following page, absent on the last.
+func (api *API) listDeletions(r *http.Request) (int, any, error) {
+	q := r.URL.Query()
+	f := app.DeletionFilter{State: q.Get("state"), Actor: q.Get("actor")}
+	switch f.State {
+	case "", "running", "completed", "cancelled":
+	default:
+		return 0, nil, fmt.Errorf("%w: state must be running, completed or cancelled", app.ErrInvalidArgument)
+	}
+	var err error
+	if f.Since, err = parseTime("since", q.Get("since")); err != nil {
+		return 0, nil, err
+	}
+	if f.Until, err = parseTime("until", q.Get("until")); err != nil {
+		return 0, nil, err
+	}
+	after, limit, err := pageParams(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if after != "" {
+		c, err := decodeDeletionCursor(after)
+		if err != nil {
+			return 0, nil, err
+		}
+		f.After = &c
+	}
+	f.Limit = limit + 1 // one more tells whether a next page exists
+	ds, err := api.app.ListDeletions(r.Context(), f)
+	if err != nil {
+		return 0, nil, err
+	}
+	page := deletionPage{Deletions: make([]listedDeletionJSON, 0, min(len(ds), limit))}
+	if len(ds) > limit {
+		ds = ds[:limit]
+		page.Next = encodeDeletionCursor(ds[limit-1].Cursor())
+	}
+	for _, d := range ds {
+		page.Deletions = append(page.Deletions, listedDeletionJSON{deletionJSON: toDeletionJSON(d), Actor: d.Actor, Source: d.Source})
+	}
+	return http.StatusOK, page, nil
+}
+
+// encodeDeletionCursor makes an opaque, URL-safe cursor of a request's creation time and id.
+func encodeDeletionCursor(c app.DeletionCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.CreatedAt.UTC().Format(time.RFC3339Nano) + " " + c.DeletionID))
+}
+
+func decodeDeletionCursor(s string) (app.DeletionCursor, error) {
+	bad := fmt.Errorf("%w: after must be the next cursor of a previous page", app.ErrInvalidArgument)
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return app.DeletionCursor{}, bad
+	}
+	at, id, ok := strings.Cut(string(raw), " ")
+	if !ok || id == "" {
+		return app.DeletionCursor{}, bad
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return app.DeletionCursor{}, bad
+	}
+	return app.DeletionCursor{CreatedAt: t, DeletionID: id}, nil
+}
+
+type failureGroupJSON struct {
+	Code     string   `json:"code"`
+	Step     string   `json:"step"`
+	Target   string   `json:"target"`
+	Count    int      `json:"count"`
+	Examples []string `json:"examples"`
+}
+
+// deletionFailures answers GET /v1/deletions/{id}/failures: the failed items grouped by error
+// code, step and target, the largest group first, with up to five person IDs each.
+func (api *API) deletionFailures(r *http.Request) (int, any, error) {
+	groups, err := api.app.DeletionFailures(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	out := struct {
+		Groups []failureGroupJSON `json:"groups"`
+	}{Groups: make([]failureGroupJSON, len(groups))}
+	for i, g := range groups {
+		out.Groups[i] = failureGroupJSON{Code: g.Code, Step: g.Step, Target: g.Target, Count: g.Count, Examples: g.Examples}
+	}
+	return http.StatusOK, out, nil
+}
