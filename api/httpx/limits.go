@@ -41,7 +41,16 @@ const (
 	// (its signature covers the body, so it is checked after), and every client where no key is
 	// configured. Bodies are read whole: the two pools bound their memory together.
 	DefaultMaxLargeAnonymous = 16
-	DefaultLargeBodyWait     = 10 * time.Second
+	// DefaultMaxLargePerClient is how many of the MaxLargeAnonymous slots one client (its
+	// address, IPv6 by /64) may hold or wait for at once: a few clients cannot take the pool.
+	DefaultMaxLargePerClient = 4
+	// DefaultMaxAnonymousBody bounds how long a large body of a client without a key may take,
+	// counting only the time the server waits for it: without it a body that keeps the minimum
+	// rate holds its slot for size/MinBodyRate (a 24 MiB Tencent body at 1 KiB/s: 6.8 hours).
+	// Two minutes carry the largest Tencent body (24 MiB) at 205 KiB/s (1.6 Mbit/s, a slow
+	// uplink) and free an attacker's slot 200 times sooner.
+	DefaultMaxAnonymousBody = 2 * time.Minute
+	DefaultLargeBodyWait    = 10 * time.Second
 	// DefaultBodyTimeout and DefaultMinBodyRate never hurt a real client: the slowest mobile link
 	// sends its next packet within seconds and carries several KiB/s.
 	DefaultBodyTimeout = 10 * time.Second
@@ -80,8 +89,9 @@ type GuardConfig struct {
 	// key it authenticated with, else its IP address (IPv6: its /64). Rate < 0 turns it off.
 	Rate  float64
 	Burst int
-	// ExemptLoopback leaves unauthenticated clients on a loopback address unlimited: the machine
-	// itself (an edge box's own clients, a test), where one address stands for every client.
+	// ExemptLoopback leaves unauthenticated clients on a loopback address unlimited by the rate
+	// and by MaxLargePerClient (they still share the MaxLargeAnonymous pool): the machine itself
+	// (an edge box's own clients, a test), where one address stands for every client.
 	ExemptLoopback bool
 	MaxURL         int // bytes of the request target, default DefaultMaxURL
 	MaxHeader      int // bytes of all header names and values, default DefaultMaxHeader
@@ -89,17 +99,24 @@ type GuardConfig struct {
 	// is served, waiting up to LargeBodyWait for one: bodies are read whole, and this bounds the
 	// memory they can take together. A client that authenticated with a key before its body
 	// takes one of MaxLarge slots, any other one of MaxLargeAnonymous: clients without a key
-	// cannot hold the slots that clients with one need.
+	// cannot hold the slots that clients with one need. One client without a key (as the rate
+	// limiter names it) holds or waits for at most MaxLargePerClient of its pool's slots.
 	LargeBody         int64
 	MaxLarge          int
 	MaxLargeAnonymous int
+	MaxLargePerClient int
 	LargeBodyWait     time.Duration
+	// MaxAnonymousBody cuts off (ErrSlowBody) a large body of a client without a key once the
+	// server has waited that long for it in all, however steadily it comes: such a client
+	// cannot hold an anonymous slot for longer. Default DefaultMaxAnonymousBody; < 0 turns it
+	// off, as BodyTimeout < 0 does.
+	MaxAnonymousBody time.Duration
 	// BodyTimeout cuts off a request body (its reads fail with ErrSlowBody) that sends nothing
 	// for that long, or that averages under MinBodyRate bytes per second once the server has
 	// waited that long for it: a client that trickles cannot hold a slot (a large body, a bulk
 	// stream) or a connection for longer. Only the time the server spends waiting for the body
 	// counts, so a handler that pauses between reads does not cut its client off. BodyTimeout < 0
-	// turns it off.
+	// turns it off, and MaxAnonymousBody with it.
 	BodyTimeout time.Duration
 	MinBodyRate float64
 	Metrics     *metrics.Metrics
@@ -133,6 +150,12 @@ func (c *GuardConfig) setDefaults() {
 	if c.MinBodyRate <= 0 {
 		c.MinBodyRate = DefaultMinBodyRate
 	}
+	if c.MaxLargePerClient <= 0 {
+		c.MaxLargePerClient = DefaultMaxLargePerClient
+	}
+	if c.MaxAnonymousBody == 0 {
+		c.MaxAnonymousBody = DefaultMaxAnonymousBody
+	}
 	if c.LargeBodyWait <= 0 {
 		c.LargeBodyWait = DefaultLargeBodyWait
 	}
@@ -148,6 +171,7 @@ func Guard(cfg GuardConfig) func(http.Handler) http.Handler {
 	cfg.setDefaults()
 	limiter := &clientLimiter{rate: rate.Limit(cfg.Rate), burst: cfg.Burst, clients: map[string]*rate.Limiter{}}
 	large := map[bool]chan struct{}{true: make(chan struct{}, cfg.MaxLarge), false: make(chan struct{}, cfg.MaxLargeAnonymous)}
+	perClient := &clientCounts{max: cfg.MaxLargePerClient, n: map[string]int{}}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			surf := cfg.Surface(Route(r))
@@ -208,8 +232,23 @@ func Guard(cfg GuardConfig) func(http.Handler) http.Handler {
 					}
 				}
 			}
+			var total time.Duration // the bound on the body's waiting in all, 0 for none
 			if r.Body != nil && r.Body != http.NoBody && (r.ContentLength > cfg.LargeBody || r.ContentLength < 0) {
 				keyed := Client(r) != ""
+				if !keyed {
+					// Counted before the pool, waiting included: one client cannot queue for
+					// every slot either.
+					if key, limited := clientKey(r, cfg.ExemptLoopback); limited {
+						if !perClient.take(key) {
+							w.Header().Set("Retry-After", "1")
+							refuse("too_many_large_bodies", fmt.Errorf("%w: at most %d requests with bodies over %d bytes at once from one client without an API key",
+								ErrTooManyLargeBodies, cfg.MaxLargePerClient, cfg.LargeBody))
+							return
+						}
+						defer perClient.give(key)
+					}
+					total = max(0, cfg.MaxAnonymousBody)
+				}
 				slots := large[keyed]
 				if !acquire(r.Context(), slots, cfg.LargeBodyWait) {
 					w.Header().Set("Retry-After", "1")
@@ -224,7 +263,7 @@ func Guard(cfg GuardConfig) func(http.Handler) http.Handler {
 				defer func() { <-slots }()
 			}
 			if cfg.BodyTimeout > 0 && r.Body != nil && r.Body != http.NoBody {
-				r.Body = pace(w, r.Body, cfg.BodyTimeout, cfg.MinBodyRate, func() { cfg.Metrics.Refused(surf.Name, "slow_body") })
+				r.Body = pace(w, r.Body, cfg.BodyTimeout, cfg.MinBodyRate, total, func() { cfg.Metrics.Refused(surf.Name, "slow_body") })
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -260,6 +299,13 @@ func headerBytes(r *http.Request) int {
 	return n
 }
 
+// ClientKey names r's client as the guard's per-client limits count it: the API key it
+// authenticated with, else its address (an IPv4-mapped address as IPv4, an IPv6 address by its
+// /64). limited is false for a client without a key on a loopback address, where one address
+// stands for every client of the machine: a per-client cap must not apply to it (an overall cap
+// still does). It is the guard's own notion with ExemptLoopback set, as the service sets it.
+func ClientKey(r *http.Request) (key string, limited bool) { return clientKey(r, true) }
+
 // clientKey names the rate limiter's client: the API key, else the address (an IPv6 address by
 // its /64, which one machine commonly holds whole). limited is false for an exempt loopback client.
 func clientKey(r *http.Request, exemptLoopback bool) (key string, limited bool) {
@@ -283,6 +329,35 @@ func clientKey(r *http.Request, exemptLoopback bool) (key string, limited bool) 
 		return "net:" + p.String(), true
 	}
 	return "ip:" + addr.String(), true
+}
+
+// clientCounts counts what each client holds, up to max each. It holds only clients with
+// something in flight, so its size is bounded by the requests being served.
+type clientCounts struct {
+	max int
+
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// take counts one more for key, or reports that key holds max already.
+func (c *clientCounts) take(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[key] >= c.max {
+		return false
+	}
+	c.n[key]++
+	return true
+}
+
+// give counts one less for key.
+func (c *clientCounts) give(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[key]--; c.n[key] <= 0 {
+		delete(c.n, key)
+	}
 }
 
 // clientLimiter holds a token bucket per client, bounded in number.

@@ -211,3 +211,89 @@ func TestKeysMatch(t *testing.T) {
 	_, ok = k.Match("")
 	require.False(t, ok)
 }
+
+func TestGuardLargeBodiesPerClient(t *testing.T) {
+	// One client without a key holds at most MaxLargePerClient (4) of the anonymous slots; others
+	// still get theirs. A client is its address (IPv6: its /64), as for the rate limiter; on
+	// loopback, where one address stands for every local client, only the pool bounds them.
+	keys := NewKeys(BearerKey{Name: "ops", Key: "0123456789abcdef-ops"})
+	var mu sync.Mutex
+	var refused []error
+	refuse := func(w http.ResponseWriter, _ *http.Request, err error) {
+		mu.Lock()
+		refused = append(refused, err)
+		mu.Unlock()
+		w.WriteHeader(http.StatusTooManyRequests)
+	}
+	keyed, anonymous := &Surface{Name: "v1", Keys: keys, Refuse: refuse}, &Surface{Name: "tencent", Refuse: refuse}
+	release := make(chan struct{})
+	entered := make(chan string, 64)
+	h := Middleware(slog.New(slog.NewTextHandler(io.Discard, nil)), func(http.ResponseWriter, *http.Request) {}, WithRoutes(routes{}))(
+		Guard(GuardConfig{LargeBody: 10, MaxLarge: 8, MaxLargeAnonymous: 16, LargeBodyWait: 5 * time.Second, ExemptLoopback: true,
+			Surface: func(route string) *Surface {
+				if route == "/keyed" {
+					return keyed
+				}
+				return anonymous
+			}})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			entered <- r.RemoteAddr
+			<-release
+		})))
+	big := func(path, remote string) *http.Request {
+		req := httptest.NewRequest("POST", path, strings.NewReader(strings.Repeat("x", 100)))
+		req.RemoteAddr = remote
+		req.Header.Set("Authorization", "Bearer 0123456789abcdef-ops")
+		return req
+	}
+	var held sync.WaitGroup
+	hold := func(path, remote string) {
+		t.Helper()
+		held.Go(func() { h.ServeHTTP(httptest.NewRecorder(), big(path, remote)) })
+		select {
+		case got := <-entered:
+			require.Equal(t, remote, got)
+		case <-time.After(10 * time.Second):
+			require.Fail(t, "no slot", "%s %s", path, remote)
+		}
+	}
+	refusedNow := func(path, remote string) {
+		t.Helper()
+		start := time.Now()
+		rec := httptest.NewRecorder()
+		done := make(chan struct{})
+		held.Go(func() { h.ServeHTTP(rec, big(path, remote)); close(done) })
+		select {
+		case <-done:
+		case got := <-entered:
+			close(release) // let the handlers go, so that the test ends
+			require.Fail(t, "a client over its share got a slot", got)
+		}
+		require.Equal(t, http.StatusTooManyRequests, rec.Code, remote)
+		require.Equal(t, "1", rec.Header().Get("Retry-After"))
+		require.Less(t, time.Since(start), 4*time.Second, "a client over its share does not wait for a slot")
+	}
+	for i := range 4 {
+		hold("/anonymous", "198.51.100.7:"+strconv.Itoa(1000+i))
+	}
+	refusedNow("/anonymous", "198.51.100.7:2000")
+	hold("/anonymous", "198.51.100.8:1000") // another client
+	for i := range 4 {
+		hold("/anonymous", "[2001:db8::"+strconv.Itoa(i+1)+"]:1000")
+	}
+	refusedNow("/anonymous", "[2001:db8::ff]:1000")     // the same /64
+	refusedNow("/anonymous", "[::ffff:198.51.100.7]:1") // the same IPv4 address, mapped
+	for i := range 5 {
+		hold("/anonymous", "127.0.0.1:"+strconv.Itoa(1000+i)) // loopback: only the pool
+	}
+	for i := range 5 {
+		hold("/keyed", "198.51.100.7:"+strconv.Itoa(3000+i)) // a key: its own pool, no per-client share
+	}
+	mu.Lock()
+	require.Len(t, refused, 3)
+	for _, err := range refused {
+		require.ErrorIs(t, err, ErrTooManyLargeBodies)
+	}
+	mu.Unlock()
+	close(release)
+	held.Wait()
+}

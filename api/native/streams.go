@@ -3,7 +3,6 @@ package native
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 
@@ -33,9 +32,9 @@ func newStreamSlots(perClient, total int) *streamSlots {
 }
 
 // SetStreamLimits sets how many live-progress streams (GET /v1/deletions/{id}/events) one
-// client (its API key, else its IP address) and all clients together may hold open; the next is
-// answered 429 TOO_MANY_STREAMS with Retry-After. Call it before serving; n <= 0 keeps the
-// default.
+// client (httpx.ClientKey: its API key, else its address, IPv6 by /64; anonymous clients on
+// loopback have no per-client cap) and all clients together may hold open; the next is answered
+// 429 TOO_MANY_STREAMS with Retry-After. Call it before serving; n <= 0 keeps the default.
 func (api *API) SetStreamLimits(perClient, total int) *API {
 	if perClient <= 0 {
 		perClient = config.DefaultMaxStreamsPerClient
@@ -49,11 +48,13 @@ func (api *API) SetStreamLimits(perClient, total int) *API {
 
 // acquire takes a slot for r's client, or says why not; release gives it back.
 func (s *streamSlots) acquire(r *http.Request) (release func(), err error) {
-	client := streamClient(r)
+	// On loopback one address stands for every client of the machine (a CLI, browser tabs): only
+	// the overall cap bounds them, counted under the empty name.
+	client, limited := httpx.ClientKey(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
-	case s.byClient[client] >= s.perClient:
+	case limited && s.byClient[client] >= s.perClient:
 		return nil, fmt.Errorf("%w: at most %d per client at once; close one, or retry later", errTooManyStreams, s.perClient)
 	case s.open >= s.total:
 		return nil, fmt.Errorf("%w: the server holds at most %d at once; retry later", errTooManyStreams, s.total)
@@ -71,17 +72,4 @@ func (s *streamSlots) acquire(r *http.Request) (release func(), err error) {
 			}
 		})
 	}, nil
-}
-
-// streamClient names the client a stream counts against: the API key it authenticated with,
-// else its IP address (the port differs per connection, so it is not part of the name).
-func streamClient(r *http.Request) string {
-	if name := httpx.Client(r); name != "" {
-		return "key:" + name
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return "ip:" + host
 }
