@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"math"
@@ -41,6 +42,11 @@ type APIKey struct {
 
 var keyName = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
 
+// SophonActor is the name ERASURE_SOPHON_TOKEN's requests record as their actor and are
+// counted under (as an API key's name is): no API key may take it, or the audit trail could not
+// tell the two apart and they would share one rate bucket.
+const SophonActor = "sophon-api"
+
 func (c *Config) securityFromEnv() {
 	c.APIKeys = os.Getenv("ERASURE_API_KEYS")
 	c.SophonToken = os.Getenv("ERASURE_SOPHON_TOKEN")
@@ -50,8 +56,8 @@ func (c *Config) securityFromEnv() {
 	c.BodyTimeout = DefaultBodyTimeout
 	if v := strings.TrimSpace(os.Getenv("ERASURE_BODY_TIMEOUT")); v != "" {
 		c.BodyTimeout = -1 // kept invalid so that Validate names it
-		if d, err := time.ParseDuration(v); err == nil && d > 0 {
-			c.BodyTimeout = d
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+			c.BodyTimeout = cmp.Or(d, DefaultBodyTimeout) // 0 means the default, as for the others
 		}
 	}
 	c.RateLimit, c.RateBurst, c.MaxBulk = DefaultRateLimit, DefaultRateBurst, DefaultMaxBulk
@@ -96,6 +102,8 @@ func (c *Config) Keys() ([]APIKey, error) {
 			return nil, fmt.Errorf("ERASURE_API_KEYS: key name %q must be 1-64 letters, digits, _ . @ -", name)
 		case seen[name]:
 			return nil, fmt.Errorf("ERASURE_API_KEYS: the name %q is given twice", name)
+		case name == SophonActor:
+			return nil, fmt.Errorf("ERASURE_API_KEYS: the name %q is what requests with ERASURE_SOPHON_TOKEN record as their actor; give the key another name", name)
 		case len(key) < MinAPIKeyLength:
 			return nil, fmt.Errorf("ERASURE_API_KEYS: the key of %q is shorter than %d characters (make one with: openssl rand -hex 32)", name, MinAPIKeyLength)
 		}

@@ -20,6 +20,7 @@ func TestKeys(t *testing.T) {
 		"ops:0123456789abcdef,ops:abcdef0123456789": "given twice",
 		"o p:0123456789abcdef":                      "key name",
 		":0123456789abcdef":                         "key name",
+		"sophon-api:0123456789abcdef":               "ERASURE_SOPHON_TOKEN",
 	} {
 		_, err := (&Config{APIKeys: in}).Keys()
 		require.ErrorContains(t, err, want, in)
@@ -123,6 +124,12 @@ func TestBodyTimeout(t *testing.T) {
 	require.Equal(t, DefaultBodyTimeout, FromEnv().BodyTimeout)
 	t.Setenv("ERASURE_BODY_TIMEOUT", "30s")
 	require.Equal(t, 30*time.Second, FromEnv().BodyTimeout)
+	for _, zero := range []string{"0", "0s"} { // 0 means the default, as the error says
+		t.Setenv("ERASURE_BODY_TIMEOUT", zero)
+		c := FromEnv()
+		require.NoError(t, c.Validate(), zero)
+		require.Equal(t, DefaultBodyTimeout, c.BodyTimeout, zero)
+	}
 	for _, bad := range []string{"soon", "-1s", "2h"} {
 		t.Setenv("ERASURE_BODY_TIMEOUT", bad)
 		require.ErrorContains(t, validateEnv(), "ERASURE_BODY_TIMEOUT", bad)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/erasure-dev/erasure/api/httpx"
 	"github.com/erasure-dev/erasure/app"
+	"github.com/erasure-dev/erasure/config"
 	"github.com/erasure-dev/erasure/events"
 )
 
@@ -36,8 +37,9 @@ const Prefix = "/sophon/v2/face/"
 
 // TokenActor is the actor of what a request records when it came with the Sophon token, or with
 // no credential where none is required; a request with an API key records the key's name, so
-// that the audit trail says which key did what on this surface as on /v1.
-const TokenActor = "sophon-api"
+// that the audit trail says which key did what on this surface as on /v1. config refuses it as
+// an API key's name.
+const TokenActor = config.SophonActor
 
 // Limits of the Sophon surface.
 const (
