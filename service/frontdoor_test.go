@@ -385,7 +385,9 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 func TestStalledBulkStreamsFreeTheirSlots(t *testing.T) {
 	cfg := testenv.Config(t, "sqlite")
 	cfg.MaxBulk = 4
-	cfg.BodyTimeout = time.Second
+	// Long enough that the streams are seen in flight and holding every slot before they are cut
+	// off, even on a loaded machine under -race (1 s was missed there).
+	cfg.BodyTimeout = 5 * time.Second
 	env := testenv.Start(t, cfg)
 	base := env.HTTP.URL
 	var streams []<-chan answer
