@@ -330,7 +330,7 @@ func TestReplayedDeleteCannotDeleteARecreatedPerson(t *testing.T) {
 	require.Equal(t, "InvalidParameterValue.PersonIdNotExist", ans.code(), "the same call again in its second: today's answer: %v", ans)
 
 	createPerson(t, c, "p-9", "g", 2) // the client registers the person again
-	clk.advance(3 * time.Second) // past the 2 s a write may be repeated in
+	clk.advance(3 * time.Second)      // past the 2 s a write may be repeated in
 	ans = resend(t, srv.URL, w, nil)
 	require.Equal(t, "AuthFailure.SignatureFailure", ans.code(), ans)
 	require.True(t, personExists(t, env, "p-9"), "a replayed delete deleted the person created since")
