@@ -1,5 +1,5 @@
 // Package metrics is erasure's Prometheus registry: one per running service, served at /metrics.
-// It is a leaf package (it imports only the Prometheus client), so every layer can report into
+// It is a leaf package (it imports only the Prometheus client and internal/buildinfo), so every layer can report into
 // it without new dependencies between them.
 //
 // What it exposes (all prefixed erasure_):
@@ -19,6 +19,8 @@
 //     (seconds: the age of the oldest event not yet applied), measured when scraped.
 //   - webhook_deliveries_total{outcome} and webhook_backlog{state}: reported by the webhook
 //     dispatcher through WebhookDelivery and SetWebhookBacklog.
+//   - build_info{version,revision,go_version}: always 1; which build is running (as `erasure
+//     version` prints it).
 //
 // A nil *Metrics is valid and records nothing, so tests and tools can run the same code without
 // a registry.
@@ -34,6 +36,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/erasure-dev/erasure/internal/buildinfo"
 )
 
 // Namespace prefixes every metric name.
@@ -97,8 +101,13 @@ func New() *Metrics {
 	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
 		Name: "webhook_deliveries_total", Help: "Webhook delivery attempts by outcome (delivered, failed, dead_lettered)."},
 		[]string{"outcome"})
+	build := buildinfo.Read()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "build_info",
+		Help:        "Always 1; the labels say which build is running (as erasure version prints it).",
+		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "go_version": build.GoVersion}})
+	buildInfo.Set(1)
 	m.reg.MustRegister(m.httpDuration, m.httpInFlight, m.httpRefused, m.events, m.stepDuration, m.stepErrors,
-		m.failures, m.personSeconds, m.webhooks, scraped{m},
+		m.failures, m.personSeconds, m.webhooks, scraped{m}, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
