@@ -193,16 +193,42 @@ type DeletionItem struct {
 // DeletionItems lists a request's items in request order after the cursor position, optionally
 // in one state.
 func (a *App) DeletionItems(ctx context.Context, id, state string, after int64, limit int) ([]DeletionItem, error) {
+	return a.DeletionItemsWhere(ctx, id, ItemFilter{State: state}, after, limit)
+}
+
+// ItemFilter selects a request's items for DeletionItemsWhere. Zero fields select everything;
+// a value nothing has (an unknown code, say) selects nothing.
+type ItemFilter struct {
+	State string // pending, deleted, failed or cancelled
+	Code  string // the item's error code
+	// Target is an external target: the items it refused, as in the request's failure group
+	// of that target (DeletionFailures).
+	Target string
+}
+
+// DeletionItemsWhere lists a request's items that f selects, in request order after the
+// cursor position.
+func (a *App) DeletionItemsWhere(ctx context.Context, id string, f ItemFilter, after int64, limit int) ([]DeletionItem, error) {
 	if _, err := a.GetDeletionState(ctx, id); err != nil {
 		return nil, err
 	}
 	items := []DeletionItem{}
-	q := `SELECT position, person_id, state, error_code, error_message, error_step, saga_id FROM deletion_items
+	q := `SELECT position, person_id, state, error_code, error_message, error_step, saga_id FROM deletion_items i
 		WHERE deletion_id = ? AND position > ?`
 	args := []any{id, after}
-	if state != "" {
+	if f.State != "" {
 		q += ` AND state = ?`
-		args = append(args, state)
+		args = append(args, f.State)
+	}
+	if f.Code != "" {
+		q += ` AND error_code = ?`
+		args = append(args, f.Code)
+	}
+	if f.Target != "" {
+		// One primary-key probe per item of the request's range, not a scan of the outcomes.
+		q += ` AND EXISTS (SELECT 1 FROM target_outcomes t
+			WHERE t.person_id = i.person_id AND t.saga_id = i.saga_id AND t.target = ? AND t.state = 'failed')`
+		args = append(args, f.Target)
 	}
 	q += ` ORDER BY position LIMIT ?`
 	args = append(args, limit)

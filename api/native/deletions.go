@@ -31,9 +31,7 @@ func (api *API) registerDeletions(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/deletions/{id}/items", api.deletionItems)
 	mux.HandleFunc("POST /v1/deletions/{id}/retry", api.retryDeletion)
 	mux.HandleFunc("POST /v1/deletions/{id}/cancel", api.cancelDeletion)
-	mux.HandleFunc("GET /v1/targets", func(w http.ResponseWriter, _ *http.Request) {
-		httpx.WriteJSON(w, http.StatusOK, map[string]any{"targets": api.app.Targets()})
-	})
+	mux.HandleFunc("GET /v1/targets", answer(api.listTargets))
 }
 
 func (api *API) createDeletion(w http.ResponseWriter, r *http.Request) {
@@ -244,7 +242,9 @@ func (api *API) deletionItems(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	items, err := api.app.DeletionItems(r.Context(), r.PathValue("id"), state, after, limit)
+	// An unknown code or target is no error: it selects nothing, like a code no item has yet.
+	f := app.ItemFilter{State: state, Code: q.Get("code"), Target: q.Get("target")}
+	items, err := api.app.DeletionItemsWhere(r.Context(), r.PathValue("id"), f, after, limit)
 	if err != nil {
 		writeError(w, err)
 		return
