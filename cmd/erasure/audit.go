@@ -20,8 +20,8 @@ import (
 	"github.com/erasure-dev/erasure/projections"
 )
 
-// errAuditBroken makes audit verify exit 1 after printing its report.
-var errAuditBroken = errors.New("the audit trail does not match the log")
+// errAuditBroken is audit verify's answer "no" (exit 1), returned after its report is printed.
+var errAuditBroken = no(errors.New("the audit trail does not match the log"))
 
 // parseInterspersed parses flags that may come before or after the positional arguments.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -66,6 +66,7 @@ with --file it checks an exported trail.
 Flags:
 `)
 		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\n%s\n", exitCodesOf("audit"))
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -153,6 +154,7 @@ each entry is the server's (unless --offline).
 Flags:
 `)
 		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\n%s\n", exitCodesOf("audit verify"))
 	}
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -129,7 +129,7 @@ func TestAuditorSession(t *testing.T) {
 	must(t, runCmd(t, env, "receipt", "verify", altered), 1, "receipt verify of an altered file")
 
 	// An offline replay: refused while the server holds the data directory, then done.
-	r = must(t, runCmd(t, env, "replay", "--data", dir), 1, "replay beside the server")
+	r = must(t, runCmd(t, env, "replay", "--data", dir), 2, "replay beside the server")
 	if !strings.Contains(r.stderr, "in use") {
 		t.Fatalf("replay did not say the data directory is in use: %s", r.stderr)
 	}
@@ -147,7 +147,7 @@ func TestAuditorSession(t *testing.T) {
 		t.Fatalf("replay summary: %s", r.stdout)
 	}
 	must(t, runCmd(t, env, "replay", "--data", dir, "--projection", "audit,registry"), 0, "replay --projection")
-	r = must(t, runCmd(t, env, "replay", "--data", dir, "--projection", "nosuch"), 1, "replay --projection nosuch")
+	r = must(t, runCmd(t, env, "replay", "--data", dir, "--projection", "nosuch"), 2, "replay --projection nosuch")
 	if !strings.Contains(r.stderr, "unknown projection") {
 		t.Fatalf("replay --projection nosuch: %s", r.stderr)
 	}
@@ -205,12 +205,12 @@ func TestAuditCommandsHelpAndMisuse(t *testing.T) {
 		{[]string{"audit", "verify", "--help"}, 0, "-file"},
 		{[]string{"receipt", "--help"}, 0, "receipt verify FILE"},
 		{[]string{"receipt", "verify", "--help"}, 0, "-public-key"},
-		{[]string{"receipt"}, 1, "subcommand"},
-		{[]string{"receipt", "verify"}, 1, "one receipt file"},
-		{[]string{"receipt", "verify", "/nonexistent"}, 1, "no such file"},
-		{[]string{"audit", "--as-of", "2025-01-01"}, 1, "--as-of needs --person"},
-		{[]string{"audit", "--format", "xml", "--server", "http://127.0.0.1:1"}, 1, "jsonl or csv"},
-		{[]string{"audit", "--server", "http://127.0.0.1:1"}, 1, "is `erasure serve` running"},
+		{[]string{"receipt"}, 2, "subcommand"},
+		{[]string{"receipt", "verify"}, 2, "one receipt file"},
+		{[]string{"receipt", "verify", "/nonexistent"}, 2, "no such file"},
+		{[]string{"audit", "--as-of", "2025-01-01"}, 2, "--as-of needs --person"},
+		{[]string{"audit", "--format", "xml", "--server", "http://127.0.0.1:1"}, 2, "jsonl or csv"},
+		{[]string{"audit", "--server", "http://127.0.0.1:1"}, 2, "is `erasure serve` running"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			t.Parallel()

@@ -92,8 +92,10 @@ func deleteCmd(args []string, stdout, stderr io.Writer) error {
 	noWait := fs.Bool("no-wait", false, "print the deletion id and return without waiting for the outcome")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: erasure delete [flags] [ID...]\n\nDeletes persons completely (permission bindings, faces, photos) through a running server,\n"+
-			"shows a progress bar (count, rate, ETA) on standard error, then prints the summary as JSON.\nExit 1 if any item failed.\n\nFlags:\n")
+			"shows a progress bar (count, rate, ETA) on standard error, then prints the summary as JSON.\n"+
+			"With --no-wait, prints the deletion id and exits 0 once the request is accepted.\n\nFlags:\n")
 		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\n%s\n", exitCodesOf("delete"))
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -146,7 +148,7 @@ func deleteCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if st.Failed > 0 {
-		return fmt.Errorf("%d of %d items failed: see GET /v1/deletions/%s/items?state=failed", st.Failed, st.Total, id)
+		return no(fmt.Errorf("%d of %d items failed: see erasure status %s", st.Failed, st.Total, id))
 	}
 	return nil
 }
@@ -210,19 +212,30 @@ func statusCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: erasure status [flags] DELETION_ID\n\nPrints a deletion request's state, counters and failures by code as JSON.\n\nFlags:\n")
 		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\n%s\n", exitCodesOf("status"))
 	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fs.Usage()
 		return errors.New("name one deletion id")
 	}
 	c := client{base: *server, http: &http.Client{Timeout: 30 * time.Second}}
 	ctx := context.Background()
-	id := url.PathEscape(fs.Arg(0))
+	id := url.PathEscape(pos[0])
+	// One answer decoded twice: printed whole, and its counters read for the exit code.
+	var raw json.RawMessage
+	if err := c.do(ctx, http.MethodGet, "/v1/deletions/"+id, "", nil, &raw); err != nil {
+		return err
+	}
 	var st map[string]any
-	if err := c.do(ctx, http.MethodGet, "/v1/deletions/"+id, "", nil, &st); err != nil {
+	var counts deletionStatus
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, &counts); err != nil {
 		return err
 	}
 	// The failures by code, from every page of failed items.
@@ -256,5 +269,12 @@ func statusCmd(args []string, stdout, stderr io.Writer) error {
 	st["failures_by_code"] = byCode
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(st)
+	if err := enc.Encode(st); err != nil {
+		return err
+	}
+	// A running deletion has no answer yet: items failed so far may still be retried.
+	if counts.State != "running" && counts.Failed > 0 {
+		return no(fmt.Errorf("%d of %d items failed (%s)", counts.Failed, counts.Total, counts.State))
+	}
+	return nil
 }

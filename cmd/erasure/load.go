@@ -149,8 +149,8 @@ func loadCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if !res.OK {
-		return fmt.Errorf("load: %d 5xx, %d lost, %d duplicated, %d unexpected answers, %d transport errors",
-			res.Errors5xx, res.Lost, res.Duplicated, res.Unexpected, res.TransportErrors)
+		return no(fmt.Errorf("load: %d 5xx, %d lost, %d duplicated, %d unexpected answers, %d transport errors",
+			res.Errors5xx, res.Lost, res.Duplicated, res.Unexpected, res.TransportErrors))
 	}
 	return nil
 }

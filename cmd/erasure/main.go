@@ -33,8 +33,12 @@ Commands:
   receipt   verify a signed deletion receipt offline, or fetch one
   bench     end-to-end benchmark: seed N persons, delete them in one bulk request, print JSON;
             bench --load: concurrent clients mixing creates, deletions and reads (p99 per route)
+  version   print the build: version, VCS revision and time, modified flag, Go version (also --version)
 
 Run 'erasure <command> --help' for a command's flags.
+
+Exit codes: 0 success; 1 the answer is "no" (delete/status: items failed; verify: leftovers found;
+audit verify, receipt verify: it does not verify); 2 a usage error or the command could not run.
 
 Environment:
   NATS_URL            external NATS JetStream cluster instead of the embedded server
@@ -59,12 +63,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
 		if len(args) == 0 {
-			return 2
+			return exitFailed
 		}
-		return 0
+		return exitOK
 	}
 	var err error
 	switch args[0] {
+	case "version", "--version", "-version":
+		err = versionCmd(args[1:], stdout, stderr)
 	case "serve":
 		err = serve(args[1:], stderr)
 	case "migrate":
@@ -85,16 +91,60 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = benchCmd(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "erasure: unknown command %q\n\n%s", args[0], usage)
-		return 2
+		return exitFailed
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	return exitCode(args[0], err, stderr)
+}
+
+// Exit codes, the same for every command (DESIGN §5 "Command line").
+const (
+	exitOK     = 0 // success: the answer is "yes"
+	exitNo     = 1 // the command ran and its answer is "no": items failed, leftovers found, a chain or receipt that does not verify
+	exitFailed = 2 // a usage error, or the command could not run (unreachable server, refused request, unknown deletion)
+)
+
+// noAnswers says, per command, what its answer "no" (exit 1) is; a command not named never
+// answers "no".
+var noAnswers = map[string]string{
+	"delete":         "the deletion ended with failed items",
+	"status":         "the deletion ended with failed items; 0 while it is still running",
+	"verify":         "something is left of a deleted person",
+	"audit verify":   "the audit chain or the exported trail does not verify",
+	"receipt verify": "the receipt does not verify against the trusted key, or was altered",
+	"bench --load":   "a 5xx, a lost or a duplicated outcome, an unexpected answer or a transport error",
+}
+
+// exitCodesOf is the paragraph that ends a command's --help.
+func exitCodesOf(command string) string {
+	no := ""
+	if what, ok := noAnswers[command]; ok {
+		no = fmt.Sprintf("; 1 the answer is \"no\" (%s)", what)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "erasure %s: %v\n", args[0], err)
-		return 1
+	return "Exit codes: 0 success" + no + "; 2 a usage error (a bad flag, a missing argument)\n" +
+		"or the command could not run (e.g. the server unreachable or refusing the request, an unknown\n" +
+		"deletion, the data directory in use)."
+}
+
+// answerNo marks an error as the command's answer "no" rather than a failure to run: the only
+// errors that exit 1. Everything else a command returns exits 2.
+type answerNo struct{ err error }
+
+func (a answerNo) Error() string { return a.err.Error() }
+func (a answerNo) Unwrap() error { return a.err }
+
+// no makes err the command's answer "no" (exit 1).
+func no(err error) error { return answerNo{err} }
+
+// exitCode prints err, if any, and maps it to the command's exit code.
+func exitCode(command string, err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return exitOK
 	}
-	return 0
+	fmt.Fprintf(stderr, "erasure %s: %v\n", command, err)
+	if errors.As(err, new(answerNo)) {
+		return exitNo
+	}
+	return exitFailed
 }
 
 func parse(name, summary string, args []string, stderr io.Writer, flags func(*config.Config, *flag.FlagSet)) (config.Config, error) {
@@ -104,6 +154,7 @@ func parse(name, summary string, args []string, stderr io.Writer, flags func(*co
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: erasure %s [flags]\n\n%s\n\nFlags:\n", name, summary)
 		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\n%s\n", exitCodesOf(name))
 	}
 	flags(&cfg, fs)
 	if err := fs.Parse(args); err != nil {

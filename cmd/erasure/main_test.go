@@ -367,8 +367,8 @@ func TestBadFlags(t *testing.T) {
 			// A data directory of its own, so a wrongly accepted configuration cannot touch ./data.
 			args := append([]string{tc.args[0], "--data", t.TempDir()}, tc.args[1:]...)
 			r := runCmd(t, childEnv(), args...)
-			if r.code != 1 {
-				t.Fatalf("exit code %d, want 1\nstderr:\n%s", r.code, r.stderr)
+			if r.code != 2 {
+				t.Fatalf("exit code %d, want 2\nstderr:\n%s", r.code, r.stderr)
 			}
 			if !strings.Contains(r.stderr, tc.want) {
 				t.Errorf("stderr does not mention %q:\n%s", tc.want, r.stderr)
@@ -409,17 +409,17 @@ func TestDataDirLock(t *testing.T) {
 	env := childEnv()
 	s := startServer(t, dir, env)
 
-	// Exit code 1 is an orderly error; a panic would exit 2.
+	// Exit code 2: the command could not run. A panic exits 2 as well, so its trace is ruled out.
 	r := runCmd(t, env, "migrate", "--data", dir)
-	if r.code != 1 {
-		t.Fatalf("migrate while the server runs: exit %d, want 1\nstderr:\n%s", r.code, r.stderr)
+	if r.code != 2 || strings.Contains(r.stderr, "panic:") {
+		t.Fatalf("migrate while the server runs: exit %d, want 2 without a panic\nstderr:\n%s", r.code, r.stderr)
 	}
 	if !strings.Contains(r.stderr, "data directory is in use") {
 		t.Errorf("migrate error does not say the data directory is in use:\n%s", r.stderr)
 	}
 	// A second server is refused the same way.
 	r = runCmd(t, env, "serve", "--data", dir, "--http", freeAddr(t))
-	if r.code != 1 || !strings.Contains(r.stderr, "data directory is in use") {
+	if r.code != 2 || !strings.Contains(r.stderr, "data directory is in use") {
 		t.Errorf("second serve: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 

@@ -27,6 +27,10 @@ file holding it, or the JSON of GET /v1/receipts/public-key). Exit 1 otherwise: 
 --public-key a receipt is never valid, since anyone can re-sign an edited one with a key of their
 own ("signature_valid" still tells whether it matches the key the file names).
 get prints a person's signed receipt as the server signs it; public-key prints the server's key.
+
+Exit codes: 0 success; 1 (verify) the receipt does not verify against the trusted key, or was
+altered; 2 a usage error (a bad flag, a missing argument) or the command could not run (e.g. the
+file unreadable, the server unreachable or refusing the request).
 `
 
 func receiptCmd(args []string, stdout, stderr io.Writer) error {
@@ -107,7 +111,7 @@ func receiptVerify(path, key string, stdout io.Writer) error {
 	// whatever key is trusted.
 	rc, err := receipts.Verify(file, nil)
 	if err != nil {
-		return err
+		return no(err)
 	}
 	var env struct {
 		PublicKey string `json:"public_key"`
@@ -126,7 +130,7 @@ func receiptVerify(path, key string, stdout io.Writer) error {
 		case errors.Is(err, receipts.ErrUntrustedKey):
 			reason = fmt.Sprintf("signed by key %s, not by the trusted key %s given with --public-key", receipts.KeyID(pub), receipts.KeyID(trusted))
 		case err != nil:
-			return err
+			return no(err)
 		default:
 			out["valid"], out["trusted_key"] = true, true
 		}
@@ -138,7 +142,7 @@ func receiptVerify(path, key string, stdout io.Writer) error {
 		return err
 	}
 	if reason != "" {
-		return fmt.Errorf("%w: %s", errUntrusted, reason)
+		return no(fmt.Errorf("%w: %s", errUntrusted, reason))
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func verifyCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if len(found) > 0 {
-		return errLeftovers(len(found))
+		return no(errLeftovers(len(found)))
 	}
 	fmt.Fprintln(stderr, "verify: nothing left of deleted persons")
 	return nil
