@@ -44,15 +44,14 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fs := flag.NewFlagSet("erasure audit", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", defaultServer(), "URL of the erasure server (env ERASURE_SERVER)")
+	newClient := serverFlags(fs)
 	person := fs.String("person", "", "only entries naming this person ID")
 	request := fs.String("request", "", "only entries of this request (request id or deletion id)")
 	since := fs.String("since", "", "only entries at or after this time (RFC 3339 or a date)")
 	until := fs.String("until", "", "only entries at or before this time (RFC 3339 or a date)")
 	format := fs.String("format", "jsonl", "output format: jsonl or csv")
 	asOf := fs.String("as-of", "", "with --person: what the registry held for the person at this time")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Usage: erasure audit [flags]
+	setUsage(fs, "audit", `Usage: erasure audit [flags]
        erasure audit --as-of T --person ID
        erasure audit verify [--file F]
 
@@ -61,13 +60,7 @@ actor, action, subject IDs, request, outcome, stream sequence), each chained to 
 SHA-256. No names or biometric data. With --as-of, prints what the registry held for a person at
 that time, replayed from the log (personal fields of since-deleted persons come back erased).
 'erasure audit verify' recomputes the chain from the log and reports the first break (exit 1);
-with --file it checks an exported trail.
-
-Flags:
-`)
-		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\n%s\n", exitCodesOf("audit"))
-	}
+with --file it checks an exported trail.`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,7 +68,7 @@ Flags:
 		fs.Usage()
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	c := client{base: *server, http: &http.Client{Timeout: 5 * time.Minute}}
+	c := newClient(5 * time.Minute)
 	ctx := context.Background()
 	if *asOf != "" {
 		if *person == "" {
@@ -140,22 +133,15 @@ Flags:
 func auditVerifyCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("erasure audit verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", defaultServer(), "URL of the erasure server (env ERASURE_SERVER)")
+	newClient := serverFlags(fs)
 	file := fs.String("file", "", "an exported trail (erasure audit --format jsonl) to check")
 	offline := fs.Bool("offline", false, "with --file: check the file's own hashes only, without the server")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Usage: erasure audit verify [--file F [--offline]]
+	setUsage(fs, "audit verify", `Usage: erasure audit verify [--file F [--offline]] [--server URL]
 
 Asks the server to recompute the audit chain from the event log and compare it with the stored
 trail, entry by entry; prints the report and exits 1 at the first break. With --file, also checks
 an exported trail: every entry's hash matches its content, consecutive entries are chained, and
-each entry is the server's (unless --offline).
-
-Flags:
-`)
-		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\n%s\n", exitCodesOf("audit verify"))
-	}
+each entry is the server's (unless --offline).`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -163,7 +149,7 @@ Flags:
 		fs.Usage()
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	c := client{base: *server, http: &http.Client{Timeout: 30 * time.Minute}}
+	c := newClient(30 * time.Minute)
 	ctx := context.Background()
 	report := map[string]any{}
 	defer func() {
@@ -224,8 +210,8 @@ func getJSON(ctx context.Context, c client, path string, out any, ok ...int) err
 	if err != nil {
 		return err
 	}
-	if key := os.Getenv("ERASURE_API_KEY"); key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -17,12 +17,30 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 )
 
 // client talks to a running erasure server over its native API.
 type client struct {
 	base string
+	key  string // API key sent as a bearer token; none when empty
 	http *http.Client
+}
+
+// serverFlags registers --server and --api-key, the flags of every command that talks to a
+// running server, and returns the client they name once fs is parsed.
+func serverFlags(fs *flag.FlagSet) func(timeout time.Duration) client {
+	server := fs.String("server", defaultServer(), "URL of the erasure server (env ERASURE_SERVER, else http://ERASURE_HTTP_ADDR)")
+	// The key's default is not shown in --help (it is a secret), and ERASURE_API_KEY keeps it out
+	// of the process list, where a flag's value is visible.
+	key := fs.String("api-key", "", "API key sent as a bearer token (default: env ERASURE_API_KEY, which keeps it out of the process list)")
+	return func(timeout time.Duration) client {
+		k := *key
+		if k == "" {
+			k = os.Getenv("ERASURE_API_KEY")
+		}
+		return client{base: *server, key: k, http: &http.Client{Timeout: timeout}}
+	}
 }
 
 func defaultServer() string {
@@ -44,8 +62,8 @@ func (c client) do(ctx context.Context, method, path, contentType string, body i
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	if key := os.Getenv("ERASURE_API_KEY"); key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -84,23 +102,22 @@ type deletionStatus struct {
 func deleteCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("erasure delete", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", defaultServer(), "URL of the erasure server (env ERASURE_SERVER)")
+	newClient := serverFlags(fs)
 	file := fs.String("file", "", "read person IDs from this file, one a line; - for standard input")
 	group := fs.String("group", "", "remove only this group membership (the person is deleted when it was the last)")
 	key := fs.String("idempotency-key", "", "repeat-safe key: the same key returns the first deletion")
 	retry := fs.String("retry-failed", "", "retry the failed items of this deletion id instead of starting one")
 	noWait := fs.Bool("no-wait", false, "print the deletion id and return without waiting for the outcome")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: erasure delete [flags] [ID...]\n\nDeletes persons completely (permission bindings, faces, photos) through a running server,\n"+
-			"shows a progress bar (count, rate, ETA) on standard error, then prints the summary as JSON.\n"+
-			"With --no-wait, prints the deletion id and exits 0 once the request is accepted.\n\nFlags:\n")
-		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\n%s\n", exitCodesOf("delete"))
-	}
+	setUsage(fs, "delete", "Usage: erasure delete [flags] [ID...]\n\n"+
+		"Deletes persons completely (permission bindings, faces, photos) through a running server, shows\n"+
+		"its progress on standard error (a bar with count, rate and ETA on a terminal, else a line every\n"+
+		"few seconds), then prints the summary as JSON. When items failed, 'erasure status ID' lists them\n"+
+		"by code and 'erasure delete --retry-failed ID' retries them.\n"+
+		"With --no-wait, prints the deletion id and exits 0 once the request is accepted.")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c := client{base: *server, http: &http.Client{}}
+	c := newClient(0)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -112,8 +129,27 @@ func deleteCmd(args []string, stdout, stderr io.Writer) error {
 		if err := c.do(ctx, http.MethodPost, "/v1/deletions/"+url.PathEscape(*retry)+"/retry", "", nil, &out); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "retrying %d failed items of %s\n", out.Retried, *retry)
 		id = *retry
+		if out.Retried == 0 {
+			// Nothing to wait for: the summary as it stands, without a progress bar or a rate.
+			var st deletionStatus
+			if err := c.do(ctx, http.MethodGet, "/v1/deletions/"+url.PathEscape(id), "", nil, &st); err != nil {
+				return err
+			}
+			if err := json.NewEncoder(stdout).Encode(st); err != nil {
+				return err
+			}
+			if st.Failed == 0 {
+				fmt.Fprintf(stderr, "nothing to retry: deletion %s has no failed items (%s; deleted %d, cancelled %d, pending %d of %d)\n",
+					id, st.State, st.Deleted, st.Cancelled, st.Pending, st.Total)
+				return nil
+			}
+			// Only items that failed at a step are retried; an unknown or invalid ID never will be.
+			fmt.Fprintf(stderr, "nothing to retry: none of the %d failed items of %s failed at a step (an unknown or invalid ID stays failed); 'erasure status %s' lists them by code\n",
+				st.Failed, id, id)
+			return no(fmt.Errorf("%d of %d items failed: see erasure status %s", st.Failed, st.Total, id))
+		}
+		fmt.Fprintf(stderr, "retrying %d failed items of %s\n", out.Retried, id)
 	} else {
 		body, err := idSource(*file, fs.Args())
 		if err != nil {
@@ -148,6 +184,8 @@ func deleteCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if st.Failed > 0 {
+		fmt.Fprintf(stderr, "%d items failed: 'erasure status %s' lists them by code; 'erasure delete --retry-failed %s' retries them\n",
+			st.Failed, id, id)
 		return no(fmt.Errorf("%d of %d items failed: see erasure status %s", st.Failed, st.Total, id))
 	}
 	return nil
@@ -169,33 +207,100 @@ func idSource(file string, args []string) (io.ReadCloser, error) {
 	return nil, errors.New("name person IDs as arguments, or --file F (- for standard input)")
 }
 
+// progressLineEvery is how often delete prints a progress line when standard error is not a
+// terminal (a file, a pipe, a CI log): plain lines instead of the bar's \r frames.
+var progressLineEvery = 5 * time.Second
+
+// isTerminal reports whether w is a terminal, where a progress bar may redraw itself.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// progress shows how far a deletion is: Update with each status read, Done at the end.
+type progress interface {
+	Update(st deletionStatus)
+	Done(st deletionStatus)
+}
+
+// barProgress redraws a bar (count, rate, ETA) on a terminal.
+type barProgress struct {
+	w   io.Writer
+	id  string
+	bar *progressbar.ProgressBar
+}
+
+func (p *barProgress) Update(st deletionStatus) {
+	if p.bar == nil {
+		w := p.w
+		p.bar = progressbar.NewOptions(st.Total,
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionSetDescription(p.id),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("persons"),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionFullWidth(),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }))
+	}
+	_ = p.bar.Set(st.Total - st.Pending)
+}
+
+func (p *barProgress) Done(st deletionStatus) {
+	p.Update(st)
+	_ = p.bar.Finish()
+}
+
+// lineProgress prints a plain line every progressLineEvery: what a log file or a pipe can hold.
+type lineProgress struct {
+	w         io.Writer
+	id        string
+	start     time.Time
+	last      time.Time
+	firstDone int
+	haveFirst bool
+}
+
+func (p *lineProgress) Update(st deletionStatus) {
+	now := time.Now()
+	if !p.haveFirst {
+		p.start, p.last, p.firstDone, p.haveFirst = now, now, st.Total-st.Pending, true
+		fmt.Fprintf(p.w, "%s: %d of %d done\n", p.id, st.Total-st.Pending, st.Total)
+		return
+	}
+	if now.Sub(p.last) < progressLineEvery {
+		return
+	}
+	p.last = now
+	done := st.Total - st.Pending
+	line := fmt.Sprintf("%s: %d of %d done (deleted %d, failed %d, cancelled %d)", p.id, done, st.Total, st.Deleted, st.Failed, st.Cancelled)
+	if secs := now.Sub(p.start).Seconds(); secs > 0 && done > p.firstDone {
+		line += fmt.Sprintf(", %.0f persons/s", float64(done-p.firstDone)/secs)
+	}
+	fmt.Fprintln(p.w, line)
+}
+
+func (p *lineProgress) Done(deletionStatus) {}
+
 func waitWithProgress(ctx context.Context, c client, id string, stderr io.Writer) (deletionStatus, error) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
-	var bar *progressbar.ProgressBar
+	var p progress = &lineProgress{w: stderr, id: id}
+	if isTerminal(stderr) {
+		p = &barProgress{w: stderr, id: id}
+	}
 	for {
 		var st deletionStatus
 		if err := c.do(ctx, http.MethodGet, "/v1/deletions/"+url.PathEscape(id), "", nil, &st); err != nil {
 			return st, err
 		}
-		if bar == nil {
-			bar = progressbar.NewOptions(st.Total,
-				progressbar.OptionSetWriter(stderr),
-				progressbar.OptionSetDescription(id),
-				progressbar.OptionShowCount(),
-				progressbar.OptionShowIts(),
-				progressbar.OptionSetItsString("persons"),
-				progressbar.OptionSetPredictTime(true),
-				progressbar.OptionThrottle(100*time.Millisecond),
-				progressbar.OptionFullWidth(),
-				progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }))
-		}
-		_ = bar.Set(st.Total - st.Pending)
 		if st.State != "running" {
-			_ = bar.Finish()
+			p.Done(st)
 			fmt.Fprintf(stderr, "deleted %d, failed %d, cancelled %d of %d\n", st.Deleted, st.Failed, st.Cancelled, st.Total)
 			return st, nil
 		}
+		p.Update(st)
 		select {
 		case <-ctx.Done():
 			fmt.Fprintln(stderr)
@@ -208,12 +313,8 @@ func waitWithProgress(ctx context.Context, c client, id string, stderr io.Writer
 func statusCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("erasure status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", defaultServer(), "URL of the erasure server (env ERASURE_SERVER)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: erasure status [flags] DELETION_ID\n\nPrints a deletion request's state, counters and failures by code as JSON.\n\nFlags:\n")
-		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\n%s\n", exitCodesOf("status"))
-	}
+	newClient := serverFlags(fs)
+	setUsage(fs, "status", "Usage: erasure status [flags] DELETION_ID\n\nPrints a deletion request's state, counters and failures by code as JSON.")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -222,7 +323,7 @@ func statusCmd(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("name one deletion id")
 	}
-	c := client{base: *server, http: &http.Client{Timeout: 30 * time.Second}}
+	c := newClient(30 * time.Second)
 	ctx := context.Background()
 	id := url.PathEscape(pos[0])
 	// One answer decoded twice: printed whole, and its counters read for the exit code.

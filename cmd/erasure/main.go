@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,20 +41,17 @@ Run 'erasure <command> --help' for a command's flags.
 Exit codes: 0 success; 1 the answer is "no" (delete/status: items failed; verify: leftovers found;
 audit verify, receipt verify: it does not verify); 2 a usage error or the command could not run.
 
-Environment:
-  NATS_URL            external NATS JetStream cluster instead of the embedded server
-  DATABASE_URL        PostgreSQL instead of the embedded SQLite read model
-  ERASURE_DATA        data directory (default ./data)
-  ERASURE_HTTP_ADDR   HTTP listen address (default 127.0.0.1:8080)
-  ERASURE_MASTER_KEY  base64 32-byte master key (default: generated under the data directory)
-  ERASURE_SIGNING_KEY base64 Ed25519 key signing deletion receipts (default: generated under the data directory)
-  ERASURE_SERVER      server URL for delete and status (default http://ERASURE_HTTP_ADDR)
-  ERASURE_API_KEYS    name:key,... bearer keys /v1 requires (required to listen beyond loopback)
-  ERASURE_API_KEY     the key delete, status, audit and receipt send
-  ERASURE_SOPHON_TOKEN bearer token the Sophon surface requires (off beyond loopback without it)
-  ERASURE_TENCENT_SECRET_ID, ERASURE_TENCENT_SECRET_KEY  the credential Tencent signatures are checked against
-  ERASURE_TENCENT_ALLOW_UNSIGNED_PAYLOAD  accept Tencent requests whose body is unsigned (default false)
+Flags are typed with two dashes (--data); flags win over environment variables.
 `
+
+// topUsage is erasure --help: the commands, then every environment variable and who reads it.
+func topUsage() string {
+	var b strings.Builder
+	b.WriteString(usage)
+	b.WriteString("\n")
+	config.WriteEnvironment(&b, "")
+	return b.String()
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -61,7 +59,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, topUsage())
 		if len(args) == 0 {
 			return exitFailed
 		}
@@ -90,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "bench":
 		err = benchCmd(args[1:], stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "erasure: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "erasure: unknown command %q\n\n%s", args[0], topUsage())
 		return exitFailed
 	}
 	return exitCode(args[0], err, stderr)
@@ -151,11 +149,7 @@ func parse(name, summary string, args []string, stderr io.Writer, flags func(*co
 	cfg := config.FromEnv()
 	fs := flag.NewFlagSet("erasure "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: erasure %s [flags]\n\n%s\n\nFlags:\n", name, summary)
-		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\n%s\n", exitCodesOf(name))
-	}
+	setUsage(fs, name, fmt.Sprintf("Usage: erasure %s [flags]\n\n%s", name, summary))
 	flags(&cfg, fs)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err

@@ -18,34 +18,54 @@ import (
 )
 
 const receiptUsage = `Usage: erasure receipt verify FILE [--public-key K]
-       erasure receipt get PERSON_ID [--deletion ID] [--server URL]
-       erasure receipt public-key [--server URL]
+       erasure receipt get PERSON_ID [--deletion ID] [--server URL] [--api-key KEY]
+       erasure receipt public-key [--server URL] [--api-key KEY]
 
-verify checks a signed deletion receipt offline: the file must be byte for byte as signed, the
-Ed25519 signature valid, and the signing key the trusted one given with --public-key (base64, or a
-file holding it, or the JSON of GET /v1/receipts/public-key). Exit 1 otherwise: without
---public-key a receipt is never valid, since anyone can re-sign an edited one with a key of their
-own ("signature_valid" still tells whether it matches the key the file names).
-get prints a person's signed receipt as the server signs it; public-key prints the server's key.
+verify checks a signed deletion receipt offline; get prints a person's signed receipt as the
+server signs it; public-key prints the server's receipt-signing key.
+Run 'erasure receipt SUBCOMMAND --help' for a subcommand's flags.
 
 Exit codes: 0 success; 1 (verify) the receipt does not verify against the trusted key, or was
 altered; 2 a usage error (a bad flag, a missing argument) or the command could not run (e.g. the
 file unreadable, the server unreachable or refusing the request).
 `
 
+// receiptHelp is the head of each subcommand's --help.
+var receiptHelp = map[string]string{
+	"verify": `Usage: erasure receipt verify FILE [--public-key K]
+
+Checks a signed deletion receipt offline: the file must be byte for byte as signed, the Ed25519
+signature valid, and the signing key the trusted one given with --public-key (base64, or a file
+holding it, or the JSON of GET /v1/receipts/public-key). Exit 1 otherwise: without --public-key a
+receipt is never valid, since anyone can re-sign an edited one with a key of their own
+("signature_valid" still tells whether it matches the key the file names).`,
+	"get": `Usage: erasure receipt get PERSON_ID [--deletion ID] [--server URL] [--api-key KEY]
+
+Prints a person's signed deletion receipt exactly as the server signed it (keep the bytes: verify
+checks them).`,
+	"public-key": `Usage: erasure receipt public-key [--server URL] [--api-key KEY]
+
+Prints the server's receipt-signing public key as JSON: the trusted key for
+'erasure receipt verify --public-key'.`,
+}
+
 func receiptCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, receiptUsage)
 		if len(args) == 0 {
 			return errors.New("name a subcommand: verify, get or public-key")
 		}
 		return flag.ErrHelp
 	}
+	head, ok := receiptHelp[args[0]]
+	if !ok {
+		fmt.Fprint(stderr, receiptUsage)
+		return fmt.Errorf("unknown subcommand %q", args[0])
+	}
 	fs := flag.NewFlagSet("erasure receipt "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), receiptUsage+"\nFlags:\n"); fs.PrintDefaults() }
-	switch args[0] {
-	case "verify":
+	setUsage(fs, "receipt "+args[0], head)
+	if args[0] == "verify" {
 		key := fs.String("public-key", "", "trusted public key: base64, a file holding it, or the JSON of GET /v1/receipts/public-key")
 		pos, err := parseInterspersed(fs, args[1:])
 		if err != nil {
@@ -56,39 +76,43 @@ func receiptCmd(args []string, stdout, stderr io.Writer) error {
 			return errors.New("name one receipt file")
 		}
 		return receiptVerify(pos[0], *key, stdout)
-	case "get", "public-key":
-		server := fs.String("server", defaultServer(), "URL of the erasure server (env ERASURE_SERVER)")
-		deletion := fs.String("deletion", "", "the deletion request (default: the person's last completed deletion)")
-		pos, err := parseInterspersed(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		c := client{base: *server, http: &http.Client{Timeout: time.Minute}}
-		if args[0] == "public-key" {
-			var out map[string]string
-			if err := c.do(context.Background(), http.MethodGet, "/v1/receipts/public-key", "", nil, &out); err != nil {
-				return err
-			}
-			return json.NewEncoder(stdout).Encode(out)
-		}
-		if len(pos) != 1 {
-			fs.Usage()
-			return errors.New("name one person id")
-		}
-		path := "/v1/receipts/" + url.PathEscape(pos[0])
-		if *deletion != "" {
-			path += "?deletion_id=" + url.QueryEscape(*deletion)
-		}
-		var raw json.RawMessage
-		if err := c.do(context.Background(), http.MethodGet, path, "", nil, &raw); err != nil {
-			return err
-		}
-		// Written as received: re-encoding would change the bytes that were signed.
-		_, err = stdout.Write(append(raw, '\n'))
+	}
+	newClient := serverFlags(fs)
+	var deletion *string
+	if args[0] == "get" {
+		deletion = fs.String("deletion", "", "the deletion request (default: the person's last completed deletion)")
+	}
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		return err
 	}
-	fs.Usage()
-	return fmt.Errorf("unknown subcommand %q", args[0])
+	c := newClient(time.Minute)
+	if args[0] == "public-key" {
+		if len(pos) != 0 {
+			fs.Usage()
+			return fmt.Errorf("unexpected arguments: %v", pos)
+		}
+		var out map[string]string
+		if err := c.do(context.Background(), http.MethodGet, "/v1/receipts/public-key", "", nil, &out); err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(out)
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errors.New("name one person id")
+	}
+	path := "/v1/receipts/" + url.PathEscape(pos[0])
+	if *deletion != "" {
+		path += "?deletion_id=" + url.QueryEscape(*deletion)
+	}
+	var raw json.RawMessage
+	if err := c.do(context.Background(), http.MethodGet, path, "", nil, &raw); err != nil {
+		return err
+	}
+	// Written as received: re-encoding would change the bytes that were signed.
+	_, err = stdout.Write(append(raw, '\n'))
+	return err
 }
 
 // errUntrusted is verify's "no" for a receipt whose signature holds for the key the file names

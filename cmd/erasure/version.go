@@ -14,15 +14,11 @@ func versionCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("erasure version", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of lines")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: erasure version [--json]\n       erasure --version\n\n"+
-			"Prints the build: module version (devel for a build from a work tree), VCS revision and commit\n"+
-			"time, whether the work tree had uncommitted changes, and the Go version. A field the binary does\n"+
-			"not record (go run stamps no VCS information) reads unknown. /metrics exports the same as\n"+
-			"erasure_build_info{version,revision,go_version}.\n\nFlags:\n")
-		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\n%s\n", exitCodesOf("version"))
-	}
+	setUsage(fs, "version", "Usage: erasure version [--json]\n       erasure --version\n\n"+
+		"Prints the build: module version (devel for a build from a work tree), VCS revision and commit\n"+
+		"time, whether the work tree had uncommitted changes, and the Go version. A field the binary does\n"+
+		"not record (go run stamps no VCS information) reads unknown. /metrics exports the same as\n"+
+		"erasure_build_info{version,revision,go_version}.")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
