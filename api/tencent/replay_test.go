@@ -280,6 +280,7 @@ func TestReadReaimWindow(t *testing.T) {
 	createGroup(t, c, "g")
 	createPerson(t, c, "p-1", "g", 1)
 	var clk clock
+	clk.freeze() // the 2 s windows are the server clock's, not a loaded machine's
 	mux := http.NewServeMux()
 	tencent.New(env.Svc.App, testenv.Logger(), tencent.Config{SecretID: secretID, SecretKey: secretKey, Now: clk.now}).Register(mux)
 	srv := httptest.NewServer(httpx.Middleware(testenv.Logger(), func(http.ResponseWriter, *http.Request) {})(mux))
