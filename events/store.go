@@ -386,7 +386,31 @@ const (
 )
 
 // orderedConsumer creates Follow's consumer from sequence from, on subjects when given.
+//
+// A cluster electing its JetStream leaders answers "temporarily unavailable" for a while (a
+// healed partition, a node restarted): creation waits for it, within provisionWait, as Provision
+// does. Provision alone does not cover it: a stream that already has erasure's configuration is
+// not updated, so opening the log can succeed while the cluster still elects.
 func (s *Store) orderedConsumer(ctx context.Context, from uint64, subjects []string) (jetstream.Consumer, error) {
+	deadline := time.Now().Add(provisionWait)
+	delay := 100 * time.Millisecond
+	for {
+		cons, err := s.createOrderedConsumer(ctx, from, subjects)
+		retryable := storeerr.Down(err) || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
+		if err == nil || !retryable || time.Now().After(deadline) {
+			return cons, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(err, ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
+// createOrderedConsumer is one attempt of orderedConsumer.
+func (s *Store) createOrderedConsumer(ctx context.Context, from uint64, subjects []string) (jetstream.Consumer, error) {
 	prefix := NewID() // names the consumer, so that one whose creation went unanswered can be removed
 	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/erasure-dev/erasure/api/tencent"
+	"github.com/erasure-dev/erasure/internal/storeerr"
 )
 
 // SignatureBucket is the JetStream key-value bucket where every replica files the Tencent
@@ -28,7 +30,32 @@ var _ tencent.SignatureLedger = signatureLedger{}
 
 // openSignatureLedger creates the bucket or updates it to the configuration erasure needs.
 // Entries expire after tencent.SignatureMemory: by then the signature has expired too.
+//
+// A cluster electing its JetStream leaders answers "temporarily unavailable" for a while (a
+// replica starting as a node restarts): it waits for it, within a bound, as the log's Provision does.
 func openSignatureLedger(ctx context.Context, js jetstream.JetStream, replicas int) (signatureLedger, error) {
+	deadline := time.Now().Add(ledgerOpenWait)
+	delay := 100 * time.Millisecond
+	for {
+		l, err := openSignatureLedgerOnce(ctx, js, replicas)
+		if err == nil || !storeerr.Down(err) || time.Now().After(deadline) {
+			return l, err
+		}
+		select {
+		case <-ctx.Done():
+			return l, errors.Join(err, ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
+// ledgerOpenWait bounds how long opening the ledger waits for a JetStream that is temporarily
+// unavailable (events.Store.Provision waits as long).
+const ledgerOpenWait = 30 * time.Second
+
+// openSignatureLedgerOnce is one attempt of openSignatureLedger.
+func openSignatureLedgerOnce(ctx context.Context, js jetstream.JetStream, replicas int) (signatureLedger, error) {
 	// A replica starting next to running ones finds the bucket as it needs it: updating it anyway
 	// would race, inside nats-server, with the others' use of it (see events.Store.Provision).
 	if kv, err := js.KeyValue(ctx, SignatureBucket); err == nil {
