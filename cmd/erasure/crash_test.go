@@ -53,7 +53,7 @@ func TestKillDuringBulkDeletion(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("deletion not completed after restart: %v", d)
+			t.Fatalf("deletion not completed after restart: %v\nthe restarted server's log, its end:\n%s", d, tail(s.stderr.String(), 16<<10))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
