@@ -23,6 +23,11 @@ type DeletionDispatcher struct {
 	States PersonStates
 	// Cancellations, when set, lets a cancelled request's undispatched chunks end cancelled.
 	Cancellations Cancellations
+	// AckWait is how long a request's delivery may stay unacknowledged before JetStream hands it
+	// to another worker: after a crash, the rest of a request half dispatched comes back this
+	// soon (default 2m, events.DurableConfig's). A dispatch that takes longer is kept by
+	// heartbeats (InProgress) every third of it.
+	AckWait time.Duration
 }
 
 // NewDeletionDispatcher returns a dispatcher appending to log.
@@ -36,8 +41,9 @@ func NewDeletionDispatcher(log *events.Store, logger *slog.Logger) *DeletionDisp
 // Run consumes deletion requests until ctx ends. A request is dispatched once its last chunk is
 // recorded: a request whose intake broke off was never accepted, and deletes nothing.
 func (d *DeletionDispatcher) Run(ctx context.Context) error {
-	return d.log.Consume(ctx, events.DurableConfig{Name: "deletion-dispatch", Filter: events.AggregateDeletion + ".>", BatchSize: 4},
+	return d.log.Consume(ctx, events.DurableConfig{Name: "deletion-dispatch", Filter: events.AggregateDeletion + ".>", BatchSize: 4, AckWait: d.AckWait},
 		func(ctx context.Context, batch []events.Delivery) {
+			defer d.keepAlive(batch)()
 			for _, dl := range batch {
 				last, ok := dl.Data.(events.DeletionRequested)
 				if !ok || !last.Last {
@@ -54,6 +60,33 @@ func (d *DeletionDispatcher) Run(ctx context.Context) error {
 				_ = dl.Msg.Ack()
 			}
 		})
+}
+
+// keepAlive tells JetStream every third of AckWait that the batch's deliveries are still being
+// worked on (a chunk of thousands of persons dispatched one by one outlasts a short AckWait),
+// until the returned stop is called. Heartbeats on deliveries already acknowledged do nothing.
+func (d *DeletionDispatcher) keepAlive(batch []events.Delivery) (stop func()) {
+	if d.AckWait <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(max(d.AckWait/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, dl := range batch {
+					_ = dl.Msg.InProgress()
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // dispatchRequest dispatches every chunk of the request not yet recorded as dispatched.

@@ -191,6 +191,8 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	dispatcher := sagas.NewDeletionDispatcher(s.Log, logger)
 	dispatcher.States = states
 	dispatcher.Cancellations = progress
+	// A request half dispatched when its replica died comes back as soon as a saga step would.
+	dispatcher.AckWait = cmp.Or(o.ackWait, cfg.SagaAckWait)
 	completer := sagas.NewDeletionCompleter(s.Log, progress, logger)
 	permissionDeletion := sagas.NewPermissionDeletionSaga(s.Log, s.Stores,
 		projections.PermissionMembers{DB: s.DBs.ReadModel, Runner: s.Projection}, sagas.PermissionDeletionConfig{Logger: logger})
