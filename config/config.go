@@ -30,9 +30,9 @@ type Config struct {
 	// SophonWait (ERASURE_SOPHON_WAIT, default 30s) bounds how long a Sophon deleteidentities
 	// call waits for its IDs to be terminal; those still running are answered as pending.
 	SophonWait time.Duration
-	// SagaAckWait (ERASURE_SAGA_ACK_WAIT, default 30s) is how long a saga step may stay
-	// unacknowledged before JetStream gives it to another worker: the time to recover the steps
-	// of a replica that died. It must exceed the step retry budget (about 10s).
+	// SagaAckWait (ERASURE_SAGA_ACK_WAIT, default 30s) is how long a saga step, or a request's
+	// dispatch, may stay unacknowledged before JetStream gives it to another worker: the time to
+	// recover the work of a replica that died. It must exceed the step retry budget (about 10s).
 	SagaAckWait time.Duration
 	// TencentSecretID and TencentSecretKey (ERASURE_TENCENT_SECRET_ID, ERASURE_TENCENT_SECRET_KEY)
 	// are the one credential the Tencent IAI surface verifies TC3-HMAC-SHA256 signatures against.

@@ -44,7 +44,7 @@ var Variables = []Variable{
 	{"ERASURE_TLS_KEY", "", "PEM private key of ERASURE_TLS_CERT (--tls-key)", []string{"serve"}},
 	{"ERASURE_TARGETS", "", "YAML file of external targets every deletion also deletes from (--targets)", serverCommands},
 	{"ERASURE_SHUTDOWN_TIMEOUT", "10s", "graceful shutdown budget on SIGTERM/SIGINT", serverCommands},
-	{"ERASURE_SAGA_ACK_WAIT", "30s", "how long a saga step may stay unacknowledged before another worker takes it (at least 1s)", serverCommands},
+	{"ERASURE_SAGA_ACK_WAIT", "30s", "how long a saga step or a dispatch may stay unacknowledged before another worker takes it (at least 1s)", serverCommands},
 	{"ERASURE_API_KEYS", "", "bearer keys /v1 requires, name:key,... (required to listen beyond loopback)", serverCommands},
 	{"ERASURE_SOPHON_TOKEN", "", "bearer token the Sophon surface requires (closed beyond loopback without it or API keys)", serverCommands},
 	{"ERASURE_SOPHON_WAIT", "30s", "how long Sophon deleteidentities waits for its IDs (at most 10m)", serverCommands},
