@@ -151,3 +151,28 @@ func (s *Store) AppendOnce(ctx context.Context, e Envelope) (uint64, error) {
 	}
 	return ack.Sequence, nil
 }
+
+// KeepInProgress tells JetStream every third of ackWait that the deliveries are still being
+// worked on, so that work outlasting AckWait (a slow target, a chunk dispatched person by person)
+// is not handed to another worker meanwhile, until the returned stop is called; stop returns
+// once the heartbeats have ended. A heartbeat on a delivery already acknowledged does nothing.
+func KeepInProgress(ds []Delivery, ackWait time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(max(ackWait/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, d := range ds {
+					_ = d.Msg.InProgress()
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}

@@ -78,27 +78,15 @@ func (s *Store) Provision(ctx context.Context) error {
 	}
 	// A cluster electing its JetStream leaders answers "temporarily unavailable" for a while
 	// (a node restarted, a replica starting with the cluster): wait for it, within a bound.
-	deadline := time.Now().Add(provisionWait)
-	delay := 100 * time.Millisecond
-	for {
+	err := storeerr.WaitUp(ctx, provisionWait, func() error {
 		st, err := s.ensureStream(ctx, cfg)
-		if err == nil {
-			s.stream = st
-			return nil
-		}
-		// A JetStream API request that timed out (its own deadline, not the caller's) is the
-		// same unavailability, seen from the client.
-		retryable := storeerr.Down(err) || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
-		if !retryable || time.Now().After(deadline) {
-			return fmt.Errorf("provision stream %s: %w", s.cfg.Stream, err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("provision stream %s: %w", s.cfg.Stream, errors.Join(err, ctx.Err()))
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 2*time.Second)
+		s.stream = st
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("provision stream %s: %w", s.cfg.Stream, err)
 	}
+	return nil
 }
 
 // ensureStream returns the stream, creating it, or updating it only when its configuration
@@ -391,22 +379,12 @@ const (
 // healed partition, a node restarted): creation waits for it, within provisionWait, as Provision
 // does. Provision alone does not cover it: a stream that already has erasure's configuration is
 // not updated, so opening the log can succeed while the cluster still elects.
-func (s *Store) orderedConsumer(ctx context.Context, from uint64, subjects []string) (jetstream.Consumer, error) {
-	deadline := time.Now().Add(provisionWait)
-	delay := 100 * time.Millisecond
-	for {
-		cons, err := s.createOrderedConsumer(ctx, from, subjects)
-		retryable := storeerr.Down(err) || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
-		if err == nil || !retryable || time.Now().After(deadline) {
-			return cons, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, errors.Join(err, ctx.Err())
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 2*time.Second)
-	}
+func (s *Store) orderedConsumer(ctx context.Context, from uint64, subjects []string) (cons jetstream.Consumer, err error) {
+	err = storeerr.WaitUp(ctx, provisionWait, func() error {
+		cons, err = s.createOrderedConsumer(ctx, from, subjects)
+		return err
+	})
+	return cons, err
 }
 
 // createOrderedConsumer is one attempt of orderedConsumer.

@@ -43,7 +43,9 @@ func NewDeletionDispatcher(log *events.Store, logger *slog.Logger) *DeletionDisp
 func (d *DeletionDispatcher) Run(ctx context.Context) error {
 	return d.log.Consume(ctx, events.DurableConfig{Name: "deletion-dispatch", Filter: events.AggregateDeletion + ".>", BatchSize: 4, AckWait: d.AckWait},
 		func(ctx context.Context, batch []events.Delivery) {
-			defer d.keepAlive(batch)()
+			if d.AckWait > 0 {
+				defer events.KeepInProgress(batch, d.AckWait)()
+			}
 			for _, dl := range batch {
 				last, ok := dl.Data.(events.DeletionRequested)
 				if !ok || !last.Last {
@@ -60,33 +62,6 @@ func (d *DeletionDispatcher) Run(ctx context.Context) error {
 				_ = dl.Msg.Ack()
 			}
 		})
-}
-
-// keepAlive tells JetStream every third of AckWait that the batch's deliveries are still being
-// worked on (a chunk of thousands of persons dispatched one by one outlasts a short AckWait),
-// until the returned stop is called. Heartbeats on deliveries already acknowledged do nothing.
-func (d *DeletionDispatcher) keepAlive(batch []events.Delivery) (stop func()) {
-	if d.AckWait <= 0 {
-		return func() {}
-	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(max(d.AckWait/3, 10*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				for _, dl := range batch {
-					_ = dl.Msg.InProgress()
-				}
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
 }
 
 // dispatchRequest dispatches every chunk of the request not yet recorded as dispatched.

@@ -28,7 +28,8 @@ type targetFailure struct {
 // that some target kept refusing fails, naming the targets, for an operator's retry (which runs
 // only the targets still pending).
 func (s *PersonDeletionSaga) runTargets(ctx context.Context, ds []events.Delivery) {
-	defer s.keepInProgress(ds)()
+	// Targets may take longer than AckWait to answer: no other worker takes these meanwhile.
+	defer events.KeepInProgress(ds, s.cfg.AckWait)()
 	byTarget := map[string][]string{}
 	due := map[string]events.Delivery{}
 	for _, d := range ds {
@@ -195,27 +196,6 @@ func (s *PersonDeletionSaga) each(ctx context.Context, ids []string, fn func(str
 		}()
 	}
 	wg.Wait()
-}
-
-// keepInProgress tells JetStream, while targets answer (they may take longer than AckWait),
-// that the deliveries are still being worked on, so no other worker takes them meanwhile.
-func (s *PersonDeletionSaga) keepInProgress(ds []events.Delivery) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(max(s.cfg.AckWait/3, 100*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				for _, d := range ds {
-					_ = d.Msg.InProgress()
-				}
-			}
-		}
-	}()
-	return func() { close(done) }
 }
 
 func keysOf[V any](m map[string]V) []string {

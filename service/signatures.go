@@ -33,21 +33,12 @@ var _ tencent.SignatureLedger = signatureLedger{}
 //
 // A cluster electing its JetStream leaders answers "temporarily unavailable" for a while (a
 // replica starting as a node restarts): it waits for it, within a bound, as the log's Provision does.
-func openSignatureLedger(ctx context.Context, js jetstream.JetStream, replicas int) (signatureLedger, error) {
-	deadline := time.Now().Add(ledgerOpenWait)
-	delay := 100 * time.Millisecond
-	for {
-		l, err := openSignatureLedgerOnce(ctx, js, replicas)
-		if err == nil || !storeerr.Down(err) || time.Now().After(deadline) {
-			return l, err
-		}
-		select {
-		case <-ctx.Done():
-			return l, errors.Join(err, ctx.Err())
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 2*time.Second)
-	}
+func openSignatureLedger(ctx context.Context, js jetstream.JetStream, replicas int) (l signatureLedger, err error) {
+	err = storeerr.WaitUp(ctx, ledgerOpenWait, func() error {
+		l, err = openSignatureLedgerOnce(ctx, js, replicas)
+		return err
+	})
+	return l, err
 }
 
 // ledgerOpenWait bounds how long opening the ledger waits for a JetStream that is temporarily
