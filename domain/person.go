@@ -45,6 +45,7 @@ type Person struct {
 	permissions []string
 	faces       []events.Face
 	deletion    string // the running deletion's id
+	batch       string // the batch recording the deletion's steps ("" : the person's own subject)
 	next        Step   // the deletion's next step
 	failed      bool
 	targets     []string // external targets still to confirm the deletion
@@ -79,6 +80,10 @@ func (p *Person) PermissionGroupIDs() []string { return slices.Clone(p.permissio
 
 // Deletion returns the running deletion's id, its next step, and whether it has failed.
 func (p *Person) Deletion() (id string, next Step, failed bool) { return p.deletion, p.next, p.failed }
+
+// Batch returns the batch that records the running deletion's steps ("": the person's own
+// subject records them).
+func (p *Person) Batch() string { return p.batch }
 
 // PendingTargets returns the external targets that have not confirmed the deletion yet.
 func (p *Person) PendingTargets() []string { return slices.Clone(p.targets) }
@@ -136,6 +141,16 @@ type (
 	RetryPersonDeletion struct{}
 	// CancelPersonDeletion stops a deletion that has not removed anything yet.
 	CancelPersonDeletion struct{ DeletionID string }
+	// EndBatchedDeletion ends a person whose steps batch Batch recorded: deleted when Failed is
+	// empty, else failed at Step. It is what the batch saga decides for a person it could not end
+	// with the rest of its batch (the person's subject moved on). Ending a person that is no
+	// longer in that batch's deletion is a no-op: the batch's record is a redelivery, or the person
+	// ended otherwise (a failure, a re-creation after the end).
+	EndBatchedDeletion struct {
+		DeletionID, Batch string
+		Step              Step
+		Code, Message     string // set: the person failed at Step
+	}
 )
 
 // Decide returns the events cmd produces on this person, or why it is refused. No events and no
@@ -159,6 +174,14 @@ func (p *Person) Decide(cmd any) ([]any, error) {
 		}
 		return []any{events.PersonDeletionFailed{PersonID: p.id, DeletionID: p.deletion, Code: c.Code, Step: string(c.Step),
 			Message: c.Message, Targets: c.Targets, Attempts: c.Attempts}}, nil
+	case EndBatchedDeletion:
+		if p.status != StatusDeleting || p.deletion != c.DeletionID || p.batch != c.Batch || p.batch == "" || p.failed {
+			return nil, nil
+		}
+		if c.Code != "" {
+			return []any{events.PersonDeletionFailed{PersonID: p.id, DeletionID: p.deletion, Code: c.Code, Step: string(c.Step), Message: c.Message}}, nil
+		}
+		return []any{events.PersonDeleted{PersonID: p.id, DeletionID: p.deletion}}, nil
 	case CancelPersonDeletion:
 		if p.status != StatusDeleting || p.deletion != c.DeletionID {
 			return nil, ErrNotDeleting
@@ -331,19 +354,13 @@ func (p *Person) recordStep(c RecordDeletionStep) ([]any, error) {
 	d := p.deletion
 	switch c.Step {
 	case StepUnbindPermissions:
-		return []any{events.PermissionGroupsUnbound{PersonID: p.id, DeletionID: d, PermissionGroupIDs: p.PermissionGroupIDs()}}, nil
+		return []any{events.PermissionGroupsUnbound{DeletionID: d, Persons: []events.PersonPermissionGroups{
+			{PersonID: p.id, PermissionGroupIDs: nonNil(p.PermissionGroupIDs())}}}}, nil
 	case StepPurgeFaces:
-		ids := make([]string, len(p.faces))
-		for i, f := range p.faces {
-			ids[i] = f.FaceID
-		}
-		return []any{events.FacesPurged{PersonID: p.id, DeletionID: d, FaceIDs: ids}}, nil
+		return []any{events.FacesPurged{DeletionID: d, Persons: []events.PersonFaces{{PersonID: p.id, FaceIDs: FaceIDs(p.faces)}}}}, nil
 	case StepPurgePhotos:
-		keys := make([]string, len(p.faces))
-		for i, f := range p.faces {
-			keys[i] = f.PhotoKey
-		}
-		return []any{events.PhotosPurged{PersonID: p.id, DeletionID: d, PhotoKeys: keys, Targets: slices.Clone(c.Targets)}}, nil
+		return []any{events.PhotosPurged{DeletionID: d, Persons: []events.PersonPhotos{{PersonID: p.id, PhotoKeys: PhotoKeys(p.faces)}},
+			Targets: slices.Clone(c.Targets)}}, nil
 	case StepDeleteFromTargets:
 		// Targets confirm one by one (ConfirmTargets); the step is not recorded as a whole.
 		return nil, fmt.Errorf("%w: %s is recorded by ConfirmTargets", ErrStepOutOfOrder, c.Step)
@@ -401,19 +418,25 @@ func (p *Person) Apply(e any) {
 		if e.Joins != "" {
 			return
 		}
-		p.status, p.deletion, p.failed = StatusDeleting, e.DeletionID, false
+		p.status, p.deletion, p.failed, p.batch = StatusDeleting, e.DeletionID, false, e.Batch
 		p.next = StepUnbindPermissions
 		if e.ResumeAt != "" {
 			p.next = Step(e.ResumeAt)
 		}
 	case events.PermissionGroupsUnbound:
-		p.permissions, p.next = nil, StepPurgeFaces
+		if lists(e.Persons, p.id, func(x events.PersonPermissionGroups) string { return x.PersonID }) {
+			p.permissions, p.next = nil, StepPurgeFaces
+		}
 	case events.FacesPurged:
-		p.next = StepPurgePhotos
+		if lists(e.Persons, p.id, func(x events.PersonFaces) string { return x.PersonID }) {
+			p.next = StepPurgePhotos
+		}
 	case events.PhotosPurged:
-		p.faces, p.next, p.targets = nil, StepDeletePerson, slices.Clone(e.Targets)
-		if len(e.Targets) > 0 {
-			p.next = StepDeleteFromTargets
+		if lists(e.Persons, p.id, func(x events.PersonPhotos) string { return x.PersonID }) {
+			p.faces, p.next, p.targets = nil, StepDeletePerson, slices.Clone(e.Targets)
+			if len(e.Targets) > 0 {
+				p.next = StepDeleteFromTargets
+			}
 		}
 	case events.PersonRemovedFromTargets:
 		p.targets = slices.DeleteFunc(p.targets, func(t string) bool { return slices.Contains(e.Targets, t) })
@@ -422,11 +445,39 @@ func (p *Person) Apply(e any) {
 		}
 	case events.PersonDeletionFailed:
 		p.failed = true
+		if e.Step != "" {
+			// A batch records its steps on its own subject: the failure says where the person
+			// stopped, which is where a retry resumes (the per-person path is there already).
+			p.next = Step(e.Step)
+		}
 	case events.PersonDeletionCancelled:
-		p.status, p.deletion, p.next, p.failed = StatusActive, "", "", false
+		p.status, p.deletion, p.next, p.failed, p.batch = StatusActive, "", "", false, ""
 	case events.PersonDeleted:
 		*p = Person{id: p.id, status: StatusDeleted}
 	}
+}
+
+// lists reports whether a step event's persons include id.
+func lists[T any](persons []T, id string, personID func(T) string) bool {
+	return slices.ContainsFunc(persons, func(x T) bool { return personID(x) == id })
+}
+
+// FaceIDs returns the ids of faces, in order.
+func FaceIDs(faces []events.Face) []string {
+	ids := make([]string, len(faces))
+	for i, f := range faces {
+		ids[i] = f.FaceID
+	}
+	return ids
+}
+
+// PhotoKeys returns the photo keys of faces, in order.
+func PhotoKeys(faces []events.Face) []string {
+	keys := make([]string, len(faces))
+	for i, f := range faces {
+		keys[i] = f.PhotoKey
+	}
+	return keys
 }
 
 func nonNil[T any](s []T) []T {

@@ -80,3 +80,36 @@ func (s *Store) publishAtomic(ctx context.Context, part []Pending) ([]uint64, er
 	}
 	return seqs, nil
 }
+
+// ErrNotAtomic means the server cannot append atomic batches (nats-server before 2.12, or a
+// stream without AllowAtomicPublish): callers take their one-by-one path.
+var ErrNotAtomic = errors.New("atomic batches not available")
+
+// MaxAtomicBatch is how many appends AppendAtomic takes at most.
+const MaxAtomicBatch = maxAtomicBatch
+
+// AppendAtomic stores every append of batch or none: each with its expected-sequence check (one
+// per subject), in order, contiguously. Unlike AppendBatch it never falls back to appending one
+// by one, because its callers rely on all-or-nothing (a batch's persons with the record that
+// opens the batch). An error means nothing was stored, except where the message ids were
+// already stored by an earlier attempt, which the callers detect by their expected sequences.
+func (s *Store) AppendAtomic(ctx context.Context, batch []Pending) ([]uint64, error) {
+	if !s.cfg.Atomic {
+		return nil, ErrNotAtomic
+	}
+	if len(batch) > maxAtomicBatch {
+		return nil, fmt.Errorf("atomic batch of %d: more than %d appends", len(batch), maxAtomicBatch)
+	}
+	seen := make(map[string]bool, len(batch))
+	for _, p := range batch {
+		subj := s.Subject(p.Event.Aggregate, p.Event.AggregateID)
+		if seen[subj] {
+			return nil, fmt.Errorf("atomic batch: %s twice", subj)
+		}
+		seen[subj] = true
+	}
+	return s.publishAtomic(ctx, batch)
+}
+
+// Atomic reports whether the store appends atomic batches.
+func (s *Store) Atomic() bool { return s.cfg.Atomic }

@@ -6,6 +6,9 @@ const (
 	AggregateGroup      = "group"
 	AggregateDeletion   = "deletion"
 	AggregatePermission = "permission" // a Sophon permission group (access-control group)
+	// AggregateBatch is a batch of persons deleted together: the steps of a bulk deletion are
+	// recorded once per batch on erasure.batch.<id>, not once per person (docs/adr/0003).
+	AggregateBatch = "batch"
 )
 
 // Sealed is a personal field encrypted with the person's data key (AES-256-GCM, base64). It is the
@@ -157,6 +160,10 @@ type DeletionChunkDispatched struct {
 // A starting (or resumed) saga records what it is about to remove: the permission groups and
 // faces the person held then. That is the deletion's own evidence, and it lets the saga run its
 // steps without reading the person back.
+//
+// Batch names the batch whose subject records the person's steps (a bulk's persons, or one
+// Sophon or Tencent deletion); "" means the person's own subject records them, one event per
+// step (retries, group deletions, deletions with external targets, logs written before batches).
 type PersonDeletionRequested struct {
 	PersonID           string   `json:"person_id"`
 	DeletionID         string   `json:"deletion_id"`
@@ -164,30 +171,79 @@ type PersonDeletionRequested struct {
 	ResumeAt           string   `json:"resume_at,omitempty"`
 	PermissionGroupIDs []string `json:"permission_group_ids,omitempty"`
 	Faces              []Face   `json:"faces,omitempty"`
+	Batch              string   `json:"batch,omitempty"`
 }
 
-// PermissionGroupsUnbound records saga step 2.
-type PermissionGroupsUnbound struct {
+// DeletionBatchStarted opens a batch: the persons whose PersonDeletionRequested were appended in
+// the same atomic batch, just before it and in this order, with what each is to lose. The batch's
+// steps follow on its own subject; each person's terminal event follows on the person's.
+type DeletionBatchStarted struct {
+	DeletionID string        `json:"deletion_id"`
+	Batch      string        `json:"batch"`
+	Persons    []BatchPerson `json:"persons"`
+}
+
+// BatchPerson is one person of a batch and what its deletion removes.
+type BatchPerson struct {
 	PersonID           string   `json:"person_id"`
-	DeletionID         string   `json:"deletion_id"`
+	PermissionGroupIDs []string `json:"permission_group_ids,omitempty"`
+	Faces              []Face   `json:"faces,omitempty"`
+}
+
+// PermissionGroupsUnbound records saga step 2 for the persons it lists: on a batch's subject,
+// the persons of the batch that are still in it; on a person's own subject (per-person path,
+// and every log written before batches: version 1 held one person), that person.
+type PermissionGroupsUnbound struct {
+	DeletionID string                   `json:"deletion_id"`
+	Batch      string                   `json:"batch,omitempty"`
+	Persons    []PersonPermissionGroups `json:"persons"`
+}
+
+// PersonPermissionGroups is what step 2 unbound from one person.
+type PersonPermissionGroups struct {
+	PersonID           string   `json:"person_id"`
 	PermissionGroupIDs []string `json:"permission_group_ids"`
 }
 
-// FacesPurged records saga step 3.
+// FacesPurged records saga step 3 for the persons it lists (see PermissionGroupsUnbound).
 type FacesPurged struct {
-	PersonID   string   `json:"person_id"`
-	DeletionID string   `json:"deletion_id"`
-	FaceIDs    []string `json:"face_ids"`
+	DeletionID string        `json:"deletion_id"`
+	Batch      string        `json:"batch,omitempty"`
+	Persons    []PersonFaces `json:"persons"`
 }
 
-// PhotosPurged records saga step 4.
+// PersonFaces is what step 3 purged of one person.
+type PersonFaces struct {
+	PersonID string   `json:"person_id"`
+	FaceIDs  []string `json:"face_ids"`
+}
+
+// PhotosPurged records saga step 4 for the persons it lists (see PermissionGroupsUnbound).
 type PhotosPurged struct {
-	PersonID   string   `json:"person_id"`
-	DeletionID string   `json:"deletion_id"`
-	PhotoKeys  []string `json:"photo_keys"`
-	// Targets are the configured external targets (edge boxes, cloud libraries) the person must
+	DeletionID string         `json:"deletion_id"`
+	Batch      string         `json:"batch,omitempty"`
+	Persons    []PersonPhotos `json:"persons"`
+	// Targets are the configured external targets (edge boxes, cloud libraries) the persons must
 	// still be deleted from before PersonDeleted; none: the deletion ends at once.
 	Targets []string `json:"targets,omitempty"`
+}
+
+// PersonPhotos is what step 4 purged of one person.
+type PersonPhotos struct {
+	PersonID  string   `json:"person_id"`
+	PhotoKeys []string `json:"photo_keys"`
+}
+
+// DeletionBatchCompleted closes a batch. It is appended in one atomic batch with the terminal
+// event of every person still in the batch, so a redelivered last step finds it and ends no
+// person twice; the counts say how the batch's persons ended (those split out earlier, as
+// failed at a step, included).
+type DeletionBatchCompleted struct {
+	DeletionID string `json:"deletion_id"`
+	Batch      string `json:"batch"`
+	Deleted    int    `json:"deleted"`
+	Failed     int    `json:"failed"`
+	Cancelled  int    `json:"cancelled"`
 }
 
 // PersonRemovedFromTargets records that external targets confirmed the person's deletion.
@@ -256,9 +312,11 @@ func init() {
 	Register[DeletionRequested]("DeletionRequested", 1)
 	Register[DeletionChunkDispatched]("DeletionChunkDispatched", 1)
 	Register[PersonDeletionRequested]("PersonDeletionRequested", 1)
-	Register[PermissionGroupsUnbound]("PermissionGroupsUnbound", 1)
-	Register[FacesPurged]("FacesPurged", 1)
-	Register[PhotosPurged]("PhotosPurged", 1)
+	Register[PermissionGroupsUnbound]("PermissionGroupsUnbound", 2)
+	Register[FacesPurged]("FacesPurged", 2)
+	Register[PhotosPurged]("PhotosPurged", 2)
+	Register[DeletionBatchStarted]("DeletionBatchStarted", 1)
+	Register[DeletionBatchCompleted]("DeletionBatchCompleted", 1)
 	Register[PersonRemovedFromTargets]("PersonRemovedFromTargets", 1)
 	Register[PersonDeleted]("PersonDeleted", 1)
 	Register[PersonDeletionFailed]("PersonDeletionFailed", 1)
@@ -286,6 +344,34 @@ func DeletionIDOf(data any) string {
 		return e.DeletionID
 	case PersonDeletionCancelled:
 		return e.DeletionID
+	case DeletionBatchStarted:
+		return e.DeletionID
+	case DeletionBatchCompleted:
+		return e.DeletionID
 	}
 	return ""
+}
+
+// PersonIDsOf returns the persons a step event lists, in order (nil for other events).
+func PersonIDsOf(data any) []string {
+	var ids []string
+	switch e := data.(type) {
+	case DeletionBatchStarted:
+		for _, p := range e.Persons {
+			ids = append(ids, p.PersonID)
+		}
+	case PermissionGroupsUnbound:
+		for _, p := range e.Persons {
+			ids = append(ids, p.PersonID)
+		}
+	case FacesPurged:
+		for _, p := range e.Persons {
+			ids = append(ids, p.PersonID)
+		}
+	case PhotosPurged:
+		for _, p := range e.Persons {
+			ids = append(ids, p.PersonID)
+		}
+	}
+	return ids
 }

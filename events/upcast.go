@@ -35,6 +35,61 @@ type personDeletionFailedV0 struct {
 	FailedStep string `json:"failed_step"`
 }
 
+// permissionGroupsUnboundV1, facesPurgedV1 and photosPurgedV1 are the step events before batches:
+// one person each, on the person's own subject. Version 2 lists persons; a version 1 event is a
+// list of one, so one projector serves both.
+type permissionGroupsUnboundV1 struct {
+	PersonID           string   `json:"person_id"`
+	DeletionID         string   `json:"deletion_id"`
+	PermissionGroupIDs []string `json:"permission_group_ids"`
+}
+
+type facesPurgedV1 struct {
+	PersonID   string   `json:"person_id"`
+	DeletionID string   `json:"deletion_id"`
+	FaceIDs    []string `json:"face_ids"`
+}
+
+type photosPurgedV1 struct {
+	PersonID   string   `json:"person_id"`
+	DeletionID string   `json:"deletion_id"`
+	PhotoKeys  []string `json:"photo_keys"`
+	Targets    []string `json:"targets,omitempty"`
+}
+
+func upcastPermissionGroupsUnboundV1(raw json.RawMessage) (json.RawMessage, error) {
+	var v permissionGroupsUnboundV1
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(PermissionGroupsUnbound{DeletionID: v.DeletionID,
+		Persons: []PersonPermissionGroups{{PersonID: v.PersonID, PermissionGroupIDs: orEmpty(v.PermissionGroupIDs)}}})
+}
+
+func upcastFacesPurgedV1(raw json.RawMessage) (json.RawMessage, error) {
+	var v facesPurgedV1
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(FacesPurged{DeletionID: v.DeletionID, Persons: []PersonFaces{{PersonID: v.PersonID, FaceIDs: orEmpty(v.FaceIDs)}}})
+}
+
+func upcastPhotosPurgedV1(raw json.RawMessage) (json.RawMessage, error) {
+	var v photosPurgedV1
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(PhotosPurged{DeletionID: v.DeletionID, Targets: v.Targets,
+		Persons: []PersonPhotos{{PersonID: v.PersonID, PhotoKeys: orEmpty(v.PhotoKeys)}}})
+}
+
+func orEmpty(ids []string) []string {
+	if ids == nil {
+		return []string{}
+	}
+	return ids
+}
+
 func upcastPersonCreatedV0(raw json.RawMessage) (json.RawMessage, error) {
 	var v personCreatedV0
 	if err := json.Unmarshal(raw, &v); err != nil {
@@ -77,4 +132,7 @@ func init() {
 	RegisterUpcaster("PersonCreated", 0, upcastPersonCreatedV0)
 	RegisterUpcaster("DeletionRequested", 0, upcastDeletionRequestedV0)
 	RegisterUpcaster("PersonDeletionFailed", 0, upcastPersonDeletionFailedV0)
+	RegisterUpcaster("PermissionGroupsUnbound", 1, upcastPermissionGroupsUnboundV1)
+	RegisterUpcaster("FacesPurged", 1, upcastFacesPurgedV1)
+	RegisterUpcaster("PhotosPurged", 1, upcastPhotosPurgedV1)
 }
