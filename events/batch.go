@@ -108,7 +108,11 @@ func (s *Store) AppendAtomic(ctx context.Context, batch []Pending) ([]uint64, er
 		}
 		seen[subj] = true
 	}
-	return s.publishAtomic(ctx, batch)
+	seqs, err := s.publishAtomic(ctx, batch)
+	if err != nil && isWrongLastSequence(err) {
+		return nil, fmt.Errorf("%w: %w", ErrConcurrency, err)
+	}
+	return seqs, err
 }
 
 // Atomic reports whether the store appends atomic batches.

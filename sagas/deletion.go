@@ -28,6 +28,11 @@ type DeletionDispatcher struct {
 	// soon (default 2m, events.DurableConfig's). A dispatch that takes longer is kept by
 	// heartbeats (InProgress) every third of it.
 	AckWait time.Duration
+	// Batches makes each chunk's persons batches (docs/adr/0003): their PersonDeletionRequested
+	// and the batch's DeletionBatchStarted in one atomic append, the steps then recorded once per
+	// batch by the BatchDeletionSaga. It needs a server with atomic batches; without them, and
+	// for persons that cannot join a batch, each person's own subject records its steps.
+	Batches bool
 }
 
 // NewDeletionDispatcher returns a dispatcher appending to log.
@@ -187,6 +192,8 @@ func (d *DeletionDispatcher) dispatchFast(ctx context.Context, dl events.Deliver
 	var failed []events.Rejection
 	var pending []events.Pending
 	var pendingIdx []int
+	var batchable []batchCandidate
+	batches := d.Batches && d.log.Atomic()
 	cmd := domain.RequestPersonDeletion{DeletionID: chunk.DeletionID, GroupID: chunk.GroupID}
 	for i, personID := range chunk.PersonIDs {
 		index := chunk.Offset + i
@@ -208,6 +215,10 @@ func (d *DeletionDispatcher) dispatchFast(ctx context.Context, dl events.Deliver
 		case err != nil || len(decided) != 1:
 			// left to the slow path, which decides from the log
 		default:
+			if req, ok := decided[0].(events.PersonDeletionRequested); ok && req.Joins == "" && batches {
+				batchable = append(batchable, batchCandidate{index: index, expected: st.Version, request: req})
+				continue
+			}
 			e, err := events.New(events.AggregatePerson, personID, decided[0], meta)
 			if err != nil {
 				continue
@@ -215,6 +226,9 @@ func (d *DeletionDispatcher) dispatchFast(ctx context.Context, dl events.Deliver
 			pending = append(pending, events.Pending{Expected: st.Version, Event: e})
 			pendingIdx = append(pendingIdx, index)
 		}
+	}
+	for _, batch := range formBatches(batchable) {
+		d.appendBatch(ctx, chunk, batch, meta, settled)
 	}
 	if len(pending) > 0 {
 		_, errs := d.log.AppendBatch(ctx, pending)
@@ -225,6 +239,88 @@ func (d *DeletionDispatcher) dispatchFast(ctx context.Context, dl events.Deliver
 		}
 	}
 	return failed, settled
+}
+
+// batchCandidate is a person decided to start its deletion, which may join a batch.
+type batchCandidate struct {
+	index    int // the item's position in the request
+	expected uint64
+	request  events.PersonDeletionRequested
+}
+
+// Bounds of a batch: an atomic append holds at most events.MaxAtomicBatch messages (the persons
+// and the batch's start), and the start, which lists every person with what it is to lose,
+// stays well under the server's 1 MiB payload limit.
+const (
+	maxBatchPersons = events.MaxAtomicBatch - 1
+	maxBatchBytes   = 512 << 10
+)
+
+// formBatches cuts candidates, in request order, into batches within the bounds.
+func formBatches(cs []batchCandidate) [][]batchCandidate {
+	var out [][]batchCandidate
+	start, size := 0, 0
+	for i, c := range cs {
+		n := 64 + len(c.request.PersonID)
+		for _, g := range c.request.PermissionGroupIDs {
+			n += len(g) + 3
+		}
+		for _, f := range c.request.Faces {
+			n += len(f.FaceID) + len(f.PhotoKey) + 32
+		}
+		if i > start && (i-start == maxBatchPersons || size+n > maxBatchBytes) {
+			out = append(out, cs[start:i])
+			start, size = i, 0
+		}
+		size += n
+	}
+	if start < len(cs) {
+		out = append(out, cs[start:])
+	}
+	return out
+}
+
+// appendBatch appends a batch's PersonDeletionRequested events and its DeletionBatchStarted in
+// one atomic batch, and marks its items settled. The batch is named after the deletion, the
+// chunk and its first item's position: unique, because an atomic batch is stored whole or not at
+// all, and a stored one's persons are deleting, so no later batch starts with them. Refused
+// (one person changed since the read model saw it), it is halved until the persons that can go
+// are stored; the one that cannot is left to the slow path.
+func (d *DeletionDispatcher) appendBatch(ctx context.Context, chunk events.DeletionRequested, cs []batchCandidate, meta events.Meta, settled map[int]bool) {
+	if len(cs) == 0 || ctx.Err() != nil {
+		return
+	}
+	id := fmt.Sprintf("%s_%d_%d", chunk.DeletionID, chunk.Chunk, cs[0].index)
+	started := events.DeletionBatchStarted{DeletionID: chunk.DeletionID, Batch: id, Persons: make([]events.BatchPerson, len(cs))}
+	pending := make([]events.Pending, 0, len(cs)+1)
+	for i, c := range cs {
+		req := c.request
+		req.Batch = id
+		started.Persons[i] = events.BatchPerson{PersonID: req.PersonID, PermissionGroupIDs: req.PermissionGroupIDs, Faces: req.Faces}
+		e, err := events.New(events.AggregatePerson, req.PersonID, req, meta)
+		if err != nil {
+			return
+		}
+		pending = append(pending, events.Pending{Expected: c.expected, Event: e})
+	}
+	e, err := events.New(events.AggregateBatch, id, started, meta)
+	if err != nil {
+		return
+	}
+	pending = append(pending, events.Pending{Expected: 0, Event: e})
+	_, err = d.log.AppendAtomic(ctx, pending)
+	if err == nil {
+		for _, c := range cs {
+			settled[c.index] = true
+		}
+		return
+	}
+	if len(cs) == 1 || !errors.Is(err, events.ErrConcurrency) {
+		return // the slow path decides each person from its log
+	}
+	half := len(cs) / 2
+	d.appendBatch(ctx, chunk, cs[:half], meta, settled)
+	d.appendBatch(ctx, chunk, cs[half:], meta, settled)
 }
 
 // DeletionCounts are a deletion request's item counts.

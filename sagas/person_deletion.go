@@ -158,8 +158,8 @@ func (s *PersonDeletionSaga) Run(ctx context.Context) error {
 func stepFor(data any) (domain.Step, bool) {
 	switch e := data.(type) {
 	case events.PersonDeletionRequested:
-		if e.Joins != "" {
-			return "", false
+		if e.Joins != "" || e.Batch != "" {
+			return "", false // a joiner has no steps; a batch's persons are the BatchDeletionSaga's
 		}
 		if e.ResumeAt != "" {
 			return domain.Step(e.ResumeAt), true
@@ -192,7 +192,7 @@ func (s *PersonDeletionSaga) HandleBatch(ctx context.Context, batch []events.Del
 			_ = d.Msg.Ack()
 			continue
 		}
-		if e, ok := d.Data.(events.PersonDeletionRequested); ok && e.Joins == "" {
+		if e, ok := d.Data.(events.PersonDeletionRequested); ok {
 			s.remember(d.AggregateID, e)
 		}
 		byStep[step] = append(byStep[step], d)

@@ -2,6 +2,7 @@ package sagas_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -39,13 +41,14 @@ type faultyTarget struct {
 	mu        sync.Mutex
 	transient map[domain.Step]int  // failures left before the step works
 	broken    map[domain.Step]bool // fails until repaired
+	brokenFor map[string]bool      // "step/person": any call naming the person fails until repaired
 	effects   map[string]int       // "step/person" -> calls that reached the store
 	hold      map[domain.Step]chan struct{}
 	held      chan string // reports "step/person" when a held call has done its effect
 }
 
 func newFaultyTarget(inner sagas.Target) *faultyTarget {
-	return &faultyTarget{inner: inner, transient: map[domain.Step]int{}, broken: map[domain.Step]bool{},
+	return &faultyTarget{inner: inner, transient: map[domain.Step]int{}, broken: map[domain.Step]bool{}, brokenFor: map[string]bool{},
 		effects: map[string]int{}, hold: map[domain.Step]chan struct{}{}, held: make(chan string, 64)}
 }
 
@@ -56,6 +59,12 @@ func (f *faultyTarget) call(ctx context.Context, step domain.Step, ids []string,
 	if f.broken[step] {
 		f.mu.Unlock()
 		return errStoreDown
+	}
+	for _, id := range ids {
+		if f.brokenFor[string(step)+"/"+id] {
+			f.mu.Unlock()
+			return errStoreDown
+		}
 	}
 	if f.transient[step] > 0 {
 		f.transient[step]--
@@ -193,8 +202,35 @@ func (a api) waitItem(id, personID string) map[string]any {
 	}
 }
 
-// personEvents returns the types of a person's events, in order.
+// personEvents returns the types of the events that record a person's life, in order: its own
+// subject's, and the step events of the batches its deletions ran in that list it.
 func personEvents(t *testing.T, env *testenv.Env, id string) []string {
+	t.Helper()
+	ctx := context.Background()
+	history, _, err := env.Svc.Log.Load(ctx, events.AggregatePerson, id)
+	require.NoError(t, err)
+	all := slices.Clone(history)
+	for _, r := range history {
+		if e, ok := r.Data.(events.PersonDeletionRequested); ok && e.Batch != "" {
+			batch, _, err := env.Svc.Log.Load(ctx, events.AggregateBatch, e.Batch)
+			require.NoError(t, err)
+			for _, b := range batch {
+				if slices.Contains(events.PersonIDsOf(b.Data), id) && b.Type != "DeletionBatchStarted" {
+					all = append(all, b)
+				}
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b events.Recorded) int { return cmp.Compare(a.Seq, b.Seq) })
+	types := make([]string, len(all))
+	for i, r := range all {
+		types[i] = r.Type
+	}
+	return types
+}
+
+// ownEvents returns the types of the events on a person's own subject.
+func ownEvents(t *testing.T, env *testenv.Env, id string) []string {
 	t.Helper()
 	history, _, err := env.Svc.Log.Load(context.Background(), events.AggregatePerson, id)
 	require.NoError(t, err)
@@ -241,6 +277,8 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 			require.Equal(t, 1, target.effectCount(s, "flaky"), "step %s", s)
 		}
 		require.Equal(t, fullSaga, personEvents(t, env, "flaky"))
+		// A bulk's person gets two events of its own; its steps are its batch's records.
+		require.Equal(t, []string{"PersonCreated", "PersonDeletionRequested", "PersonDeleted"}, ownEvents(t, env, "flaky"))
 		requireGone(t, env, a, "flaky")
 	})
 }

@@ -188,7 +188,15 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 		Targets:        remotes,
 		TargetRetry:    o.targetRetry,
 	})
+	batchSaga := sagas.NewBatchDeletionSaga(s.Log, target, observedShredder{next: s.Keys, m: s.Metrics}, sagas.PersonDeletionConfig{
+		Retry: o.retry, Logger: logger, AckWait: cmp.Or(o.ackWait, cfg.SagaAckWait),
+		AfterDeletions: func(ctx context.Context) { _ = s.DBs.Checkpoint(ctx) },
+		Cancellations:  progress,
+	})
 	dispatcher := sagas.NewDeletionDispatcher(s.Log, logger)
+	// External targets confirm person by person (per-target outcomes): those deletions keep the
+	// per-person steps until target confirmations are batch events too.
+	dispatcher.Batches = len(remotes) == 0
 	dispatcher.States = states
 	dispatcher.Cancellations = progress
 	// A request half dispatched when its replica died comes back as soon as a saga step would.
@@ -204,6 +212,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	workers := map[string]func(context.Context) error{
 		"projection":           s.Projection.Run,
 		"person-deletion-saga": saga.Run,
+		"batch-deletion-saga":  batchSaga.Run,
 		"deletion-dispatcher":  dispatcher.Run,
 		"deletion-completer":   completer.Run,
 		"permission-deletion":  permissionDeletion.Run,

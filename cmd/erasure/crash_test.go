@@ -61,6 +61,7 @@ func TestKillDuringBulkDeletion(t *testing.T) {
 		t.Fatalf("want %d deleted and none failed, got %v", n, d)
 	}
 	s.stop(os.Interrupt)
+	requireOneEndPerPerson(t, dir, ids)
 
 	res := runCmd(t, childEnv(), "verify", "--data", dir)
 	if res.code != 0 {

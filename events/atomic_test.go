@@ -1,0 +1,56 @@
+package events_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/natsembed"
+)
+
+// AppendAtomic stores all or nothing: one stale subject refuses the whole batch (as a
+// conflict), and nothing of it is stored; a batch within its checks is stored contiguously.
+func TestAppendAtomic(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect("test")
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	s := events.NewStore(js, events.StoreConfig{Atomic: true})
+	require.NoError(t, s.Provision(ctx))
+
+	existing, err := s.Append(ctx, 0, mustEvent(t, "old", events.PersonCreated{PersonID: "old"}))
+	require.NoError(t, err)
+	stale := []events.Pending{
+		{Expected: 0, Event: mustEvent(t, "n1", events.PersonCreated{PersonID: "n1"})},
+		{Expected: existing - 1, Event: mustEvent(t, "old", events.PersonAddedToGroup{PersonID: "old", GroupID: "g"})},
+	}
+	_, err = s.AppendAtomic(ctx, stale)
+	require.ErrorIs(t, err, events.ErrConcurrency)
+	history, _, err := s.Load(ctx, events.AggregatePerson, "n1")
+	require.NoError(t, err)
+	require.Empty(t, history, "nothing of a refused atomic batch is stored")
+
+	ok := []events.Pending{
+		{Expected: 0, Event: mustEvent(t, "n1", events.PersonCreated{PersonID: "n1"})},
+		{Expected: existing, Event: mustEvent(t, "old", events.PersonAddedToGroup{PersonID: "old", GroupID: "g"})},
+	}
+	seqs, err := s.AppendAtomic(ctx, ok)
+	require.NoError(t, err)
+	require.Equal(t, []uint64{existing + 1, existing + 2}, seqs)
+
+	_, err = s.AppendAtomic(ctx, append(ok, ok[0]))
+	require.Error(t, err, "one subject twice in one atomic batch")
+
+	plain := events.NewStore(js, events.StoreConfig{Stream: "PLAIN", Prefix: "plain"})
+	_, err = plain.AppendAtomic(ctx, ok)
+	require.ErrorIs(t, err, events.ErrNotAtomic)
+}
