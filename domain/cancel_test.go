@@ -10,7 +10,7 @@ import (
 
 func TestCancelPersonDeletion(t *testing.T) {
 	deleting := history(personCreated(nil, []string{"door"}, face("f1")), deletionRequested(d1))
-	unbound := events.PermissionGroupsUnbound{PersonID: pid, DeletionID: d1, PermissionGroupIDs: []string{"door"}}
+	unbound := unboundStep(pid, d1, []string{"door"})
 	runPersonCases(t, []personCase{
 		{name: "before the first step", given: deleting, when: domain.CancelPersonDeletion{DeletionID: d1},
 			then: []any{events.PersonDeletionCancelled{PersonID: pid, DeletionID: d1}}},

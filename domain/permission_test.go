@@ -153,7 +153,7 @@ func TestPermissionGroupUnboundKeepsTheOthers(t *testing.T) {
 	p.Apply(deletionRequested(d1))
 	got, err := p.Decide(step(domain.StepUnbindPermissions))
 	require.NoError(t, err)
-	require.Equal(t, []any{events.PermissionGroupsUnbound{PersonID: pid, DeletionID: d1, PermissionGroupIDs: []string{"pg2"}}}, got)
+	require.Equal(t, []any{unboundStep(pid, d1, []string{"pg2"})}, got)
 }
 
 func TestCreatePersonKeepsTheSealedProfile(t *testing.T) {

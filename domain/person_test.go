@@ -105,14 +105,35 @@ func permissionBound(pg string) events.PermissionGroupBound {
 	return events.PermissionGroupBound{PersonID: pid, PermissionGroupID: pg}
 }
 
+// unboundStep, facesStep and photosStep are step events of one person as its own subject
+// records them (Decide): a batch of one, a nil list recorded empty.
+func unboundStep(p, d string, ids []string) events.PermissionGroupsUnbound {
+	return events.PermissionGroupsUnbound{DeletionID: d, Persons: []events.PersonPermissionGroups{{PersonID: p, PermissionGroupIDs: orEmpty(ids)}}}
+}
+
+func facesStep(p, d string, ids []string) events.FacesPurged {
+	return events.FacesPurged{DeletionID: d, Persons: []events.PersonFaces{{PersonID: p, FaceIDs: orEmpty(ids)}}}
+}
+
+func photosStep(p, d string, keys []string, targets ...string) events.PhotosPurged {
+	return events.PhotosPurged{DeletionID: d, Persons: []events.PersonPhotos{{PersonID: p, PhotoKeys: orEmpty(keys)}}, Targets: targets}
+}
+
+func orEmpty(ids []string) []string {
+	if ids == nil {
+		return []string{}
+	}
+	return ids
+}
+
 func step(s domain.Step) domain.RecordDeletionStep { return domain.RecordDeletionStep{Step: s} }
 
 // The standard person: groups g1 g2, permission groups pg1 pg2, faces f1 f2; and its deletion d1.
 var (
 	created      = personCreated([]string{"g1", "g2"}, []string{"pg1", "pg2"}, face("f1"), face("f2"))
-	unbound      = events.PermissionGroupsUnbound{PersonID: pid, DeletionID: d1, PermissionGroupIDs: []string{"pg1", "pg2"}}
-	facesPurged  = events.FacesPurged{PersonID: pid, DeletionID: d1, FaceIDs: []string{"f1", "f2"}}
-	photosPurged = events.PhotosPurged{PersonID: pid, DeletionID: d1, PhotoKeys: []string{"photos/f1.jpg", "photos/f2.jpg"}}
+	unbound      = unboundStep(pid, d1, []string{"pg1", "pg2"})
+	facesPurged  = facesStep(pid, d1, []string{"f1", "f2"})
+	photosPurged = photosStep(pid, d1, []string{"photos/f1.jpg", "photos/f2.jpg"})
 	personGone   = events.PersonDeleted{PersonID: pid, DeletionID: d1}
 
 	active           = history(created)
@@ -483,31 +504,31 @@ func TestRecordDeletionStep(t *testing.T) {
 
 		// the lists follow later changes
 		{name: "unbind includes bindings made after creation", given: history(active, permissionBound("pg3"), deletionRequested(d1)), when: step(domain.StepUnbindPermissions),
-			then: []any{events.PermissionGroupsUnbound{PersonID: pid, DeletionID: d1, PermissionGroupIDs: []string{"pg1", "pg2", "pg3"}}}},
+			then: []any{unboundStep(pid, d1, []string{"pg1", "pg2", "pg3"})}},
 		{name: "purge faces follows added and deleted faces", given: history(active, faceAdded("f3"), faceDeleted("f1"), deletionRequested(d1), unbound), when: step(domain.StepPurgeFaces),
-			then: []any{events.FacesPurged{PersonID: pid, DeletionID: d1, FaceIDs: []string{"f2", "f3"}}}},
+			then: []any{facesStep(pid, d1, []string{"f2", "f3"})}},
 		{name: "purge photos follows added and deleted faces", given: history(active, faceAdded("f3"), faceDeleted("f1"), deletionRequested(d1), unbound, facesPurged), when: step(domain.StepPurgePhotos),
-			then: []any{events.PhotosPurged{PersonID: pid, DeletionID: d1, PhotoKeys: []string{"photos/f2.jpg", "photos/f3.jpg"}}}},
+			then: []any{photosStep(pid, d1, []string{"photos/f2.jpg", "photos/f3.jpg"})}},
 		{name: "purge photos uses each face's own photo key", given: history(personCreated(nil, nil, events.Face{FaceID: "a", PhotoKey: "k/1"}, events.Face{FaceID: "b", PhotoKey: "k/2"}), deletionRequested(d1), unbound, facesPurged), when: step(domain.StepPurgePhotos),
-			then: []any{events.PhotosPurged{PersonID: pid, DeletionID: d1, PhotoKeys: []string{"k/1", "k/2"}}}},
+			then: []any{photosStep(pid, d1, []string{"k/1", "k/2"})}},
 		{name: "unbind with no bindings", given: history(noneCreated, deletionRequested(d1)), when: step(domain.StepUnbindPermissions),
-			then: []any{events.PermissionGroupsUnbound{PersonID: pid, DeletionID: d1, PermissionGroupIDs: []string{}}}},
+			then: []any{unboundStep(pid, d1, []string{})}},
 		{name: "purge faces with no faces", given: history(noneCreated, deletionRequested(d1), unbound), when: step(domain.StepPurgeFaces),
-			then: []any{events.FacesPurged{PersonID: pid, DeletionID: d1, FaceIDs: []string{}}}},
+			then: []any{facesStep(pid, d1, []string{})}},
 		{name: "purge photos with no faces", given: history(noneCreated, deletionRequested(d1), unbound, facesPurged), when: step(domain.StepPurgePhotos),
-			then: []any{events.PhotosPurged{PersonID: pid, DeletionID: d1, PhotoKeys: []string{}}}},
+			then: []any{photosStep(pid, d1, []string{})}},
 
 		// the running deletion's id, not a joiner's
 		{name: "steps carry the running deletion id when another joined", given: history(deleting, deletionJoined(d2, d1)), when: step(domain.StepUnbindPermissions), then: []any{unbound}},
 		{name: "delete carries the running deletion id when another joined", given: history(afterPhotos, deletionJoined(d2, d1)), when: step(domain.StepDeletePerson), then: []any{personGone}},
 		{name: "group-scoped deletion of the last group runs the saga", given: history(personCreated([]string{"g1"}, []string{"pg1"}), deletionRequested(d2)), when: step(domain.StepUnbindPermissions),
-			then: []any{events.PermissionGroupsUnbound{PersonID: pid, DeletionID: d2, PermissionGroupIDs: []string{"pg1"}}}},
+			then: []any{unboundStep(pid, d2, []string{"pg1"})}},
 		{name: "second life's deletion carries its own id and lists",
 			given: history(deleted, personCreated([]string{"g9"}, []string{"pg9"}, face("f9")), deletionRequested(d2)), when: step(domain.StepUnbindPermissions),
-			then: []any{events.PermissionGroupsUnbound{PersonID: pid, DeletionID: d2, PermissionGroupIDs: []string{"pg9"}}}},
+			then: []any{unboundStep(pid, d2, []string{"pg9"})}},
 		{name: "second life's photos", given: history(deleted, personCreated(nil, nil, face("f9")), deletionRequested(d2),
-			events.PermissionGroupsUnbound{PersonID: pid, DeletionID: d2, PermissionGroupIDs: []string{}}, events.FacesPurged{PersonID: pid, DeletionID: d2, FaceIDs: []string{"f9"}}),
-			when: step(domain.StepPurgePhotos), then: []any{events.PhotosPurged{PersonID: pid, DeletionID: d2, PhotoKeys: []string{"photos/f9.jpg"}}}},
+			unboundStep(pid, d2, []string{}), facesStep(pid, d2, []string{"f9"})),
+			when: step(domain.StepPurgePhotos), then: []any{photosStep(pid, d2, []string{"photos/f9.jpg"})}},
 
 		// repeating a done step
 		{name: "unbind again after unbind", given: afterUnbind, when: step(domain.StepUnbindPermissions)},
@@ -743,8 +764,8 @@ func TestPersonHistoryIsNotAliased(t *testing.T) {
 // With external targets, the person is deleted only once every target confirmed; each target
 // confirms on its own, a repeated confirmation is a no-op, and a failure names the target.
 func TestDeletionWaitsForEveryTarget(t *testing.T) {
-	afterFaces := history(deleting, events.PermissionGroupsUnbound{PersonID: pid, DeletionID: d1},
-		events.FacesPurged{PersonID: pid, DeletionID: d1})
+	afterFaces := history(deleting, unboundStep(pid, d1, nil),
+		facesStep(pid, d1, nil))
 	p := domain.PersonFromHistory(pid, afterFaces)
 	got, err := p.Decide(domain.RecordDeletionStep{Step: domain.StepPurgePhotos, Targets: []string{"site-a", "cloud"}})
 	require.NoError(t, err)
@@ -770,8 +791,8 @@ func TestDeletionWaitsForEveryTarget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := domain.PersonFromHistory(pid, append(slices.Clone(afterFaces), events.PhotosPurged{PersonID: pid, DeletionID: d1,
-				Targets: []string{"site-a", "cloud"}})).Decide(tt.when)
+			got, err := domain.PersonFromHistory(pid, append(slices.Clone(afterFaces), photosStep(pid, d1, nil,
+				"site-a", "cloud"))).Decide(tt.when)
 			if tt.err != nil {
 				require.ErrorIs(t, err, tt.err)
 				return
