@@ -28,7 +28,7 @@ func loadFixture(t *testing.T, path string) []fixtureEvent {
 // The committed v0 events decode to exactly what their hand-written current form decodes to.
 func TestUpcastFixtures(t *testing.T) {
 	old := loadFixture(t, "testdata/log_v0.json")
-	cur := loadFixture(t, "testdata/log_current.json")
+	cur := loadFixture(t, "testdata/log_per_person.json")
 	require.Len(t, old, len(cur))
 	upcast := 0
 	for i := range old {

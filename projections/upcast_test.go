@@ -63,7 +63,7 @@ func TestUpcastFixturesReplay(t *testing.T) {
 	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		oldLog, last := publishFixture(t, "../events/testdata/log_v0.json")
-		curLog, curLast := publishFixture(t, "../events/testdata/log_current.json")
+		curLog, curLast := publishFixture(t, "../events/testdata/log_per_person.json")
 		require.Equal(t, curLast, last)
 
 		dsnOld := newDSN(t, dialect)
