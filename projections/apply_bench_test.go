@@ -36,7 +36,8 @@ func BenchmarkApplyDeletions(b *testing.B) {
 		open := d.open
 		b.Run(d.name, func(b *testing.B) {
 			// A fresh database for every run: the benchmark framework may run a body more than once.
-			b.Run("apply", func(b *testing.B) { benchApply(b, open(b)) })
+			b.Run("apply", func(b *testing.B) { benchApply(b, open(b), false) })
+			b.Run("apply-batches", func(b *testing.B) { benchApply(b, open(b), true) })
 			b.Run("baseline", func(b *testing.B) { benchFloor(b, open(b)) })
 		})
 	}
@@ -82,7 +83,10 @@ func benchFloor(b *testing.B, db *sqlx.DB) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
 
-func benchApply(b *testing.B, db *sqlx.DB) {
+// benchApply applies the deletion of b.N persons as the per-person saga records it (five events
+// a person) or, batched, as the batch saga does (docs/adr/0003: two events a person, five a batch
+// of 1,000).
+func benchApply(b *testing.B, db *sqlx.DB, batched bool) {
 	ctx := context.Background()
 	var seq uint64
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -129,15 +133,19 @@ func benchApply(b *testing.B, db *sqlx.DB) {
 	}
 	for start := 0; start < len(ids); start += 1000 {
 		chunk := ids[start:min(start+1000, len(ids))]
+		if batched {
+			log = append(log, batchedDeletion(record, deletion, chunk, start, faces[start:start+len(chunk)])...)
+			continue
+		}
 		for _, step := range []func(i int) any{
 			func(i int) any {
 				return events.PersonDeletionRequested{PersonID: ids[i], DeletionID: deletion, PermissionGroupIDs: []string{"pg1", "pg2"}, Faces: faces[i]}
 			},
 			func(i int) any {
-				return events.PermissionGroupsUnbound{PersonID: ids[i], DeletionID: deletion, PermissionGroupIDs: []string{"pg1", "pg2"}}
+				return unboundStep(ids[i], deletion, []string{"pg1", "pg2"})
 			},
-			func(i int) any { return events.FacesPurged{PersonID: ids[i], DeletionID: deletion} },
-			func(i int) any { return events.PhotosPurged{PersonID: ids[i], DeletionID: deletion} },
+			func(i int) any { return facesStep(ids[i], deletion, nil) },
+			func(i int) any { return photosStep(ids[i], deletion, nil) },
 			func(i int) any { return events.PersonDeleted{PersonID: ids[i], DeletionID: deletion} },
 		} {
 			for i := range chunk {
@@ -154,4 +162,45 @@ func benchApply(b *testing.B, db *sqlx.DB) {
 	require.Equal(b, b.N, deleted)
 	b.ReportMetric(float64(len(log))/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "persons/s")
+}
+
+// unboundStep, facesStep and photosStep are step events of one person on its own subject.
+func unboundStep(p, d string, ids []string) events.PermissionGroupsUnbound {
+	return events.PermissionGroupsUnbound{DeletionID: d, Persons: []events.PersonPermissionGroups{{PersonID: p, PermissionGroupIDs: ids}}}
+}
+
+func facesStep(p, d string, ids []string) events.FacesPurged {
+	return events.FacesPurged{DeletionID: d, Persons: []events.PersonFaces{{PersonID: p, FaceIDs: ids}}}
+}
+
+func photosStep(p, d string, keys []string) events.PhotosPurged {
+	return events.PhotosPurged{DeletionID: d, Persons: []events.PersonPhotos{{PersonID: p, PhotoKeys: keys}}}
+}
+
+// batchedDeletion is the log of one batch's deletion: each person's request, the batch's start,
+// its three steps, each person's end and the batch's.
+func batchedDeletion(record func(aggregate, id string, data any) events.Recorded, deletion string, ids []string, offset int,
+	faces [][]events.Face) []events.Recorded {
+	batch := fmt.Sprintf("%s_%d_%d", deletion, offset/1000, offset)
+	var log []events.Recorded
+	started := events.DeletionBatchStarted{DeletionID: deletion, Batch: batch}
+	unbound := events.PermissionGroupsUnbound{DeletionID: deletion, Batch: batch}
+	purged := events.FacesPurged{DeletionID: deletion, Batch: batch}
+	photos := events.PhotosPurged{DeletionID: deletion, Batch: batch}
+	for i, id := range ids {
+		pgs := []string{"pg1", "pg2"}
+		log = append(log, record(events.AggregatePerson, id, events.PersonDeletionRequested{PersonID: id, DeletionID: deletion,
+			PermissionGroupIDs: pgs, Faces: faces[i], Batch: batch}))
+		started.Persons = append(started.Persons, events.BatchPerson{PersonID: id, PermissionGroupIDs: pgs, Faces: faces[i]})
+		unbound.Persons = append(unbound.Persons, events.PersonPermissionGroups{PersonID: id, PermissionGroupIDs: pgs})
+		purged.Persons = append(purged.Persons, events.PersonFaces{PersonID: id, FaceIDs: []string{faces[i][0].FaceID}})
+		photos.Persons = append(photos.Persons, events.PersonPhotos{PersonID: id, PhotoKeys: []string{faces[i][0].PhotoKey}})
+	}
+	for _, data := range []any{started, unbound, purged, photos} {
+		log = append(log, record(events.AggregateBatch, batch, data))
+	}
+	for _, id := range ids {
+		log = append(log, record(events.AggregatePerson, id, events.PersonDeleted{PersonID: id, DeletionID: deletion}))
+	}
+	return append(log, record(events.AggregateBatch, batch, events.DeletionBatchCompleted{DeletionID: deletion, Batch: batch, Deleted: len(ids)}))
 }

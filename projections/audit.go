@@ -184,14 +184,39 @@ func AuditEntryFor(r events.Recorded) AuditEntry {
 			e.Outcome = "retried from step " + d.ResumeAt
 		}
 	case events.PermissionGroupsUnbound:
-		e.PersonIDs, e.DeletionID, e.PermissionGroupIDs = one(d.PersonID), d.DeletionID, d.PermissionGroupIDs
-		e.Outcome = fmt.Sprintf("step unbind_permission_groups done: %d unbound", len(d.PermissionGroupIDs))
+		e.PersonIDs, e.DeletionID = listed(d), d.DeletionID
+		if len(d.Persons) == 1 { // as version 1, one person, wrote it: stored trails verify
+			e.PermissionGroupIDs = d.Persons[0].PermissionGroupIDs
+			e.Outcome = fmt.Sprintf("step unbind_permission_groups done: %d unbound", len(e.PermissionGroupIDs))
+			break
+		}
+		n, lists := 0, make([][]string, len(d.Persons))
+		for i, p := range d.Persons {
+			lists[i] = p.PermissionGroupIDs
+			n += len(p.PermissionGroupIDs)
+		}
+		e.PermissionGroupIDs = unionOf(lists)
+		e.Outcome = fmt.Sprintf("step unbind_permission_groups done for %d persons: %d unbound", len(d.Persons), n)
 	case events.FacesPurged:
-		e.PersonIDs, e.DeletionID = one(d.PersonID), d.DeletionID
-		e.Outcome = fmt.Sprintf("step purge_faces done: %d faces purged", len(d.FaceIDs))
+		e.PersonIDs, e.DeletionID = listed(d), d.DeletionID
+		n := 0
+		for _, p := range d.Persons {
+			n += len(p.FaceIDs)
+		}
+		e.Outcome = stepOutcome("purge_faces", len(d.Persons), n, "faces purged")
 	case events.PhotosPurged:
-		e.PersonIDs, e.DeletionID = one(d.PersonID), d.DeletionID
-		e.Outcome = fmt.Sprintf("step purge_photos done: %d photos purged", len(d.PhotoKeys))
+		e.PersonIDs, e.DeletionID = listed(d), d.DeletionID
+		n := 0
+		for _, p := range d.Persons {
+			n += len(p.PhotoKeys)
+		}
+		e.Outcome = stepOutcome("purge_photos", len(d.Persons), n, "photos purged")
+	case events.DeletionBatchStarted:
+		e.PersonIDs, e.DeletionID = listed(d), d.DeletionID
+		e.Outcome = fmt.Sprintf("batch %s started: %d persons", d.Batch, len(d.Persons))
+	case events.DeletionBatchCompleted:
+		e.DeletionID = d.DeletionID
+		e.Outcome = fmt.Sprintf("batch %s completed: %d deleted, %d failed, %d cancelled", d.Batch, d.Deleted, d.Failed, d.Cancelled)
 	case events.PersonRemovedFromTargets:
 		e.PersonIDs, e.DeletionID = one(d.PersonID), d.DeletionID
 		e.Outcome = fmt.Sprintf("deleted from targets %s; %d still to confirm", strings.Join(d.Targets, ", "), len(d.Remaining))
@@ -213,6 +238,41 @@ func AuditEntryFor(r events.Recorded) AuditEntry {
 		e.Outcome = fmt.Sprintf("deletion completed: %d total, %d deleted, %d failed, %d cancelled", d.Total, d.Deleted, d.Failed, d.Cancelled)
 	}
 	return e
+}
+
+// stepOutcome is a step event's outcome: for one person exactly as version 1 of the step
+// events (one person each) wrote it, so that stored trails verify after the upgrade; for a
+// batch, with how many persons it names.
+func stepOutcome(step string, persons, n int, what string) string {
+	if persons == 1 {
+		return fmt.Sprintf("step %s done: %d %s", step, n, what)
+	}
+	return fmt.Sprintf("step %s done for %d persons: %d %s", step, persons, n, what)
+}
+
+// unionOf returns the distinct ids of lists, in the order they first appear.
+func unionOf(lists [][]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, ids := range lists {
+		for _, id := range ids {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+// listed returns the persons a step event lists; one person with no id is none, as version 1's
+// entries (one(d.PersonID)) had it.
+func listed(data any) []string {
+	ids := events.PersonIDsOf(data)
+	if len(ids) == 1 && ids[0] == "" {
+		return nil
+	}
+	return ids
 }
 
 // Apply appends the batch's entries to the audit trail, chained after the last stored one.

@@ -2,9 +2,11 @@ package projections
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/erasure-dev/erasure/events"
 )
@@ -129,17 +131,19 @@ func applyRegistry(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 		}
 		return exec(`UPDATE persons SET state = 'deleting', deletion_id = ?, updated_at = ?, version = ? WHERE person_id = ?`, e.DeletionID, t, r.Seq, e.PersonID)
 	case events.PermissionGroupsUnbound:
-		if err := touchPerson(exec, e.PersonID, r); err != nil {
+		ids := events.PersonIDsOf(e)
+		if err := touchListed(ctx, tx, ids, r); err != nil {
 			return err
 		}
-		return exec(`DELETE FROM permission_bindings WHERE person_id = ?`, e.PersonID)
+		return deleteListed(ctx, tx, "permission_bindings", ids)
 	case events.FacesPurged:
-		return touchPerson(exec, e.PersonID, r)
+		return touchListed(ctx, tx, events.PersonIDsOf(e), r)
 	case events.PhotosPurged:
-		if err := touchPerson(exec, e.PersonID, r); err != nil {
+		ids := events.PersonIDsOf(e)
+		if err := touchListed(ctx, tx, ids, r); err != nil {
 			return err
 		}
-		return exec(`DELETE FROM faces WHERE person_id = ?`, e.PersonID)
+		return deleteListed(ctx, tx, "faces", ids)
 	case events.PersonDeletionFailed:
 		return touchPerson(exec, e.PersonID, r)
 	case events.PersonDeletionCancelled:
@@ -147,11 +151,69 @@ func applyRegistry(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 	case events.PersonDeleted:
 		return deletePersonRows(exec, e.PersonID)
 	}
+	// DeletionBatchStarted and DeletionBatchCompleted change no registry table: a batch's
+	// persons move by its step events and their own terminal events.
 	return nil
 }
 
 func touchPerson(exec func(string, ...any) error, personID string, r events.Recorded) error {
 	return exec(`UPDATE persons SET updated_at = ?, version = ? WHERE person_id = ?`, r.Time, r.Seq, personID)
+}
+
+// versionOwner returns the person whose version a step event listing personID moves: the
+// person itself when the event is on its own subject, else nobody (""). A person's version is
+// the sequence of the last event on its own subject, which its commands expect; a batch's
+// events are on the batch's subject and leave it alone.
+func versionOwner(r events.Recorded) string {
+	if r.Aggregate == events.AggregatePerson {
+		return r.AggregateID
+	}
+	return ""
+}
+
+// touchListed marks the persons a step event lists as updated at the event's time, and moves
+// the version of the one whose own subject holds the event (versionOwner). Every listed person
+// is one statement, however many there are.
+func touchListed(ctx context.Context, tx *sqlx.Tx, ids []string, r events.Recorded) error {
+	owner := versionOwner(r)
+	switch {
+	case len(ids) == 0:
+		return nil
+	case len(ids) == 1 && ids[0] == owner:
+		return touchPerson(func(q string, args ...any) error { return execSQL(ctx, tx, q, args...) }, owner, r)
+	case len(ids) == 1:
+		return execSQL(ctx, tx, `UPDATE persons SET updated_at = ? WHERE person_id = ?`, r.Time, ids[0])
+	}
+	in, list := inList(tx, ids)
+	return execSQL(ctx, tx, `UPDATE persons SET updated_at = ?, version = CASE WHEN person_id = ? THEN ? ELSE version END
+		WHERE person_id `+in, r.Time, owner, r.Seq, list)
+}
+
+// deleteListed deletes the rows of table that belong to the persons, in one statement.
+func deleteListed(ctx context.Context, tx *sqlx.Tx, table string, ids []string) error {
+	switch len(ids) {
+	case 0:
+		return nil
+	case 1:
+		return execSQL(ctx, tx, `DELETE FROM `+table+` WHERE person_id = ?`, ids[0])
+	}
+	in, list := inList(tx, ids)
+	return execSQL(ctx, tx, `DELETE FROM `+table+` WHERE person_id `+in, list)
+}
+
+// inList returns a condition on a column ("IN ...", "= ANY(...)") that holds for the ids, with
+// its one argument: a batch event's persons in one statement on either dialect.
+func inList(tx *sqlx.Tx, ids []string) (string, any) {
+	if setBased(tx) {
+		return `= ANY(?)`, pq.Array(ids)
+	}
+	return `IN (SELECT value FROM json_each(?))`, jsonList(ids)
+}
+
+// jsonList is ids as a JSON array, which SQLite's json_each reads as a table.
+func jsonList(ids []string) string {
+	b, _ := json.Marshal(ids)
+	return string(b)
 }
 
 func insertFace(exec func(string, ...any) error, personID string, f events.Face, t any) error {

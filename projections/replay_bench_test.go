@@ -76,13 +76,13 @@ func seedBusyLog(t testing.TB, s *events.Store, n int) uint64 {
 	for _, step := range []func(p string) any{
 		func(p string) any { return events.PersonDeletionRequested{PersonID: p, DeletionID: "bulk"} },
 		func(p string) any {
-			return events.PermissionGroupsUnbound{PersonID: p, DeletionID: "bulk", PermissionGroupIDs: []string{"pg0", "door"}}
+			return unboundStep(p, "bulk", []string{"pg0", "door"})
 		},
 		func(p string) any {
-			return events.FacesPurged{PersonID: p, DeletionID: "bulk", FaceIDs: []string{p + "-f0", p + "-f1", p + "-f2"}}
+			return facesStep(p, "bulk", []string{p + "-f0", p + "-f1", p + "-f2"})
 		},
 		func(p string) any {
-			return events.PhotosPurged{PersonID: p, DeletionID: "bulk", PhotoKeys: []string{p + "-k0", p + "-k1", p + "-k2"}}
+			return photosStep(p, "bulk", []string{p + "-k0", p + "-k1", p + "-k2"})
 		},
 		func(p string) any { return events.PersonDeleted{PersonID: p, DeletionID: "bulk"} },
 	} {

@@ -91,6 +91,17 @@ func (f *registryFold) touch(personID string, r events.Recorded) {
 	}
 }
 
+// touchListed mirrors touchListed (registry.go) for one listed person: its version moves only
+// when the event is on its own subject.
+func (f *registryFold) touchListed(personID string, r events.Recorded) {
+	if s := f.slots[personID]; s != nil && s.rec != nil {
+		s.rec.updatedAt = r.Time
+		if personID == versionOwner(r) {
+			s.rec.version = r.Seq
+		}
+	}
+}
+
 // addMember inserts ON CONFLICT DO NOTHING.
 func addMember(ms []member, id string, t time.Time) []member {
 	for _, m := range ms {
@@ -208,15 +219,21 @@ func (f *registryFold) add(r events.Recorded) {
 			s.rec.state, s.rec.deletionID, s.rec.updatedAt, s.rec.version = "deleting", e.DeletionID, t, r.Seq
 		}
 	case events.PermissionGroupsUnbound:
-		f.touch(e.PersonID, r)
-		if s := f.slots[e.PersonID]; s != nil {
-			s.bindings = nil
+		for _, id := range events.PersonIDsOf(e) {
+			f.touchListed(id, r)
+			if s := f.slots[id]; s != nil {
+				s.bindings = nil
+			}
 		}
 	case events.FacesPurged:
-		f.touch(e.PersonID, r)
+		for _, id := range events.PersonIDsOf(e) {
+			f.touchListed(id, r)
+		}
 	case events.PhotosPurged:
-		f.touch(e.PersonID, r)
-		f.deleteFaces(e.PersonID)
+		for _, id := range events.PersonIDsOf(e) {
+			f.touchListed(id, r)
+			f.deleteFaces(id)
+		}
 	case events.PersonDeletionFailed:
 		f.touch(e.PersonID, r)
 	case events.PersonDeletionCancelled:

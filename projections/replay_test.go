@@ -90,7 +90,7 @@ func busyLog(n int) []step {
 			s = append(s, step{events.AggregateDeletion, "other", events.DeletionRequested{DeletionID: "other", PersonIDs: []string{p}, Last: true, Total: 1}},
 				person(p, events.PersonDeletionRequested{PersonID: p, DeletionID: "other", Joins: "bulk"}))
 		}
-		s = append(s, person(p, events.PermissionGroupsUnbound{PersonID: p, DeletionID: "bulk", PermissionGroupIDs: []string{"pgX"}}))
+		s = append(s, person(p, unboundStep(p, "bulk", []string{"pgX"})))
 		if i%8 == 4 { // fails at purge_faces, then an operator retries it
 			s = append(s, person(p, events.PersonDeletionFailed{PersonID: p, DeletionID: "bulk", Code: domain.CodeStepFailed, Step: "purge_faces", Message: "store down"}),
 				person(p, events.PersonDeletionRequested{PersonID: p, DeletionID: "bulk", ResumeAt: "purge_faces"}))
@@ -99,8 +99,8 @@ func busyLog(n int) []step {
 			s = append(s, person(p, events.PersonDeletionFailed{PersonID: p, DeletionID: "bulk", Code: domain.CodeStepFailed, Step: "purge_faces", Message: "store down"}))
 			continue
 		}
-		s = append(s, person(p, events.FacesPurged{PersonID: p, DeletionID: "bulk", FaceIDs: []string{"x"}}),
-			person(p, events.PhotosPurged{PersonID: p, DeletionID: "bulk", PhotoKeys: []string{"y"}}),
+		s = append(s, person(p, facesStep(p, "bulk", []string{"x"})),
+			person(p, photosStep(p, "bulk", []string{"y"})),
 			person(p, events.PersonDeleted{PersonID: p, DeletionID: "bulk"}))
 		if i%10 == 0 { // registered again under the same id
 			s = append(s, person(p, events.PersonCreated{PersonID: p, Name: "sealed-again", GroupIDs: []string{"bg1"}, Faces: []events.Face{f(p, 7)}}))
@@ -134,6 +134,86 @@ func busyLog(n int) []step {
 		step{events.AggregatePermission, "pg2", events.PermissionGroupDeletionRequested{PermissionGroupID: "pg2", Name: "perm pg2"}},
 		step{events.AggregatePermission, "pg1", events.PermissionGroupDeletionRequested{PermissionGroupID: "pg1", Name: "perm pg1"}},
 		step{events.AggregatePermission, "pg1", events.PermissionGroupDeleted{PermissionGroupID: "pg1", Name: "perm pg1"}})
+	return append(s, batchedDeletion(n, id, f)...)
+}
+
+// batchedDeletion deletes every fourth person (from the fourth) in three batches
+// (docs/adr/0003): each batch's persons request their deletion with the batch's start; the batch
+// records each step once, listing the persons still in it, the batches' steps interleaved so
+// that a run of one step type spans batches; the first person is split out failing at
+// purge_faces and is retried on its own subject; the second batch's persons wait for a target,
+// which fails its last person; the third batch is still running when the log ends (its persons
+// between steps: their rows changed by the batch's events, their versions by their own).
+func batchedDeletion(n int, id func(int) string, f func(string, int) events.Face) []step {
+	var ids []string
+	for i := 3; i < n; i += 4 {
+		ids = append(ids, id(i))
+	}
+	const d = "batched"
+	k := max(2, len(ids)/3)
+	batches := [][]string{ids[:k], ids[k : 2*k], ids[2*k:]}
+	names := []string{d + "_0_0", fmt.Sprintf("%s_0_%d", d, k), fmt.Sprintf("%s_0_%d", d, 2*k)}
+	s := []step{
+		{events.AggregateDeletion, d, events.DeletionRequested{DeletionID: d, PersonIDs: ids, Last: true, Total: len(ids)}},
+		{events.AggregateDeletion, d, events.DeletionChunkDispatched{DeletionID: d}},
+	}
+	batchStep := func(b int, data any) step { return step{events.AggregateBatch, names[b], data} }
+	for b, persons := range batches {
+		started := events.DeletionBatchStarted{DeletionID: d, Batch: names[b]}
+		for _, p := range persons {
+			faces := []events.Face{f(p, 1), f(p, 2)}
+			s = append(s, person(p, events.PersonDeletionRequested{PersonID: p, DeletionID: d, Batch: names[b], Faces: faces}))
+			started.Persons = append(started.Persons, events.BatchPerson{PersonID: p, Faces: faces})
+		}
+		s = append(s, batchStep(b, started))
+	}
+	for b, persons := range batches {
+		e := events.PermissionGroupsUnbound{DeletionID: d, Batch: names[b]}
+		for _, p := range persons {
+			e.Persons = append(e.Persons, events.PersonPermissionGroups{PersonID: p, PermissionGroupIDs: []string{"pg0", "pg8"}})
+		}
+		s = append(s, batchStep(b, e))
+	}
+	failed := batches[0][0]
+	batches[0] = batches[0][1:]
+	s = append(s, person(failed, events.PersonDeletionFailed{PersonID: failed, DeletionID: d, Code: domain.CodeStepFailed, Step: "purge_faces", Message: "store down"}))
+	for b, persons := range batches {
+		e := events.FacesPurged{DeletionID: d, Batch: names[b], Persons: []events.PersonFaces{}}
+		for _, p := range persons {
+			e.Persons = append(e.Persons, events.PersonFaces{PersonID: p, FaceIDs: []string{f(p, 1).FaceID, f(p, 2).FaceID}})
+		}
+		s = append(s, batchStep(b, e))
+	}
+	for b, persons := range batches[:2] {
+		e := events.PhotosPurged{DeletionID: d, Batch: names[b], Persons: []events.PersonPhotos{}}
+		if b == 1 {
+			e.Targets = []string{"site-a", "cloud"}
+		}
+		for _, p := range persons {
+			e.Persons = append(e.Persons, events.PersonPhotos{PersonID: p, PhotoKeys: []string{f(p, 1).PhotoKey, f(p, 2).PhotoKey}})
+		}
+		s = append(s, batchStep(b, e))
+	}
+	for _, p := range batches[0] {
+		s = append(s, person(p, events.PersonDeleted{PersonID: p, DeletionID: d}))
+	}
+	s = append(s, batchStep(0, events.DeletionBatchCompleted{DeletionID: d, Batch: names[0], Deleted: len(batches[0]), Failed: 1}))
+	for i, p := range batches[1] {
+		if i == len(batches[1])-1 {
+			s = append(s, person(p, events.PersonRemovedFromTargets{PersonID: p, DeletionID: d, Targets: []string{"cloud"}, Remaining: []string{"site-a"}}),
+				person(p, events.PersonDeletionFailed{PersonID: p, DeletionID: d, Code: domain.CodeStepFailed, Step: "delete_from_targets",
+					Message: "target site-a: down", Targets: []string{"site-a"}, Attempts: 3}))
+			continue
+		}
+		s = append(s, person(p, events.PersonRemovedFromTargets{PersonID: p, DeletionID: d, Targets: []string{"site-a", "cloud"}}),
+			person(p, events.PersonDeleted{PersonID: p, DeletionID: d}))
+	}
+	s = append(s, batchStep(1, events.DeletionBatchCompleted{DeletionID: d, Batch: names[1], Deleted: len(batches[1]) - 1, Failed: 1}),
+		// The failed person of the first batch, retried: its own subject records the rest.
+		person(failed, events.PersonDeletionRequested{PersonID: failed, DeletionID: d, ResumeAt: "purge_faces"}),
+		person(failed, facesStep(failed, d, []string{f(failed, 1).FaceID, f(failed, 2).FaceID})),
+		person(failed, photosStep(failed, d, []string{f(failed, 1).PhotoKey, f(failed, 2).PhotoKey})),
+		person(failed, events.PersonDeleted{PersonID: failed, DeletionID: d}))
 	return s
 }
 

@@ -164,9 +164,9 @@ func history() []step {
 		person("p2", events.FaceAdded{PersonID: "p2", Face: f("f6", "k6")}),
 		step{events.AggregateDeletion, "d1", events.DeletionRequested{DeletionID: "d1", PersonIDs: []string{"p2"}, Last: true, Total: 1}},
 		person("p2", events.PersonDeletionRequested{PersonID: "p2", DeletionID: "d1"}),
-		person("p2", events.PermissionGroupsUnbound{PersonID: "p2", DeletionID: "d1", PermissionGroupIDs: []string{"pg1"}}),
-		person("p2", events.FacesPurged{PersonID: "p2", DeletionID: "d1", FaceIDs: []string{"f4", "f6"}}),
-		person("p2", events.PhotosPurged{PersonID: "p2", DeletionID: "d1", PhotoKeys: []string{"k4", "k6"}}),
+		person("p2", unboundStep("p2", "d1", []string{"pg1"})),
+		person("p2", facesStep("p2", "d1", []string{"f4", "f6"})),
+		person("p2", photosStep("p2", "d1", []string{"k4", "k6"})),
 		person("p2", events.PersonDeleted{PersonID: "p2", DeletionID: "d1"}),
 		step{events.AggregateDeletion, "d1", events.DeletionCompleted{DeletionID: "d1", Total: 1, Deleted: 1}},
 		// p5: deleted, then registered again under the same id.
@@ -178,9 +178,9 @@ func history() []step {
 		person("p3", events.PersonRemovedFromGroup{PersonID: "p3", GroupID: "g3", DeletionID: "d2"}),
 		group("g3", events.GroupDeleted{GroupID: "g3", DeletionID: "d2"}),
 		person("p5", events.PersonDeletionRequested{PersonID: "p5", DeletionID: "d3"}),
-		person("p5", events.PermissionGroupsUnbound{PersonID: "p5", DeletionID: "d3", PermissionGroupIDs: []string{"pg8", "pg9"}}),
-		person("p5", events.FacesPurged{PersonID: "p5", DeletionID: "d3", FaceIDs: []string{"f7"}}),
-		person("p5", events.PhotosPurged{PersonID: "p5", DeletionID: "d3", PhotoKeys: []string{"k7"}}),
+		person("p5", unboundStep("p5", "d3", []string{"pg8", "pg9"})),
+		person("p5", facesStep("p5", "d3", []string{"f7"})),
+		person("p5", photosStep("p5", "d3", []string{"k7"})),
 		person("p5", events.PersonDeleted{PersonID: "p5", DeletionID: "d3"}),
 		person("p5", events.PersonCreated{PersonID: "p5", Name: "sealed-p5-new", GroupIDs: []string{"g2"},
 			Faces: []events.Face{f("f8", "k8")}}),
@@ -189,7 +189,7 @@ func history() []step {
 			PermissionGroupIDs: []string{"pg2"}, Faces: []events.Face{f("f9", "k9")}}),
 		person("p4", events.PersonDeletionRequested{PersonID: "p4", DeletionID: "d4"}),
 		person("p4", events.PersonDeletionRequested{PersonID: "p4", DeletionID: "d5", Joins: "d4"}),
-		person("p4", events.PermissionGroupsUnbound{PersonID: "p4", DeletionID: "d4", PermissionGroupIDs: []string{"pg2"}}),
+		person("p4", unboundStep("p4", "d4", []string{"pg2"})),
 		person("p4", events.PersonDeletionFailed{PersonID: "p4", DeletionID: "d4", Code: "unavailable", Step: "purge_faces"}),
 		person("p1", events.PermissionGroupBound{PersonID: "p1", PermissionGroupID: "pg4"}),
 		person("p1", events.PermissionGroupUnbound{PersonID: "p1", PermissionGroupID: "pg4"}),
@@ -517,7 +517,7 @@ func TestRunnerManyReplicasConcurrentWrites(t *testing.T) {
 				if err == nil && p%2 == 1 {
 					seq, err = w.tryAppend(
 						person(id, events.PersonDeletionRequested{PersonID: id, DeletionID: "d" + id}),
-						person(id, events.PhotosPurged{PersonID: id, DeletionID: "d" + id}),
+						person(id, photosStep(id, "d"+id, nil)),
 						person(id, events.PersonDeleted{PersonID: id, DeletionID: "d" + id}),
 					)
 				}

@@ -16,19 +16,33 @@ import (
 // with a handful of set-based statements (unnest of arrays) instead. Runs that could interact
 // (the same person twice) and SQLite (in-process, no round trip) take the per-event path.
 
-// runs splits a batch into maximal runs of one event type over distinct aggregates.
+// runs splits a batch into maximal runs of one event type over distinct aggregates and
+// distinct persons: a step event counts for every person it lists (a batch's event lists many,
+// on the batch's subject), so no person is changed twice by one run's statements.
 func runs(batch []events.Recorded) [][]events.Recorded {
 	var out [][]events.Recorded
 	start := 0
 	seen := map[string]bool{}
+	var keys []string
 	for i, r := range batch {
-		key := r.Aggregate + "." + r.AggregateID
-		if i > start && (r.Type != batch[start].Type || seen[key]) {
+		keys = append(keys[:0], r.Aggregate+"."+r.AggregateID)
+		for _, id := range events.PersonIDsOf(r.Data) {
+			if k := events.AggregatePerson + "." + id; k != keys[0] {
+				keys = append(keys, k)
+			}
+		}
+		split := i > start && r.Type != batch[start].Type
+		for _, k := range keys {
+			split = split || (i > start && seen[k])
+		}
+		if split {
 			out = append(out, batch[start:i])
 			start = i
 			clear(seen)
 		}
-		seen[key] = true
+		for _, k := range keys {
+			seen[k] = true
+		}
 	}
 	if start < len(batch) {
 		out = append(out, batch[start:])
@@ -72,6 +86,50 @@ func (pr personRun) deleteFrom(ctx context.Context, tx *sqlx.Tx, tables ...strin
 	return nil
 }
 
+// listedRun holds the persons a run of step events lists, as arrays for unnest: each with the
+// event's time, and its sequence where the event is on the person's own subject (0: a batch's
+// event, which leaves the person's version alone; see versionOwner).
+type listedRun struct {
+	ids   []string
+	seqs  []int64
+	times []time.Time
+}
+
+func newListedRun(run []events.Recorded) listedRun {
+	var lr listedRun
+	for _, r := range run {
+		owner := versionOwner(r)
+		for _, id := range events.PersonIDsOf(r.Data) {
+			var seq int64
+			if id == owner {
+				seq = int64(r.Seq)
+			}
+			lr.ids = append(lr.ids, id)
+			lr.seqs = append(lr.seqs, seq)
+			lr.times = append(lr.times, r.Time)
+		}
+	}
+	return lr
+}
+
+func (lr listedRun) touch(ctx context.Context, tx *sqlx.Tx) error {
+	if len(lr.ids) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE persons p SET updated_at = u.t, version = CASE WHEN u.seq > 0 THEN u.seq ELSE p.version END
+		FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS u(id, seq, t) WHERE p.person_id = u.id`,
+		pq.Array(lr.ids), pq.Array(lr.seqs), pq.Array(lr.times))
+	return err
+}
+
+func (lr listedRun) deleteFrom(ctx context.Context, tx *sqlx.Tx, table string) error {
+	if len(lr.ids) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE person_id = ANY($1)`, pq.Array(lr.ids))
+	return err
+}
+
 // registryRun applies a run to the registry tables set-based; false: not a run it handles.
 func registryRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool, error) {
 	pr := newPersonRun(run, events.DeletionIDOf)
@@ -92,18 +150,22 @@ func registryRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool,
 		_, err := tx.ExecContext(ctx, `UPDATE persons p SET state = 'deleting', deletion_id = u.d
 			FROM unnest($1::text[], $2::text[]) AS u(id, d) WHERE p.person_id = u.id`, pq.Array(starts.ids), pq.Array(starts.deletions))
 		return true, err
-	case events.PermissionGroupsUnbound:
-		if err := pr.touch(ctx, tx); err != nil {
+	case events.PermissionGroupsUnbound, events.PhotosPurged:
+		lr := newListedRun(run)
+		if err := lr.touch(ctx, tx); err != nil {
 			return true, err
 		}
-		return true, pr.deleteFrom(ctx, tx, "permission_bindings")
-	case events.FacesPurged, events.PersonDeletionFailed:
+		table := "permission_bindings"
+		if _, ok := run[0].Data.(events.PhotosPurged); ok {
+			table = "faces"
+		}
+		return true, lr.deleteFrom(ctx, tx, table)
+	case events.FacesPurged:
+		return true, newListedRun(run).touch(ctx, tx)
+	case events.PersonDeletionFailed:
 		return true, pr.touch(ctx, tx)
-	case events.PhotosPurged:
-		if err := pr.touch(ctx, tx); err != nil {
-			return true, err
-		}
-		return true, pr.deleteFrom(ctx, tx, "faces")
+	case events.DeletionBatchStarted, events.DeletionBatchCompleted:
+		return true, nil // no registry change
 	case events.PersonDeleted:
 		return true, pr.deleteFrom(ctx, tx, "memberships", "faces", "permission_bindings", "persons")
 	}
@@ -147,7 +209,8 @@ func deletionsRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool
 			SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[]) ON CONFLICT DO NOTHING`,
 			pq.Array(pr.ids), pq.Array(pr.deletions), pq.Array(pr.times), pq.Array(pr.seqs))
 		return true, err
-	case events.PermissionGroupsUnbound, events.FacesPurged, events.PhotosPurged:
+	case events.PermissionGroupsUnbound, events.FacesPurged, events.PhotosPurged,
+		events.DeletionBatchStarted, events.DeletionBatchCompleted:
 		return true, nil // no deletion-table change
 	}
 	return false, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
@@ -40,10 +41,25 @@ func applyTargetOutcome(ctx context.Context, tx *sqlx.Tx, r events.Recorded) err
 	exec := func(query string, args ...any) error { return execSQL(ctx, tx, query, args...) }
 	switch e := r.Data.(type) {
 	case events.PhotosPurged:
-		for _, t := range e.Targets {
-			if err := exec(`INSERT INTO target_outcomes (person_id, saga_id, target, state, updated_at)
-				VALUES (?, ?, ?, 'pending', ?) ON CONFLICT DO NOTHING`, e.PersonID, e.DeletionID, t, r.Time); err != nil {
-				return err
+		ids := events.PersonIDsOf(e)
+		if len(ids) > 1 && len(e.Targets) > 0 {
+			// A batch's persons: every person × target in one statement.
+			q := `INSERT INTO target_outcomes (person_id, saga_id, target, state, updated_at)
+				SELECT p.value, ?, t.value, 'pending', ? FROM json_each(?) AS p, json_each(?) AS t WHERE true ON CONFLICT DO NOTHING`
+			persons, targets := any(jsonList(ids)), any(jsonList(e.Targets))
+			if setBased(tx) {
+				q = `INSERT INTO target_outcomes (person_id, saga_id, target, state, updated_at)
+					SELECT p, ?::text, t, 'pending', ?::timestamptz FROM unnest(?::text[]) AS p, unnest(?::text[]) AS t ON CONFLICT DO NOTHING`
+				persons, targets = pq.Array(ids), pq.Array(e.Targets)
+			}
+			return exec(q, e.DeletionID, r.Time, persons, targets)
+		}
+		for _, id := range ids {
+			for _, t := range e.Targets {
+				if err := exec(`INSERT INTO target_outcomes (person_id, saga_id, target, state, updated_at)
+					VALUES (?, ?, ?, 'pending', ?) ON CONFLICT DO NOTHING`, id, e.DeletionID, t, r.Time); err != nil {
+					return err
+				}
 			}
 		}
 	case events.PersonRemovedFromTargets:
