@@ -13,7 +13,7 @@ import (
 // FuzzDecodeMsg: decoding a stored message never panics, whatever its headers and payload, and
 // what decodes encodes back to the same event.
 func FuzzDecodeMsg(f *testing.F) {
-	for _, file := range []string{"testdata/log_per_person.json", "testdata/log_v0.json"} {
+	for _, file := range []string{"testdata/log_per_person.json", "testdata/log_batch.json", "testdata/log_v0.json"} {
 		raw, err := os.ReadFile(file)
 		require.NoError(f, err)
 		var log []struct {
