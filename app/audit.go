@@ -123,7 +123,8 @@ func nonNilIDs(ids []string) []string {
 }
 
 // Receipt returns the signed deletion receipt of the person's deletion deletionID (the last
-// completed one when empty), built from the person's events in the log.
+// completed one when empty), built from the person's events in the log and the steps the
+// deletion's batches recorded.
 func (a *App) Receipt(ctx context.Context, personID, deletionID string) ([]byte, error) {
 	if a.receipts.signer == nil {
 		return nil, ErrNoSigner
@@ -131,11 +132,7 @@ func (a *App) Receipt(ctx context.Context, personID, deletionID string) ([]byte,
 	if err := domain.ValidateID(personID); err != nil {
 		return nil, fmt.Errorf("person_id: %w", err)
 	}
-	history, _, err := a.log.Load(ctx, events.AggregatePerson, personID)
-	if err != nil {
-		return nil, err
-	}
-	rc, err := receipts.Build(personID, deletionID, a.receipts.stream, history)
+	rc, err := receipts.FromLog(ctx, a.log, personID, deletionID, a.receipts.stream)
 	if err != nil {
 		return nil, err
 	}

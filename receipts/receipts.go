@@ -8,6 +8,8 @@ package receipts
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -18,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/erasure-dev/erasure/events"
@@ -85,10 +88,35 @@ const (
 
 func count(n int) *int { return &n }
 
-// Build returns the receipt of the person's deletion deletionID (the last completed one when
-// empty) from the person's history, oldest first. stream names the log.
-func Build(personID, deletionID, stream string, history []events.Recorded) (Receipt, error) {
-	end := -1
+// Loader reads an aggregate's events from the log, oldest first: events.Store's Load.
+type Loader interface {
+	Load(ctx context.Context, aggregate, id string) ([]events.Recorded, uint64, error)
+}
+
+// FromLog builds the receipt of the person's deletion deletionID (the last completed one when
+// empty) from the log: the person's own subject, and the subjects of the batches that recorded
+// the deletion's steps (docs/adr/0003).
+func FromLog(ctx context.Context, log Loader, personID, deletionID, stream string) (Receipt, error) {
+	history, _, err := log.Load(ctx, events.AggregatePerson, personID)
+	if err != nil {
+		return Receipt{}, err
+	}
+	var batches [][]events.Recorded
+	for _, b := range BatchesOf(personID, deletionID, history) {
+		h, _, err := log.Load(ctx, events.AggregateBatch, b)
+		if err != nil {
+			return Receipt{}, fmt.Errorf("batch %s: %w", b, err)
+		}
+		batches = append(batches, h)
+	}
+	return Build(personID, deletionID, stream, history, batches...)
+}
+
+// span finds the deletion a receipt covers in the person's history: the index of its
+// PersonDeleted (the last one of deletionID, or the last one when empty) and of the request
+// that started it.
+func span(personID, deletionID string, history []events.Recorded) (start, end int, saga string, err error) {
+	end = -1
 	for i := len(history) - 1; i >= 0; i-- {
 		if d, ok := history[i].Data.(events.PersonDeleted); ok && (deletionID == "" || d.DeletionID == deletionID) {
 			end = i
@@ -96,12 +124,11 @@ func Build(personID, deletionID, stream string, history []events.Recorded) (Rece
 		}
 	}
 	if end < 0 {
-		return Receipt{}, fmt.Errorf("%s: %w", personID, ErrNoReceipt)
+		return 0, 0, "", fmt.Errorf("%s: %w", personID, ErrNoReceipt)
 	}
-	done := history[end]
-	saga := done.Data.(events.PersonDeleted).DeletionID
+	saga = history[end].Data.(events.PersonDeleted).DeletionID
 	// The saga started with the person's last deletion request under this id before the end.
-	start := -1
+	start = -1
 	for i := end - 1; i >= 0; i-- {
 		if d, ok := history[i].Data.(events.PersonDeletionRequested); ok && d.DeletionID == saga && d.Joins == "" && d.ResumeAt == "" {
 			start = i
@@ -109,8 +136,39 @@ func Build(personID, deletionID, stream string, history []events.Recorded) (Rece
 		}
 	}
 	if start < 0 {
-		return Receipt{}, fmt.Errorf("%s: deletion %s has no request in the log: %w", personID, saga, ErrNoReceipt)
+		return 0, 0, "", fmt.Errorf("%s: deletion %s has no request in the log: %w", personID, saga, ErrNoReceipt)
 	}
+	return start, end, saga, nil
+}
+
+// BatchesOf returns the batches whose subjects recorded steps of the deletion a receipt of the
+// person's history covers (see Build): those its requests (the start, a retry) name. None for
+// a deletion that ran on the person's own subject, or for no completed deletion.
+func BatchesOf(personID, deletionID string, history []events.Recorded) []string {
+	start, end, saga, err := span(personID, deletionID, history)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, r := range history[start : end+1] {
+		if d, ok := r.Data.(events.PersonDeletionRequested); ok && d.DeletionID == saga && d.Batch != "" && !slices.Contains(out, d.Batch) {
+			out = append(out, d.Batch)
+		}
+	}
+	return out
+}
+
+// Build returns the receipt of the person's deletion deletionID (the last completed one when
+// empty) from the person's history, oldest first, and the histories of the batches that
+// recorded its steps (BatchesOf: a bulk deletion records each step once per batch, on the
+// batch's subject). A batch's step is the person's step: its sequence and time, and the count
+// of what it removed of this person. stream names the log.
+func Build(personID, deletionID, stream string, history []events.Recorded, batches ...[]events.Recorded) (Receipt, error) {
+	start, end, saga, err := span(personID, deletionID, history)
+	if err != nil {
+		return Receipt{}, err
+	}
+	done := history[end]
 	at := func(r events.Recorded) string { return r.Time.UTC().Format(TimeFormat) }
 	rc := Receipt{
 		Version: Version, PersonID: personID, DeletionID: saga, RequestID: history[start].CorrelationID,
@@ -118,10 +176,22 @@ func Build(personID, deletionID, stream string, history []events.Recorded) (Rece
 		KeyDestruction: KeyDestruction{Destroyed: true, At: at(done), Seq: done.Seq,
 			Method: "the person's AES-256-GCM data key was deleted from the key store; every sealed personal field in the log is unreadable (crypto-shredding)"},
 	}
+	// The deletion's events: the person's own, and the steps its batches recorded in between.
+	named := BatchesOf(personID, deletionID, history)
+	evs := slices.Clone(history[start : end+1])
+	for _, h := range batches {
+		for _, r := range h {
+			if r.Aggregate == events.AggregateBatch && slices.Contains(named, r.AggregateID) &&
+				r.Seq > history[start].Seq && r.Seq < done.Seq && events.DeletionIDOf(r.Data) == saga {
+				evs = append(evs, r)
+			}
+		}
+	}
+	slices.SortStableFunc(evs, func(a, b events.Recorded) int { return cmp.Compare(a.Seq, b.Seq) })
 	step := func(r events.Recorded, name string, n *int, detail string) {
 		rc.Steps = append(rc.Steps, Step{Step: name, Event: r.Type, At: at(r), Seq: r.Seq, Count: n, Detail: detail})
 	}
-	for _, r := range history[start : end+1] {
+	for _, r := range evs {
 		switch d := r.Data.(type) {
 		case events.PersonDeletionRequested:
 			switch {
@@ -134,16 +204,16 @@ func Build(personID, deletionID, stream string, history []events.Recorded) (Rece
 				step(r, StepRetried, nil, "retried from step "+d.ResumeAt)
 			}
 		case events.PermissionGroupsUnbound:
-			if d.DeletionID == saga {
-				step(r, "unbind_permission_groups", count(len(d.PermissionGroupIDs)), "")
+			if i := slices.IndexFunc(d.Persons, func(p events.PersonPermissionGroups) bool { return p.PersonID == personID }); i >= 0 && d.DeletionID == saga {
+				step(r, "unbind_permission_groups", count(len(d.Persons[i].PermissionGroupIDs)), "")
 			}
 		case events.FacesPurged:
-			if d.DeletionID == saga {
-				step(r, "purge_faces", count(len(d.FaceIDs)), "")
+			if i := slices.IndexFunc(d.Persons, func(p events.PersonFaces) bool { return p.PersonID == personID }); i >= 0 && d.DeletionID == saga {
+				step(r, "purge_faces", count(len(d.Persons[i].FaceIDs)), "")
 			}
 		case events.PhotosPurged:
-			if d.DeletionID == saga {
-				step(r, "purge_photos", count(len(d.PhotoKeys)), "")
+			if i := slices.IndexFunc(d.Persons, func(p events.PersonPhotos) bool { return p.PersonID == personID }); i >= 0 && d.DeletionID == saga {
+				step(r, "purge_photos", count(len(d.Persons[i].PhotoKeys)), "")
 			}
 		case events.PersonRemovedFromTargets:
 			if d.DeletionID == saga {

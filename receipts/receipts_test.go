@@ -30,6 +30,19 @@ func hist(data ...any) []events.Recorded {
 	return out
 }
 
+// unboundStep, facesStep and photosStep are step events of one person on its own subject.
+func unboundStep(p, d string, ids []string) events.PermissionGroupsUnbound {
+	return events.PermissionGroupsUnbound{DeletionID: d, Persons: []events.PersonPermissionGroups{{PersonID: p, PermissionGroupIDs: ids}}}
+}
+
+func facesStep(p, d string, ids []string) events.FacesPurged {
+	return events.FacesPurged{DeletionID: d, Persons: []events.PersonFaces{{PersonID: p, FaceIDs: ids}}}
+}
+
+func photosStep(p, d string, keys []string) events.PhotosPurged {
+	return events.PhotosPurged{DeletionID: d, Persons: []events.PersonPhotos{{PersonID: p, PhotoKeys: keys}}}
+}
+
 func created() events.PersonCreated {
 	return events.PersonCreated{PersonID: "p", Name: "SEALED-NAME-VALUE", Faces: []events.Face{{FaceID: "f", PhotoKey: "k"}}}
 }
@@ -37,9 +50,9 @@ func created() events.PersonCreated {
 func saga(d string) []any {
 	return []any{
 		events.PersonDeletionRequested{PersonID: "p", DeletionID: d},
-		events.PermissionGroupsUnbound{PersonID: "p", DeletionID: d, PermissionGroupIDs: []string{"a", "b"}},
-		events.FacesPurged{PersonID: "p", DeletionID: d, FaceIDs: []string{"f"}},
-		events.PhotosPurged{PersonID: "p", DeletionID: d, PhotoKeys: []string{"k"}},
+		unboundStep("p", d, []string{"a", "b"}),
+		facesStep("p", d, []string{"f"}),
+		photosStep("p", d, []string{"k"}),
 		events.PersonDeleted{PersonID: "p", DeletionID: d},
 	}
 }
@@ -61,11 +74,11 @@ func TestBuild(t *testing.T) {
 		{"joined, failed and retried", hist(created(),
 			events.PersonDeletionRequested{PersonID: "p", DeletionID: "d1"},
 			events.PersonDeletionRequested{PersonID: "p", DeletionID: "d9", Joins: "d1"},
-			events.PermissionGroupsUnbound{PersonID: "p", DeletionID: "d1"},
+			unboundStep("p", "d1", nil),
 			events.PersonDeletionFailed{PersonID: "p", DeletionID: "d1", Code: "STEP_FAILED", Step: "purge_faces", Message: "free text"},
 			events.PersonDeletionRequested{PersonID: "p", DeletionID: "d1", ResumeAt: "purge_faces"},
-			events.FacesPurged{PersonID: "p", DeletionID: "d1"},
-			events.PhotosPurged{PersonID: "p", DeletionID: "d1"},
+			facesStep("p", "d1", nil),
+			photosStep("p", "d1", nil),
 			events.PersonDeleted{PersonID: "p", DeletionID: "d1"}), "", nil,
 			[]string{"requested", "joined", "unbind_permission_groups", "failed", "retried", "purge_faces", "purge_photos", "delete_person"}, []string{"d9"}, "d1"},
 		{"deleted twice: the last", hist(twice...), "", nil,
