@@ -63,7 +63,10 @@ func (s *Store) Consume(ctx context.Context, cfg DurableConfig, fn func(context.
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", cfg.Name, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(cfg.BatchSize))
+	// A short heartbeat, as Follow's: nats.go's iterator now and then stops pulling until it
+	// notices two missed heartbeats, 30 s with the default; a batch saga step waiting that long
+	// stalled a whole bulk (measured: 30 s gaps in erasure bench).
+	it, err := cons.Messages(jetstream.PullMaxMessages(cfg.BatchSize), jetstream.PullHeartbeat(followHeartbeat))
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", cfg.Name, err)
 	}

@@ -57,3 +57,16 @@ func (p Progress) Cancelled(ctx context.Context, ids []string) (map[string]bool,
 	}
 	return out, nil
 }
+
+// Pending returns how many items of a deletion request are not terminal yet (0 for an unknown
+// request): the dispatcher paces a large request by it.
+func (p Progress) Pending(ctx context.Context, deletionID string) (int, error) {
+	var pending []int
+	if err := p.DB.SelectContext(ctx, &pending, p.DB.Rebind(`SELECT pending FROM deletions WHERE deletion_id = ?`), deletionID); err != nil {
+		return 0, fmt.Errorf("pending items of %s: %w", deletionID, err)
+	}
+	if len(pending) == 0 {
+		return 0, nil
+	}
+	return pending[0], nil
+}

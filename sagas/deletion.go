@@ -33,6 +33,17 @@ type DeletionDispatcher struct {
 	// batch by the BatchDeletionSaga. It needs a server with atomic batches; without them, and
 	// for persons that cannot join a batch, each person's own subject records its steps.
 	Batches bool
+	// Pace, when set, holds a large request's next chunk until fewer than MaxInFlight of its
+	// dispatched persons are still pending: persons then finish in waves, from the first
+	// minute, instead of all near the end (every batch of a request dispatched at once would go
+	// through each step together), and a bulk does not fill the log ahead of its sagas.
+	Pace        PendingItems
+	MaxInFlight int // default 8,000: enough batches for every saga worker, and a few to spare
+}
+
+// PendingItems tells how many items of a request are not terminal yet.
+type PendingItems interface {
+	Pending(ctx context.Context, deletionID string) (int, error)
 }
 
 // NewDeletionDispatcher returns a dispatcher appending to log.
@@ -40,13 +51,15 @@ func NewDeletionDispatcher(log *events.Store, logger *slog.Logger) *DeletionDisp
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &DeletionDispatcher{log: log, logger: logger, concurrency: 16}
+	return &DeletionDispatcher{log: log, logger: logger, concurrency: 16, MaxInFlight: 8000}
 }
 
 // Run consumes deletion requests until ctx ends. A request is dispatched once its last chunk is
 // recorded: a request whose intake broke off was never accepted, and deletes nothing.
 func (d *DeletionDispatcher) Run(ctx context.Context) error {
-	return d.log.Consume(ctx, events.DurableConfig{Name: "deletion-dispatch", Filter: events.AggregateDeletion + ".>", BatchSize: 4, AckWait: d.AckWait},
+	// Requests are dispatched side by side: a paced bulk must not hold up a one-person
+	// deletion (Sophon, Tencent) arriving behind it.
+	return d.log.Consume(ctx, events.DurableConfig{Name: "deletion-dispatch", Filter: events.AggregateDeletion + ".>", BatchSize: 1, Workers: 8, AckWait: d.AckWait},
 		func(ctx context.Context, batch []events.Delivery) {
 			if d.AckWait > 0 {
 				defer events.KeepInProgress(batch, d.AckWait)()
@@ -81,14 +94,49 @@ func (d *DeletionDispatcher) dispatchRequest(ctx context.Context, dl events.Deli
 			done[e.Chunk] = true
 		}
 	}
+	var undispatched int // pending items of the chunks not dispatched yet
 	for _, r := range history {
 		if chunk, ok := r.Data.(events.DeletionRequested); ok && !done[chunk.Chunk] {
+			undispatched += len(chunk.PersonIDs) - len(chunk.Rejected)
+		}
+	}
+	first := true
+	for _, r := range history {
+		if chunk, ok := r.Data.(events.DeletionRequested); ok && !done[chunk.Chunk] {
+			if !first {
+				if err := d.pace(ctx, id, undispatched); err != nil {
+					return err
+				}
+			}
+			first = false
 			if err := d.dispatch(ctx, dl, chunk); err != nil {
 				return fmt.Errorf("chunk %d: %w", chunk.Chunk, err)
 			}
+			undispatched -= len(chunk.PersonIDs) - len(chunk.Rejected)
 		}
 	}
 	return nil
+}
+
+// pace waits until fewer than MaxInFlight of the request's dispatched items are pending.
+func (d *DeletionDispatcher) pace(ctx context.Context, id string, undispatched int) error {
+	if d.Pace == nil || d.MaxInFlight <= 0 {
+		return nil
+	}
+	for {
+		pending, err := d.Pace.Pending(ctx, id)
+		if err != nil {
+			return err
+		}
+		if pending-undispatched < d.MaxInFlight {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func (d *DeletionDispatcher) dispatch(ctx context.Context, dl events.Delivery, chunk events.DeletionRequested) error {

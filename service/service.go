@@ -198,6 +198,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	// per-person steps until target confirmations are batch events too.
 	dispatcher.Batches = len(remotes) == 0
 	dispatcher.States = states
+	dispatcher.Pace = progress
 	dispatcher.Cancellations = progress
 	// A request half dispatched when its replica died comes back as soon as a saga step would.
 	dispatcher.AckWait = cmp.Or(o.ackWait, cfg.SagaAckWait)

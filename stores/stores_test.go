@@ -335,3 +335,20 @@ func TestPathTraversalIsRejected(t *testing.T) {
 		require.Equal(t, []string{"face_index:victim", "permission_directory:victim", "photo_store:victim"}, e.leftovers(t, "victim"))
 	})
 }
+
+// A photo directory of an unexpected shape (a subdirectory someone made) is still removed whole,
+// and purging a person without photos, or twice, succeeds.
+func TestPurgePhotosOddShapes(t *testing.T) {
+	dir := t.TempDir()
+	b, err := stores.NewBuiltin(nil, dir)
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "odd", "nested"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "odd", "nested", "x"), []byte("x"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "odd", "a"), []byte("a"), 0o600))
+	require.NoError(t, b.PurgePhotos(ctx, []string{"odd", "none"}))
+	require.NoError(t, b.PurgePhotos(ctx, []string{"odd"}))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, entries)
+}

@@ -51,7 +51,7 @@ func OpenSQLite(dir string) (*DBs, error) {
 		// secure_delete overwrites freed pages, so a deleted person's rows do not linger in the
 		// file; _txlock=immediate takes the write lock at BEGIN, avoiding upgrade deadlocks.
 		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-			"&_pragma=synchronous(FULL)&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)&_txlock=immediate"
+			"&_pragma=synchronous(FULL)&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)&_pragma=cache_size(-16384)&_txlock=immediate"
 		db, err := openCounted("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
