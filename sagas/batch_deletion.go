@@ -87,7 +87,10 @@ type batchRun struct {
 	// the atomic batch that started the batch stored them contiguously, just before its start.
 	requested map[string]uint64
 	persons   []string // still in the batch, in the batch's order
-	history   []events.Recorded
+	// ended counts, by outcome, the persons of the trigger's list that a redelivered step found
+	// ended already (an earlier attempt of this step ended them one by one, then crashed).
+	ended   events.DeletionBatchCompleted
+	history []events.Recorded
 }
 
 // Handle runs the step one batch event triggers and acknowledges it once the step's record is
@@ -154,43 +157,77 @@ func (s *BatchDeletionSaga) load(ctx context.Context, d events.Delivery, step do
 	}
 	b.persons = events.PersonIDsOf(d.Data)
 	if md, err := d.Msg.Metadata(); err == nil && md.NumDelivered > 1 {
-		// A redelivered step may come after some persons ended otherwise (split out, then
-		// retried by an operator, deleted, even re-created): their new data must not be touched.
-		b.persons, err = s.stillInBatch(ctx, b)
-		if err != nil {
+		// A redelivered step may come after some persons ended otherwise (ended one by one by
+		// an earlier attempt; split out, then retried by an operator, deleted, even re-created):
+		// their new data must not be touched, nor their end recorded twice.
+		if err := s.stillInBatch(ctx, &b); err != nil {
 			return batchRun{}, false, err
 		}
 	}
 	return b, false, nil
 }
 
-// stillInBatch returns the batch's persons still deleting in it, from their own subjects.
-func (s *BatchDeletionSaga) stillInBatch(ctx context.Context, b batchRun) ([]string, error) {
-	keep := make([]bool, len(b.persons))
+// stillInBatch keeps, of the batch's persons, those still deleting in it, reading their own
+// subjects, and counts how the others ended.
+func (s *BatchDeletionSaga) stillInBatch(ctx context.Context, b *batchRun) error {
+	outcome := make([]string, len(b.persons))
 	err := s.forEach(ctx, b.persons, func(i int, id string) error {
 		history, _, err := s.log.Load(ctx, events.AggregatePerson, id)
 		if err != nil {
 			return err
 		}
-		data := make([]any, len(history))
-		for j, r := range history {
-			data[j] = r.Data
-		}
-		p := domain.PersonFromHistory(id, data)
-		deletion, _, failed := p.Deletion()
-		keep[i] = p.Status() == domain.StatusDeleting && deletion == b.started.DeletionID && p.Batch() == b.d.AggregateID && !failed
+		outcome[i] = batchOutcome(history, b.started.DeletionID, b.d.AggregateID)
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []string
+	var keep []string
 	for i, id := range b.persons {
-		if keep[i] {
-			out = append(out, id)
+		switch outcome[i] {
+		case "":
+			keep = append(keep, id)
+		case "deleted":
+			b.ended.Deleted++
+		case "failed":
+			b.ended.Failed++
+		case "cancelled":
+			b.ended.Cancelled++
 		}
 	}
-	return out, nil
+	b.persons = keep
+	return nil
+}
+
+// batchOutcome reads how a person's deletion in a batch ended ("deleted", "failed",
+// "cancelled"), "" while it runs in the batch, "gone" if the person's history never started
+// it there (the log was truncated, say): its end is not the batch's to record.
+func batchOutcome(history []events.Recorded, deletionID, batch string) string {
+	in := false
+	for _, r := range history {
+		switch e := r.Data.(type) {
+		case events.PersonDeletionRequested:
+			if e.Batch == batch && e.DeletionID == deletionID {
+				in = true
+			}
+		case events.PersonDeleted:
+			if in && e.DeletionID == deletionID {
+				return "deleted"
+			}
+		case events.PersonDeletionFailed:
+			if in && e.DeletionID == deletionID {
+				return "failed"
+			}
+		case events.PersonDeletionCancelled:
+			if in && e.DeletionID == deletionID {
+				return "cancelled"
+			}
+		}
+	}
+	if !in {
+		return "gone"
+	}
+	return ""
 }
 
 func (s *BatchDeletionSaga) cancelled(ctx context.Context, deletionID string) bool {
@@ -292,7 +329,8 @@ func (s *BatchDeletionSaga) record(ctx context.Context, b batchRun, step domain.
 func (s *BatchDeletionSaga) end(ctx context.Context, b batchRun, failed map[string]error, cancelled bool) error {
 	deletion, batch := b.started.DeletionID, b.d.AggregateID
 	var terminals []personEnd
-	done := events.DeletionBatchCompleted{DeletionID: deletion, Batch: batch}
+	done := b.ended
+	done.DeletionID, done.Batch = deletion, batch
 	for _, id := range b.persons {
 		switch {
 		case cancelled:
@@ -309,8 +347,8 @@ func (s *BatchDeletionSaga) end(ctx context.Context, b batchRun, failed map[stri
 	}
 	fails := s.failures(b, domain.StepDeletePerson, failed)
 	terminals = append(terminals, fails...)
-	// Those split out at earlier steps ended then: the batch's persons less those still in it.
-	done.Failed = len(b.started.Persons) - len(b.persons) + len(fails)
+	// Those split out at earlier steps failed then: the batch's persons less the trigger's.
+	done.Failed += len(b.started.Persons) - len(events.PersonIDsOf(b.d.Data)) + len(fails)
 	rec, err := events.New(events.AggregateBatch, batch, done, s.meta(b.d))
 	if err != nil {
 		return err
