@@ -11,6 +11,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -89,10 +90,11 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	var persons, faces, photos, perms int
 	var keep bool
 	var cpuProfile string
-	var intake int
+	var intake, single int
 	cfg, err := parse("bench", "Runs the whole system in-process, seeds N persons through the batched internal path (not timed),\n"+
 		"deletes them all in one bulk request end to end, measures the plain-SQL floor and a replay in the same run,\n"+
-		"and prints one JSON line last. Without --data it works in a fresh temporary directory.",
+		"and prints one JSON line last. Without --data it works in a fresh temporary directory.\n"+
+		"With --intake or --single it measures that instead (see the flags).",
 		args, stderr, func(c *config.Config, fs *flag.FlagSet) {
 			c.StoreFlags(fs)
 			fs.IntVar(&persons, "persons", 10000, "persons to seed and delete")
@@ -102,6 +104,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			fs.BoolVar(&keep, "keep", false, "keep the temporary data directory")
 			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the deletion phase to this file")
 			fs.IntVar(&intake, "intake", 0, "instead: stream N IDs of persons that need not exist as one text/plain request over HTTP,\nand report the intake rate and the time until every item is terminal")
+			fs.IntVar(&single, "single", 0, "instead: seed N persons, then delete them one at a time with N sequential Tencent DeletePerson\ncalls over loopback HTTP, signed as the official Tencent Cloud SDK signs them (TC3-HMAC-SHA256),\nand report each call's latency as the SDK's caller sees it (p50, p99, max)")
 			c.DataDir = tempDataDir
 		})
 	if err != nil {
@@ -126,6 +129,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	cfg.HTTPAddr = "127.0.0.1:0"
+	if single > 0 {
+		singleConfig(&cfg) // bench_single.go
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -143,43 +149,15 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if intake > 0 {
 		return intakeBench(ctx, svc, intake, stdout)
 	}
+	if single > 0 {
+		return singleBench(ctx, svc, cfg, single, faces, photos, perms, stdout)
+	}
 	res := benchResult{Persons: persons, Faces: faces, Photos: photos, PermissionGroups: perms, Mode: mode(cfg)}
 	run := events.NewID()[:8] // fresh IDs, so a kept --data can run again
 	meta := events.Meta{CorrelationID: "bench-" + run, Actor: "bench"}
-
-	permIDs := make([]string, perms)
-	for i := range permIDs {
-		permIDs[i] = fmt.Sprintf("bench-%s-pg%d", run, i)
-		if _, err := svc.App.CreatePermissionGroup(ctx, meta, permIDs[i], permIDs[i], "bench"); err != nil {
-			return fmt.Errorf("create permission group: %w", err)
-		}
-	}
-	img := benchPhoto()
-	ids := make([]string, persons)
 	start := time.Now()
-	const seedBatch = 1000
-	for from := 0; from < persons; from += seedBatch {
-		batch := make([]app.SeedPerson, 0, seedBatch)
-		for i := from; i < min(from+seedBatch, persons); i++ {
-			ids[i] = fmt.Sprintf("b%s-%07d", run, i)
-			p := app.SeedPerson{Name: "Bench Person", Registration: app.Registration{PersonID: ids[i], PermissionGroupIDs: permIDs}}
-			for f := range faces {
-				rec := app.FaceRecord{FaceID: events.NewID(), PhotoKey: events.NewID(), Feature: []byte{byte(f), 1, 2, 3}}
-				if f < photos {
-					rec.Photo = img
-				}
-				p.Faces = append(p.Faces, rec)
-			}
-			batch = append(batch, p)
-		}
-		if err := svc.App.Seed(ctx, meta, batch); err != nil {
-			return err
-		}
-		if time.Since(start) > 0 && (from/seedBatch)%10 == 9 {
-			logger.Info("bench: seeding", "persons", from+len(batch), "of", persons)
-		}
-	}
-	if err := svc.WaitCaughtUp(ctx); err != nil { // seeding ends when the read model has it all
+	ids, err := benchSeed(ctx, svc, logger, meta, run, persons, faces, photos, perms)
+	if err != nil {
 		return err
 	}
 	res.SeedSeconds = time.Since(start).Seconds()
@@ -272,6 +250,46 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	_, err = fmt.Fprintln(stdout, string(line))
 	return err
+}
+
+// benchSeed creates perms permission groups and persons persons bound to them, each with faces
+// face records (photos of them with a photo), through the batched internal path, and returns the
+// persons' IDs once the read model has them all.
+func benchSeed(ctx context.Context, svc *service.Service, logger *slog.Logger, meta events.Meta, run string,
+	persons, faces, photos, perms int) ([]string, error) {
+	permIDs := make([]string, perms)
+	for i := range permIDs {
+		permIDs[i] = fmt.Sprintf("bench-%s-pg%d", run, i)
+		if _, err := svc.App.CreatePermissionGroup(ctx, meta, permIDs[i], permIDs[i], "bench"); err != nil {
+			return nil, fmt.Errorf("create permission group: %w", err)
+		}
+	}
+	img := benchPhoto()
+	ids := make([]string, persons)
+	const seedBatch = 1000
+	for from := 0; from < persons; from += seedBatch {
+		batch := make([]app.SeedPerson, 0, seedBatch)
+		for i := from; i < min(from+seedBatch, persons); i++ {
+			ids[i] = fmt.Sprintf("b%s-%07d", run, i)
+			p := app.SeedPerson{Name: "Bench Person", Registration: app.Registration{PersonID: ids[i], PermissionGroupIDs: permIDs}}
+			for f := range faces {
+				rec := app.FaceRecord{FaceID: events.NewID(), PhotoKey: events.NewID(), Feature: []byte{byte(f), 1, 2, 3}}
+				if f < photos {
+					rec.Photo = img
+				}
+				p.Faces = append(p.Faces, rec)
+			}
+			batch = append(batch, p)
+		}
+		if err := svc.App.Seed(ctx, meta, batch); err != nil {
+			return nil, err
+		}
+		if (from/seedBatch)%10 == 9 {
+			logger.Info("bench: seeding", "persons", from+len(batch), "of", persons)
+		}
+	}
+	// seeding ends when the read model has it all
+	return ids, svc.WaitCaughtUp(ctx)
 }
 
 func mode(cfg config.Config) string {

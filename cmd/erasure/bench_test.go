@@ -45,3 +45,31 @@ func TestBench(t *testing.T) {
 	require.Positive(t, res.ReplayPersonsPerS)
 	require.Positive(t, res.ReplayEventsPerS)
 }
+
+// TestBenchSingle runs `erasure bench --single 5`: five persons deleted one by one through the
+// Tencent SDK, each call timed, and each person gone from the registry when its call answered.
+func TestBenchSingle(t *testing.T) {
+	for _, v := range []string{"ERASURE_API_KEYS", "ERASURE_API_KEY", "NATS_URL", "DATABASE_URL",
+		"ERASURE_TENCENT_SECRET_ID", "ERASURE_TENCENT_SECRET_KEY", "ERASURE_TENCENT_RATE", "ERASURE_TENCENT_BURST"} {
+		t.Setenv(v, "") // embedded NATS and SQLite, the bench's own credential, whatever the environment says
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"bench", "--single", "5", "--data", t.TempDir(), "--log-level", "warn"}, &stdout, &stderr)
+	require.Zero(t, code, "stderr:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	last := lines[len(lines)-1]
+	var res singleResult
+	require.NoError(t, json.Unmarshal([]byte(last), &res), last)
+	require.Equal(t, 5, res.Persons, last)
+	require.Equal(t, 5, res.GoneAtAnswer, "every person is deleted once its DeletePerson answered: %s", last)
+	require.Equal(t, "deletion_terminal", res.AnswersWhen)
+	require.Equal(t, "embedded-nats+sqlite", res.Mode)
+	require.Positive(t, res.P50ms, last)
+	require.GreaterOrEqual(t, res.P99ms, res.P50ms, last)
+	require.GreaterOrEqual(t, res.MaxMs, res.P99ms, last)
+
+	stdout.Reset()
+	stderr.Reset()
+	require.Zero(t, run([]string{"bench", "--help"}, &stdout, &stderr))
+	require.Contains(t, stdout.String()+stderr.String(), "--single int")
+}
