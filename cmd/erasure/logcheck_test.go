@@ -35,7 +35,12 @@ func requireOneEndPerPerson(t *testing.T, dir string, persons []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := events.NewStore(js, events.StoreConfig{})
+	// The configuration erasure serve gave the stream (embedded 2.15: atomic batches), so that
+	// opening it changes nothing.
+	log := events.NewStore(js, events.StoreConfig{Atomic: true})
+	if err := log.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
 	last, err := log.LastSequence(ctx)
 	if err != nil {
 		t.Fatal(err)
