@@ -80,6 +80,16 @@ func TestAuditTrailAndReceipts(t *testing.T) {
 		require.Equal(t, http.StatusOK, status)
 		require.Equal(t, "PersonCreated", actions(t, mine)[0])
 		require.NotContains(t, actions(t, mine), "GroupCreated")
+		// The deletion ran as a batch (docs/adr/0003): its steps are the batch's entries, found
+		// by the person they name.
+		require.Equal(t, []string{"PersonCreated", "DeletionRequested", "PersonDeletionRequested", "DeletionBatchStarted",
+			"PermissionGroupsUnbound", "FacesPurged", "PhotosPurged", "PersonDeleted"}, actions(t, mine))
+		stepSeqs := map[string]float64{}
+		for _, e := range mine["entries"].([]any) {
+			e := e.(map[string]any)
+			require.Contains(t, e["person_ids"], "a1")
+			stepSeqs[e["action"].(string)] = e["seq"].(float64)
+		}
 
 		// No names anywhere in the trail.
 		resp, err := http.Get(env.HTTP.URL + "/v1/audit?limit=1000")
@@ -118,6 +128,12 @@ func TestAuditTrailAndReceipts(t *testing.T) {
 		require.Equal(t, "a1", rc.PersonID)
 		require.Equal(t, deletionID, rc.DeletionID)
 		require.True(t, rc.KeyDestruction.Destroyed)
+		var steps []string
+		for _, st := range rc.Steps {
+			steps = append(steps, st.Step)
+			require.Equal(t, stepSeqs[st.Event], float64(st.Seq), "%s: the receipt cites the event of the trail", st.Step)
+		}
+		require.Equal(t, []string{"requested", "unbind_permission_groups", "purge_faces", "purge_photos", "delete_person"}, steps)
 		require.NotContains(t, string(file), "Name a1")
 		altered := strings.Replace(string(file), `"a1"`, `"a3"`, 1)
 		_, err = receipts.Verify([]byte(altered), pub)

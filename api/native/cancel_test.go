@@ -14,25 +14,27 @@ import (
 func TestCancelDeletion(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		// held is the stage that does not run until the cancel is in
-		held string
+		// held are the stages that do not run until the cancel is in
+		held []string
 		// cancelled is how many items end cancelled: before dispatch the unknown id too
 		cancelled float64
 	}{
-		{"before dispatch", "deletion-dispatcher", 3},
-		{"before the first step", "person-deletion-saga", 2},
+		{"before dispatch", []string{"deletion-dispatcher"}, 3},
+		// The first step is the batch saga's (docs/adr/0003), or the per-person saga's for a
+		// person that could not join a batch.
+		{"before the first step", []string{"person-deletion-saga", "batch-deletion-saga"}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 				cfg := testenv.Config(t, dialect)
-				env := testenv.Start(t, cfg, service.Without(tc.held))
+				env := testenv.Start(t, cfg, service.Without(tc.held...))
 				c := client{t, env.HTTP.URL}
 				c.createPerson("keep-1", 1)
 				c.createPerson("keep-2", 2)
 				status, body := c.post("/v1/deletions", `{"person_ids":["keep-1","keep-2","ghost"]}`)
 				require.Equal(t, http.StatusAccepted, status, body)
 				id := body["deletion_id"].(string)
-				if tc.held == "person-deletion-saga" {
+				if tc.held[0] == "person-deletion-saga" {
 					require.Eventually(t, func() bool {
 						_, p := c.get("/v1/persons/keep-1")
 						_, q := c.get("/v1/persons/keep-2")
