@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -59,13 +60,17 @@ type PersonAsOf struct {
 	Seq uint64 `json:"seq"`
 }
 
-// PersonAt replays the person's events with a time at or before t.
+// PersonAt replays the person's events with a time at or before t: its own, and the steps of
+// its batches that list it.
 func (a *App) PersonAt(ctx context.Context, personID string, t time.Time) (PersonAsOf, error) {
 	if err := domain.ValidateID(personID); err != nil {
 		return PersonAsOf{}, fmt.Errorf("person_id: %w", err)
 	}
 	history, _, err := a.log.Load(ctx, events.AggregatePerson, personID)
 	if err != nil {
+		return PersonAsOf{}, err
+	}
+	if history, err = withBatchSteps(ctx, a.log.Load, personID, history); err != nil {
 		return PersonAsOf{}, err
 	}
 	var (
@@ -112,6 +117,36 @@ func (a *App) PersonAt(ctx context.Context, personID string, t time.Time) (Perso
 		return PersonAsOf{}, err
 	}
 	out.Name = &name
+	return out, nil
+}
+
+// withBatchSteps returns the person's history with the step events of the batches its deletion
+// requests name that list the person, in log order: a bulk deletion records a person's steps
+// once per batch, on the batch's subject (docs/adr/0003).
+func withBatchSteps(ctx context.Context, load func(ctx context.Context, aggregate, id string) ([]events.Recorded, uint64, error),
+	personID string, history []events.Recorded) ([]events.Recorded, error) {
+	var batches []string
+	for _, r := range history {
+		if e, ok := r.Data.(events.PersonDeletionRequested); ok && e.Batch != "" && !slices.Contains(batches, e.Batch) {
+			batches = append(batches, e.Batch)
+		}
+	}
+	if len(batches) == 0 {
+		return history, nil
+	}
+	out := slices.Clone(history)
+	for _, b := range batches {
+		steps, _, err := load(ctx, events.AggregateBatch, b)
+		if err != nil {
+			return nil, fmt.Errorf("batch %s: %w", b, err)
+		}
+		for _, r := range steps {
+			if slices.Contains(events.PersonIDsOf(r.Data), personID) {
+				out = append(out, r)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b events.Recorded) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out, nil
 }
 
