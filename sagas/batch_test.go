@@ -48,6 +48,13 @@ func TestBatchRecordsStepsOnceAndSplitsOutAFailure(t *testing.T) {
 		require.Equal(t, []string{"DeletionBatchStarted", "PermissionGroupsUnbound", "FacesPurged", "PhotosPurged", "DeletionBatchCompleted"}, types)
 		require.Equal(t, ids, events.PersonIDsOf(batch[0].Data))
 		require.Equal(t, ids, events.PersonIDsOf(batch[1].Data))
+		// Each record lists what it removed of each person (the requests' snapshots).
+		started := batch[0].Data.(events.DeletionBatchStarted)
+		require.Equal(t, []string{"door"}, started.Persons[0].PermissionGroupIDs)
+		require.Len(t, started.Persons[0].Faces, 1)
+		require.Equal(t, []string{"door"}, batch[1].Data.(events.PermissionGroupsUnbound).Persons[0].PermissionGroupIDs)
+		require.Equal(t, []string{started.Persons[0].Faces[0].FaceID}, batch[2].Data.(events.FacesPurged).Persons[0].FaceIDs)
+		require.Equal(t, []string{started.Persons[0].Faces[0].PhotoKey}, batch[3].Data.(events.PhotosPurged).Persons[0].PhotoKeys)
 		without := []string{"b-0", "b-1", "b-2", "b-4", "b-5"}
 		require.Equal(t, without, events.PersonIDsOf(batch[2].Data), "the failed person is split out")
 		require.Equal(t, without, events.PersonIDsOf(batch[3].Data))

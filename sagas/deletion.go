@@ -228,9 +228,11 @@ func (d *DeletionDispatcher) dispatchFast(ctx context.Context, dl events.Deliver
 			ids = append(ids, id)
 		}
 	}
-	var parts StateParts
+	// The request records what the deletion removes (its evidence, and a batch's step records
+	// list it); the last-group rule needs the memberships.
+	parts := WithPermissionGroups | WithFaces
 	if chunk.GroupID != "" {
-		parts = WithGroups // the last-group rule needs the memberships
+		parts |= WithGroups
 	}
 	states, err := d.States.Persons(ctx, ids, parts)
 	if err != nil {

@@ -134,6 +134,11 @@ func TestAuditTrailAndReceipts(t *testing.T) {
 			require.Equal(t, stepSeqs[st.Event], float64(st.Seq), "%s: the receipt cites the event of the trail", st.Step)
 		}
 		require.Equal(t, []string{"requested", "unbind_permission_groups", "purge_faces", "purge_photos", "delete_person"}, steps)
+		// What each step removed of a1: one permission group, one face, one photo.
+		for _, st := range rc.Steps[1:4] {
+			require.NotNil(t, st.Count, st.Step)
+			require.Equal(t, 1, *st.Count, st.Step)
+		}
 		require.NotContains(t, string(file), "Name a1")
 		altered := strings.Replace(string(file), `"a1"`, `"a3"`, 1)
 		_, err = receipts.Verify([]byte(altered), pub)
