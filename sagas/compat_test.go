@@ -1,0 +1,77 @@
+package sagas_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/erasure-dev/erasure/internal/testenv"
+)
+
+// debianNATS is the NATS server .ci/run starts (Debian's package, 2.9: no atomic batches).
+const debianNATS = "nats://127.0.0.1:4222"
+
+// On a server without atomic batches (NATS 2.9, the compatibility mode) a batch cannot be
+// opened atomically with its persons, so every person takes the per-person path: every
+// guarantee holds, at lower speed. A bulk is deleted whole, each person's steps on its own
+// subject, each once, and nothing is left.
+func TestBulkOnAServerWithoutAtomicBatches(t *testing.T) {
+	conn, err := net.DialTimeout("tcp", "127.0.0.1:4222", time.Second)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("NATS 2.9 at %s is down: .ci/run starts it", debianNATS)
+		}
+		t.Skipf("no NATS server at %s (.ci/run starts Debian's)", debianNATS)
+	}
+	conn.Close()
+	nc, err := nats.Connect(debianNATS)
+	require.NoError(t, err)
+	version := nc.ConnectedServerVersion()
+	nc.Close()
+
+	cfg := testenv.Config(t, "sqlite")
+	cfg.NATSURL = debianNATS
+	cfg.Stream = fmt.Sprintf("COMPAT_%d", time.Now().UnixNano()) // a stream of its own on the shared server
+	var target *faultyTarget
+	env := startWith(t, cfg, &target)
+	t.Cleanup(func() { deleteStream(t, cfg.Stream) })
+	var major, minor int
+	_, err = fmt.Sscanf(version, "%d.%d", &major, &minor)
+	require.NoError(t, err)
+	require.Equal(t, major == 2 && minor < 12, !env.Svc.Log.Atomic(), "server %s", version)
+
+	a := api{t, env.HTTP.URL}
+	var ids []string
+	for i := range 12 {
+		ids = append(ids, fmt.Sprintf("c-%d", i))
+		a.createPerson(ids[i])
+	}
+	d := a.waitDeletion(a.deleteIDs(ids...))
+	require.Equal(t, float64(len(ids)), d["deleted"], d)
+	for _, id := range ids {
+		if env.Svc.Log.Atomic() {
+			require.Equal(t, fullSaga, personEvents(t, env, id))
+		} else {
+			require.Equal(t, fullSaga, ownEvents(t, env, id), "the person's own subject records its steps")
+		}
+		requireGone(t, env, a, id)
+	}
+}
+
+func deleteStream(t *testing.T, name string) {
+	nc, err := nats.Connect(debianNATS)
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		return
+	}
+	_ = js.DeleteStream(name)
+}
