@@ -66,7 +66,7 @@ func TestUpgradeFinishesAPerPersonDeletionInFlight(t *testing.T) {
 
 		// The new version starts with every worker.
 		env.Options = env.Options[1:] // retry and target (startWith puts them after the Without)
-		target = nil // built again on the new service's stores
+		target = nil                  // built again on the new service's stores
 		env.Restart()
 		a = api{t, env.HTTP.URL}
 		d := a.waitDeletion("d-old")
