@@ -26,7 +26,7 @@ import (
 func BenchmarkApplyDeletions(b *testing.B) {
 	type dialect struct {
 		name string
-		open func(b *testing.B) *sqlx.DB
+		open func(b testing.TB) *sqlx.DB
 	}
 	dialects := []dialect{{"sqlite", freshSQLite}}
 	if os.Getenv("DATABASE_URL") != "" {
@@ -43,14 +43,14 @@ func BenchmarkApplyDeletions(b *testing.B) {
 	}
 }
 
-func freshSQLite(b *testing.B) *sqlx.DB {
+func freshSQLite(b testing.TB) *sqlx.DB {
 	db, err := sqldb.OpenFreshSQLite(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
 	require.NoError(b, err)
 	b.Cleanup(func() { db.Close() })
 	return db
 }
 
-func freshPostgres(b *testing.B) *sqlx.DB {
+func freshPostgres(b testing.TB) *sqlx.DB {
 	ctx, url := context.Background(), os.Getenv("DATABASE_URL")
 	schema := "erasure_bench_apply_" + events.NewID()[:8]
 	db, err := sqldb.OpenFreshPostgres(ctx, url, schema)

@@ -180,7 +180,7 @@ func groupRequester(ctx context.Context, tx *sqlx.Tx, deletionID string) (string
 // statistics (a table that was small a minute ago) they scan the table for every person instead
 // of using the indexes, and a 100,000-person bulk stalls.
 func analyzeAfterBulk(ctx context.Context, tx *sqlx.Tx, e events.DeletionRequested) error {
-	if !e.Last || e.Total < 1000 || !setBased(tx) {
+	if !e.Last || e.Total < 1000 || !isPostgres(tx) {
 		return nil
 	}
 	_, err := tx.ExecContext(ctx, `ANALYZE deletion_items, deletions, persons, memberships, faces, permission_bindings`)
@@ -196,7 +196,13 @@ var counterColumn = map[string]string{ItemPending: "pending", ItemDeleted: "dele
 func moveItems(ctx context.Context, tx *sqlx.Tx, from, to, set string, setArgs []any, where string, whereArgs ...any) error {
 	args := append(append([]any{to}, setArgs...), whereArgs...)
 	args = append(args, from)
-	rows, err := querySQL(ctx, tx, `UPDATE deletion_items SET state = ?, `+set+` WHERE `+where+` AND state = ? RETURNING deletion_id`, args...)
+	return moveItemsBy(ctx, tx, from, to, `UPDATE deletion_items SET state = ?, `+set+` WHERE `+where+` AND state = ? RETURNING deletion_id`, args...)
+}
+
+// moveItemsBy runs update, which moves items from one state to another and returns the
+// deletion_id of each item it moved, and moves the counters of the requests by as many.
+func moveItemsBy(ctx context.Context, tx *sqlx.Tx, from, to, update string, args ...any) error {
+	rows, err := querySQL(ctx, tx, update, args...)
 	if err != nil {
 		return err
 	}

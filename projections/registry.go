@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/erasure-dev/erasure/events"
 )
@@ -23,19 +22,11 @@ func (Registry) Apply(ctx context.Context, tx *sqlx.Tx, batch []events.Recorded)
 	return applyRuns(ctx, tx, batch, registryRun, applyRegistry)
 }
 
-// applyRuns applies a batch run by run: set-based where the projector handles the run (on
-// PostgreSQL), event by event otherwise.
+// applyRuns applies a batch run by run: set-based where the projector handles the run (a run of
+// one event type over distinct persons, on either dialect), event by event otherwise.
 func applyRuns(ctx context.Context, tx *sqlx.Tx, batch []events.Recorded,
 	set func(context.Context, *sqlx.Tx, []events.Recorded) (bool, error),
 	each func(context.Context, *sqlx.Tx, events.Recorded) error) error {
-	if !setBased(tx) {
-		for _, r := range batch {
-			if err := each(ctx, tx, r); err != nil {
-				return fmt.Errorf("%s at %d: %w", r.Type, r.Seq, err)
-			}
-		}
-		return nil
-	}
 	for _, run := range runs(batch) {
 		if len(run) > 1 {
 			handled, err := set(ctx, tx, run)
@@ -199,15 +190,6 @@ func deleteListed(ctx context.Context, tx *sqlx.Tx, table string, ids []string) 
 	}
 	in, list := inList(tx, ids)
 	return execSQL(ctx, tx, `DELETE FROM `+table+` WHERE person_id `+in, list)
-}
-
-// inList returns a condition on a column ("IN ...", "= ANY(...)") that holds for the ids, with
-// its one argument: a batch event's persons in one statement on either dialect.
-func inList(tx *sqlx.Tx, ids []string) (string, any) {
-	if setBased(tx) {
-		return `= ANY(?)`, pq.Array(ids)
-	}
-	return `IN (SELECT value FROM json_each(?))`, jsonList(ids)
 }
 
 // jsonList is ids as a JSON array, which SQLite's json_each reads as a table.

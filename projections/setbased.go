@@ -2,19 +2,26 @@ package projections
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
 )
 
-// On PostgreSQL every statement is a round trip, so a projection that runs a few statements per
-// event caps at a few thousand events a second. The deletion path appends its events in
-// batches, so the log holds long runs of one type over distinct persons; such a run is applied
-// with a handful of set-based statements (unnest of arrays) instead. Runs that could interact
-// (the same person twice) and SQLite (in-process, no round trip) take the per-event path.
+// The deletion path appends its events in batches, so the log holds long runs of one type over
+// distinct persons (a bulk deletion: each person's PersonDeletionRequested, then each one's
+// PersonDeleted). Such a run is applied with a handful of set-based statements whatever its
+// length, on both dialects: on PostgreSQL every statement is a round trip, on SQLite every
+// statement costs its bind, step and B-tree descents, so a few statements a person capped both.
+// The statements are the same text on both dialects but for the table a run's rows come from
+// (rowsFrom) and the list of its persons (inList); runs that could interact (the same person
+// twice) and the rare events take the per-event path (applyRegistry, applyDeletion), which
+// writes the same rows.
 
 // runs splits a batch into maximal runs of one event type over distinct aggregates and
 // distinct persons: a step event counts for every person it lists (a batch's event lists many,
@@ -50,45 +57,177 @@ func runs(batch []events.Recorded) [][]events.Recorded {
 	return out
 }
 
-func setBased(tx *sqlx.Tx) bool { return tx.DriverName() == "postgres" }
+// isPostgres tells the dialect of tx: the few constructs whose SQL text differs are chosen by it
+// (rowsFrom, inList), never a projector's statements.
+func isPostgres(tx *sqlx.Tx) bool { return tx.DriverName() == "postgres" }
 
-// personRun holds the columns of a run of person events, as arrays for unnest.
+// column is one column of the rows a set-based statement reads: its name in the statement,
+// its PostgreSQL type, and its values ([]string, []int64 or []time.Time), one per row.
+type column struct {
+	name, pgType string
+	values       any
+}
+
+func textColumn(name string, v []string) column    { return column{name, "text", v} }
+func intColumn(name string, v []int64) column      { return column{name, "bigint", v} }
+func timeColumn(name string, v []time.Time) column { return column{name, "timestamptz", v} }
+
+// rowsFrom returns a FROM item named u whose rows are the columns' values side by side, with its
+// arguments: the one place where the dialects' SQL differs for a run's rows.
+//
+//   - PostgreSQL: unnest of one typed array per column.
+//   - SQLite: json_each over one JSON array of rows, each row an array read by position. A time
+//     is the text modernc.org/sqlite writes for a bound time.Time (sqliteTime), so a row written
+//     here is byte for byte the row the per-event path writes.
+//
+// The text depends only on the columns, so the batch's statement cache prepares it once.
+func rowsFrom(tx *sqlx.Tx, cols ...column) (string, []any) {
+	var sb strings.Builder
+	if isPostgres(tx) {
+		args := make([]any, len(cols))
+		sb.WriteString("unnest(")
+		for i, c := range cols {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("?::" + c.pgType + "[]")
+			args[i] = pq.Array(c.values)
+		}
+		sb.WriteString(") AS u(")
+		for i, c := range cols {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString(c.name)
+		}
+		sb.WriteString(")")
+		return sb.String(), args
+	}
+	sb.WriteString("(SELECT ")
+	for i, c := range cols {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("value ->> " + strconv.Itoa(i) + " AS " + c.name)
+	}
+	sb.WriteString(" FROM json_each(?)) AS u")
+	return sb.String(), []any{jsonRows(cols)}
+}
+
+// jsonRows is the columns as a JSON array of rows: [[v0, v1, ...], ...].
+func jsonRows(cols []column) string {
+	n := 0
+	if len(cols) > 0 {
+		n = columnLen(cols[0])
+	}
+	b := make([]byte, 0, 32*n*len(cols)+2)
+	b = append(b, '[')
+	for row := range n {
+		if row > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		for i, c := range cols {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			switch v := c.values.(type) {
+			case []string:
+				b = appendString(b, v[row])
+			case []int64:
+				b = strconv.AppendInt(b, v[row], 10)
+			case []time.Time:
+				b = appendString(b, sqliteTime(v[row]))
+			default:
+				panic("projections: a column of " + c.pgType + " holds an unsupported type")
+			}
+		}
+		b = append(b, ']')
+	}
+	return string(append(b, ']'))
+}
+
+func columnLen(c column) int {
+	switch v := c.values.(type) {
+	case []string:
+		return len(v)
+	case []int64:
+		return len(v)
+	case []time.Time:
+		return len(v)
+	}
+	return 0
+}
+
+// sqliteTime is the text modernc.org/sqlite stores for a bound time.Time: its default write
+// format, time.Time's String (the read model's DSNs set no _time_format and no _timezone;
+// TestSQLiteTimeIsWhatTheDriverWrites holds it to what the driver does).
+func sqliteTime(t time.Time) string { return t.String() }
+
+// inList returns a condition on a column ("IN ...", "= ANY(...)") that holds for the ids, with
+// its one argument: a run's or a batch event's persons in one statement on either dialect.
+func inList(tx *sqlx.Tx, ids []string) (string, any) {
+	if isPostgres(tx) {
+		return `= ANY(?)`, pq.Array(ids)
+	}
+	return `IN (SELECT value FROM json_each(?))`, jsonList(ids)
+}
+
+// personRun holds the columns of a run of events on persons' own subjects.
 type personRun struct {
 	ids, deletions []string
 	seqs           []int64
 	times          []time.Time
 }
 
-func newPersonRun(run []events.Recorded, deletionOf func(any) string) personRun {
+// newPersonRun returns the run's columns; false when an event is not on the subject of the
+// person it names, which the per-event path handles (runs keeps a run's subjects distinct).
+func newPersonRun(run []events.Recorded) (personRun, bool) {
 	pr := personRun{}
 	for _, r := range run {
-		pr.ids = append(pr.ids, r.AggregateID)
+		id := personIDOf(r.Data)
+		if r.Aggregate != events.AggregatePerson || r.AggregateID != id {
+			return pr, false
+		}
+		pr.ids = append(pr.ids, id)
 		pr.seqs = append(pr.seqs, int64(r.Seq))
 		pr.times = append(pr.times, r.Time)
-		pr.deletions = append(pr.deletions, deletionOf(r.Data))
+		pr.deletions = append(pr.deletions, events.DeletionIDOf(r.Data))
 	}
-	return pr
+	return pr, true
 }
 
 func (pr personRun) touch(ctx context.Context, tx *sqlx.Tx) error {
-	_, err := tx.ExecContext(ctx, `UPDATE persons p SET updated_at = u.t, version = u.seq
-		FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS u(id, seq, t) WHERE p.person_id = u.id`,
-		pq.Array(pr.ids), pq.Array(pr.seqs), pq.Array(pr.times))
-	return err
+	src, args := rowsFrom(tx, textColumn("id", pr.ids), intColumn("seq", pr.seqs), timeColumn("t", pr.times))
+	return execSQL(ctx, tx, `UPDATE persons AS p SET updated_at = u.t, version = u.seq
+		FROM `+src+` WHERE p.person_id = u.id`, args...)
 }
 
 func (pr personRun) deleteFrom(ctx context.Context, tx *sqlx.Tx, tables ...string) error {
+	in, list := inList(tx, pr.ids)
 	for _, t := range tables {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE person_id = ANY($1)`, pq.Array(pr.ids)); err != nil {
+		if err := execSQL(ctx, tx, `DELETE FROM `+t+` WHERE person_id `+in, list); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// listedRun holds the persons a run of step events lists, as arrays for unnest: each with the
-// event's time, and its sequence where the event is on the person's own subject (0: a batch's
-// event, which leaves the person's version alone; see versionOwner).
+// moveItems is moveItems (deletions.go) for the run: every person's items of its saga
+// (deletion_items.saga_id = the event's deletion) move from one state to another, set (which
+// may read u.t, the event's time, and take setArgs) changes more columns, and the requests'
+// counters move by what moved, in two statements and one per request touched.
+func (pr personRun) moveItems(ctx context.Context, tx *sqlx.Tx, from, to, set string, setArgs []any, more ...column) error {
+	cols := append([]column{textColumn("id", pr.ids), textColumn("saga", pr.deletions), timeColumn("t", pr.times)}, more...)
+	src, srcArgs := rowsFrom(tx, cols...)
+	args := append(append(append([]any{to}, setArgs...), srcArgs...), from)
+	return moveItemsBy(ctx, tx, from, to, `UPDATE deletion_items AS i SET state = ?, `+set+` FROM `+src+`
+		WHERE i.person_id = u.id AND i.saga_id = u.saga AND i.state = ? RETURNING deletion_id`, args...)
+}
+
+// listedRun holds the persons a run of step events lists, as columns: each with the event's
+// time, and its sequence where the event is on the person's own subject (0: a batch's event,
+// which leaves the person's version alone; see versionOwner).
 type listedRun struct {
 	ids   []string
 	seqs  []int64
@@ -116,40 +255,56 @@ func (lr listedRun) touch(ctx context.Context, tx *sqlx.Tx) error {
 	if len(lr.ids) == 0 {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE persons p SET updated_at = u.t, version = CASE WHEN u.seq > 0 THEN u.seq ELSE p.version END
-		FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS u(id, seq, t) WHERE p.person_id = u.id`,
-		pq.Array(lr.ids), pq.Array(lr.seqs), pq.Array(lr.times))
-	return err
+	src, args := rowsFrom(tx, textColumn("id", lr.ids), intColumn("seq", lr.seqs), timeColumn("t", lr.times))
+	return execSQL(ctx, tx, `UPDATE persons AS p SET updated_at = u.t, version = CASE WHEN u.seq > 0 THEN u.seq ELSE p.version END
+		FROM `+src+` WHERE p.person_id = u.id`, args...)
 }
 
 func (lr listedRun) deleteFrom(ctx context.Context, tx *sqlx.Tx, table string) error {
 	if len(lr.ids) == 0 {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE person_id = ANY($1)`, pq.Array(lr.ids))
-	return err
+	in, list := inList(tx, lr.ids)
+	return execSQL(ctx, tx, `DELETE FROM `+table+` WHERE person_id `+in, list)
+}
+
+// personIDOf is the person a person's own event names ("": not such an event).
+func personIDOf(data any) string {
+	switch e := data.(type) {
+	case events.PersonDeletionRequested:
+		return e.PersonID
+	case events.PersonDeleted:
+		return e.PersonID
+	case events.PersonDeletionFailed:
+		return e.PersonID
+	case events.PersonDeletionCancelled:
+		return e.PersonID
+	}
+	return ""
 }
 
 // registryRun applies a run to the registry tables set-based; false: not a run it handles.
+// Each case writes what applyRegistry writes for each of the run's events.
 func registryRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool, error) {
-	pr := newPersonRun(run, events.DeletionIDOf)
 	switch run[0].Data.(type) {
 	case events.PersonDeletionRequested:
-		var starts personRun
+		pr, ok := newPersonRun(run)
+		if !ok {
+			return false, nil
+		}
+		// A request that joins a running deletion only moves the person's version.
+		starts := make([]int64, len(run))
 		for i, r := range run {
 			if r.Data.(events.PersonDeletionRequested).Joins == "" {
-				starts.ids = append(starts.ids, pr.ids[i])
-				starts.seqs = append(starts.seqs, pr.seqs[i])
-				starts.times = append(starts.times, pr.times[i])
-				starts.deletions = append(starts.deletions, pr.deletions[i])
+				starts[i] = 1
 			}
 		}
-		if err := pr.touch(ctx, tx); err != nil {
-			return true, err
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE persons p SET state = 'deleting', deletion_id = u.d
-			FROM unnest($1::text[], $2::text[]) AS u(id, d) WHERE p.person_id = u.id`, pq.Array(starts.ids), pq.Array(starts.deletions))
-		return true, err
+		src, args := rowsFrom(tx, textColumn("id", pr.ids), intColumn("seq", pr.seqs), timeColumn("t", pr.times),
+			textColumn("d", pr.deletions), intColumn("starts", starts))
+		return true, execSQL(ctx, tx, `UPDATE persons AS p SET updated_at = u.t, version = u.seq,
+			state = CASE WHEN u.starts = 1 THEN 'deleting' ELSE p.state END,
+			deletion_id = CASE WHEN u.starts = 1 THEN u.d ELSE p.deletion_id END
+			FROM `+src+` WHERE p.person_id = u.id`, args...)
 	case events.PermissionGroupsUnbound, events.PhotosPurged:
 		lr := newListedRun(run)
 		if err := lr.touch(ctx, tx); err != nil {
@@ -163,20 +318,41 @@ func registryRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool,
 	case events.FacesPurged:
 		return true, newListedRun(run).touch(ctx, tx)
 	case events.PersonDeletionFailed:
+		pr, ok := newPersonRun(run)
+		if !ok {
+			return false, nil
+		}
 		return true, pr.touch(ctx, tx)
+	case events.PersonDeletionCancelled:
+		pr, ok := newPersonRun(run)
+		if !ok {
+			return false, nil
+		}
+		src, args := rowsFrom(tx, textColumn("id", pr.ids), intColumn("seq", pr.seqs), timeColumn("t", pr.times))
+		return true, execSQL(ctx, tx, `UPDATE persons AS p SET state = 'active', deletion_id = '', updated_at = u.t, version = u.seq
+			FROM `+src+` WHERE p.person_id = u.id`, args...)
 	case events.DeletionBatchStarted, events.DeletionBatchCompleted:
 		return true, nil // no registry change
 	case events.PersonDeleted:
+		pr, ok := newPersonRun(run)
+		if !ok {
+			return false, nil
+		}
 		return true, pr.deleteFrom(ctx, tx, "memberships", "faces", "permission_bindings", "persons")
 	}
 	return false, nil
 }
 
 // deletionsRun applies a run to the deletion tables set-based; false: not a run it handles.
+// Each case writes what applyDeletion writes for each of the run's events, and moves the
+// requests' counters by the same amounts.
 func deletionsRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool, error) {
 	switch run[0].Data.(type) {
 	case events.PersonDeletionRequested:
-		pr := newPersonRun(run, events.DeletionIDOf)
+		pr, ok := newPersonRun(run)
+		if !ok {
+			return false, nil
+		}
 		sagas := make([]string, len(run))
 		for i, r := range run {
 			e := r.Data.(events.PersonDeletionRequested)
@@ -188,27 +364,40 @@ func deletionsRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool
 				sagas[i] = e.Joins
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE deletion_items i SET saga_id = u.saga, updated_at = u.t
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u(d, id, saga, t)
-			WHERE i.deletion_id = u.d AND i.person_id = u.id AND i.state = 'pending'`,
-			pq.Array(pr.deletions), pq.Array(pr.ids), pq.Array(sagas), pq.Array(pr.times))
-		return true, err
+		src, args := rowsFrom(tx, textColumn("d", pr.deletions), textColumn("id", pr.ids), textColumn("saga", sagas), timeColumn("t", pr.times))
+		return true, execSQL(ctx, tx, `UPDATE deletion_items AS i SET saga_id = u.saga, updated_at = u.t
+			FROM `+src+` WHERE i.deletion_id = u.d AND i.person_id = u.id AND i.state = 'pending'`, args...)
 	case events.PersonDeleted:
-		pr := newPersonRun(run, events.DeletionIDOf)
-		if _, err := tx.ExecContext(ctx, `WITH moved AS (
-				UPDATE deletion_items i SET state = 'deleted', updated_at = u.t
-				FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(id, saga, t)
-				WHERE i.person_id = u.id AND i.saga_id = u.saga AND i.state = 'pending'
-				RETURNING i.deletion_id)
-			UPDATE deletions d SET pending = d.pending - m.n, deleted = d.deleted + m.n
-			FROM (SELECT deletion_id, COUNT(*) AS n FROM moved GROUP BY deletion_id) m WHERE d.deletion_id = m.deletion_id`,
-			pq.Array(pr.ids), pq.Array(pr.deletions), pq.Array(pr.times)); err != nil {
+		pr, ok := newPersonRun(run)
+		if !ok {
+			return false, nil
+		}
+		if err := pr.moveItems(ctx, tx, ItemPending, ItemDeleted, `updated_at = u.t`, nil); err != nil {
 			return true, err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO deleted_persons (person_id, deletion_id, deleted_at, seq)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[]) ON CONFLICT DO NOTHING`,
-			pq.Array(pr.ids), pq.Array(pr.deletions), pq.Array(pr.times), pq.Array(pr.seqs))
-		return true, err
+		src, args := rowsFrom(tx, textColumn("id", pr.ids), textColumn("d", pr.deletions), timeColumn("t", pr.times), intColumn("seq", pr.seqs))
+		// WHERE true: SQLite reads ON after a bare FROM as a join's.
+		return true, execSQL(ctx, tx, `INSERT INTO deleted_persons (person_id, deletion_id, deleted_at, seq)
+			SELECT u.id, u.d, u.t, u.seq FROM `+src+` WHERE true ON CONFLICT DO NOTHING`, args...)
+	case events.PersonDeletionFailed:
+		pr, ok := newPersonRun(run)
+		if !ok {
+			return false, nil
+		}
+		codes, messages, steps := make([]string, len(run)), make([]string, len(run)), make([]string, len(run))
+		for i, r := range run {
+			e := r.Data.(events.PersonDeletionFailed)
+			codes[i], messages[i], steps[i] = e.Code, e.Message, e.Step
+		}
+		return true, pr.moveItems(ctx, tx, ItemPending, ItemFailed, `error_code = u.code, error_message = u.message, error_step = u.step, updated_at = u.t`,
+			nil, textColumn("code", codes), textColumn("message", messages), textColumn("step", steps))
+	case events.PersonDeletionCancelled:
+		pr, ok := newPersonRun(run)
+		if !ok {
+			return false, nil
+		}
+		return true, pr.moveItems(ctx, tx, ItemPending, ItemCancelled, `error_code = ?, error_message = ?, updated_at = u.t`,
+			[]any{domain.CodeCancelled, itemMessage(domain.CodeCancelled)})
 	case events.PermissionGroupsUnbound, events.FacesPurged, events.PhotosPurged,
 		events.DeletionBatchStarted, events.DeletionBatchCompleted:
 		return true, nil // no deletion-table change

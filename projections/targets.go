@@ -47,7 +47,7 @@ func applyTargetOutcome(ctx context.Context, tx *sqlx.Tx, r events.Recorded) err
 			q := `INSERT INTO target_outcomes (person_id, saga_id, target, state, updated_at)
 				SELECT p.value, ?, t.value, 'pending', ? FROM json_each(?) AS p, json_each(?) AS t WHERE true ON CONFLICT DO NOTHING`
 			persons, targets := any(jsonList(ids)), any(jsonList(e.Targets))
-			if setBased(tx) {
+			if isPostgres(tx) {
 				q = `INSERT INTO target_outcomes (person_id, saga_id, target, state, updated_at)
 					SELECT p, ?::text, t, 'pending', ?::timestamptz FROM unnest(?::text[]) AS p, unnest(?::text[]) AS t ON CONFLICT DO NOTHING`
 				persons, targets = pq.Array(ids), pq.Array(e.Targets)
