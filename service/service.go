@@ -182,7 +182,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	progress := projections.Progress{DB: s.DBs.ReadModel}
 	saga := sagas.NewPersonDeletionSaga(s.Log, target, observedShredder{next: s.Keys, m: s.Metrics}, sagas.PersonDeletionConfig{
 		Retry: o.retry, Logger: logger, AckWait: cmp.Or(o.ackWait, cfg.SagaAckWait),
-		AfterDeletions: func(ctx context.Context) { _ = s.DBs.Checkpoint(ctx) },
+		AfterDeletions: func(ctx context.Context) { _ = s.DBs.CheckpointOf(ctx, s.DBs.Keys, s.DBs.Stores) },
 		States:         states,
 		Cancellations:  progress,
 		Targets:        remotes,
@@ -190,7 +190,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	})
 	batchSaga := sagas.NewBatchDeletionSaga(s.Log, target, observedShredder{next: s.Keys, m: s.Metrics}, sagas.PersonDeletionConfig{
 		Retry: o.retry, Logger: logger, AckWait: cmp.Or(o.ackWait, cfg.SagaAckWait),
-		AfterDeletions: func(ctx context.Context) { _ = s.DBs.Checkpoint(ctx) },
+		AfterDeletions: func(ctx context.Context) { _ = s.DBs.CheckpointOf(ctx, s.DBs.Keys, s.DBs.Stores) },
 		Cancellations:  progress,
 	})
 	dispatcher := sagas.NewDeletionDispatcher(s.Log, logger)
@@ -320,7 +320,7 @@ func (s *Service) afterProjection(ctx context.Context, batch []events.Recorded) 
 	s.observer.batch(batch)
 	for _, r := range batch {
 		if _, ok := r.Data.(events.PersonDeleted); ok {
-			_ = s.DBs.Checkpoint(ctx)
+			_ = s.DBs.CheckpointOf(ctx, s.DBs.ReadModel)
 			return
 		}
 	}

@@ -172,11 +172,19 @@ func (d *DBs) Ping(ctx context.Context) error {
 
 // Checkpoint truncates SQLite write-ahead logs, so deleted rows leave no copy in a -wal file.
 func (d *DBs) Checkpoint(ctx context.Context) error {
+	return d.CheckpointOf(ctx, d.ReadModel, d.Keys, d.Stores)
+}
+
+// CheckpointOf truncates the write-ahead logs of some of the databases: those a component just
+// deleted rows from. A truncation waits for the database's readers and makes readers starting
+// meanwhile wait (SQLite's busy handler sleeps 1 to 100 ms), so each is truncated by the one
+// that deleted from it, not by everyone after every deletion.
+func (d *DBs) CheckpointOf(ctx context.Context, dbs ...*sqlx.DB) error {
 	if d.Dialect != SQLite {
 		return nil
 	}
 	var errs []error
-	for _, db := range []*sqlx.DB{d.ReadModel, d.Keys, d.Stores} {
+	for _, db := range dbs {
 		if db == nil {
 			continue
 		}
