@@ -81,7 +81,6 @@ func batchStep(data any) (domain.Step, bool) {
 // batchRun is one delivery's work: the batch as it started and the persons still in it.
 type batchRun struct {
 	d       events.Delivery
-	step    domain.Step
 	started events.DeletionBatchStarted
 	// requested maps each of the batch's persons to the sequence of its PersonDeletionRequested:
 	// the atomic batch that started the batch stored them contiguously, just before its start.
@@ -89,8 +88,7 @@ type batchRun struct {
 	persons   []string // still in the batch, in the batch's order
 	// ended counts, by outcome, the persons of the trigger's list that a redelivered step found
 	// ended already (an earlier attempt of this step ended them one by one, then crashed).
-	ended   events.DeletionBatchCompleted
-	history []events.Recorded
+	ended events.DeletionBatchCompleted
 }
 
 // Handle runs the step one batch event triggers and acknowledges it once the step's record is
@@ -115,7 +113,7 @@ func (s *BatchDeletionSaga) Handle(ctx context.Context, d events.Delivery) {
 }
 
 func (s *BatchDeletionSaga) handle(ctx context.Context, d events.Delivery, step domain.Step) error {
-	b, done, err := s.load(ctx, d, step)
+	b, done, err := s.load(ctx, d)
 	if err != nil || done {
 		return err
 	}
@@ -138,7 +136,7 @@ func (s *BatchDeletionSaga) handle(ctx context.Context, d events.Delivery, step 
 
 // load reads the batch's subject and returns the batch as the trigger leaves it; done means the
 // trigger's next record is already durable (a redelivery after the append, before the ack).
-func (s *BatchDeletionSaga) load(ctx context.Context, d events.Delivery, step domain.Step) (batchRun, bool, error) {
+func (s *BatchDeletionSaga) load(ctx context.Context, d events.Delivery) (batchRun, bool, error) {
 	history, last, err := s.log.Load(ctx, events.AggregateBatch, d.AggregateID)
 	if err != nil {
 		return batchRun{}, false, err
@@ -150,7 +148,7 @@ func (s *BatchDeletionSaga) load(ctx context.Context, d events.Delivery, step do
 	if !ok {
 		return batchRun{}, false, fmt.Errorf("batch %s starts with %s", d.AggregateID, history[0].Type)
 	}
-	b := batchRun{d: d, step: step, started: started, history: history, requested: make(map[string]uint64, len(started.Persons))}
+	b := batchRun{d: d, started: started, requested: make(map[string]uint64, len(started.Persons))}
 	first := history[0].Seq - uint64(len(started.Persons))
 	for i, p := range started.Persons {
 		b.requested[p.PersonID] = first + uint64(i)
