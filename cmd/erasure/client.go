@@ -114,7 +114,8 @@ func deleteCmd(args []string, stdout, stderr io.Writer) error {
 		"few seconds), then prints the summary as JSON. When items failed, 'erasure status ID' lists them\n"+
 		"by code and 'erasure delete --retry-failed ID' retries them.\n"+
 		"With --no-wait, prints the deletion id and exits 0 once the request is accepted.")
-	if err := fs.Parse(args); err != nil {
+	ids, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
 	c := newClient(0)
@@ -151,7 +152,7 @@ func deleteCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "retrying %d failed items of %s\n", out.Retried, id)
 	} else {
-		body, err := idSource(*file, fs.Args())
+		body, err := idSource(*file, ids)
 		if err != nil {
 			return err
 		}
