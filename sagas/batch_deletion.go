@@ -243,23 +243,7 @@ func (s *BatchDeletionSaga) effect(ctx context.Context, b batchRun, step domain.
 	if len(b.persons) == 0 {
 		return nil
 	}
-	call := func(ids []string) error {
-		var err error
-		switch step {
-		case domain.StepUnbindPermissions:
-			err = s.target.UnbindPermissionGroups(ctx, ids)
-		case domain.StepPurgeFaces:
-			err = s.target.PurgeFaces(ctx, ids)
-		case domain.StepPurgePhotos:
-			err = s.target.PurgePhotos(ctx, ids)
-		case domain.StepDeletePerson:
-			err = s.keys.Destroy(ctx, ids...)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", step, err)
-		}
-		return nil
-	}
+	call := func(ids []string) error { return remove(ctx, s.target, s.keys, step, ids) }
 	// Each retry, and each person tried alone, shows the step is alive (InProgress); a call
 	// that hangs does not, so its step goes to another worker after AckWait.
 	alive := func() { _ = b.d.Msg.InProgress() }

@@ -459,16 +459,21 @@ func (s *PersonDeletionSaga) stillDue(ctx context.Context, step domain.Step, d e
 }
 
 func (s *PersonDeletionSaga) effect(ctx context.Context, step domain.Step, ids []string) error {
+	return remove(ctx, s.target, s.keys, step, ids)
+}
+
+// remove runs a step's side effect for the persons: what each step removes, for both sagas.
+func remove(ctx context.Context, target Target, keys KeyShredder, step domain.Step, ids []string) error {
 	var err error
 	switch step {
 	case domain.StepUnbindPermissions:
-		err = s.target.UnbindPermissionGroups(ctx, ids)
+		err = target.UnbindPermissionGroups(ctx, ids)
 	case domain.StepPurgeFaces:
-		err = s.target.PurgeFaces(ctx, ids)
+		err = target.PurgeFaces(ctx, ids)
 	case domain.StepPurgePhotos:
-		err = s.target.PurgePhotos(ctx, ids)
+		err = target.PurgePhotos(ctx, ids)
 	case domain.StepDeletePerson:
-		err = s.keys.Destroy(ctx, ids...)
+		err = keys.Destroy(ctx, ids...)
 	default:
 		err = fmt.Errorf("unknown step %q", step)
 	}
