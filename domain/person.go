@@ -141,8 +141,8 @@ type (
 	RetryPersonDeletion struct{}
 	// CancelPersonDeletion stops a deletion that has not removed anything yet.
 	CancelPersonDeletion struct{ DeletionID string }
-	// EndBatchedDeletion ends a person whose steps batch Batch recorded: deleted when Failed is
-	// empty, else failed at Step. It is what the batch saga decides for a person it could not end
+	// EndBatchedDeletion ends a person whose steps batch Batch recorded: deleted when Code is
+	// empty, else failed at Step with Code. It is what the batch saga decides for a person it could not end
 	// with the rest of its batch (the person's subject moved on). Ending a person that is no
 	// longer in that batch's deletion is a no-op: the batch's record is a redelivery, or the person
 	// ended otherwise (a failure, a re-creation after the end).
