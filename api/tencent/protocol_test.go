@@ -162,6 +162,7 @@ func TestRateLimitPerAction(t *testing.T) {
 		c := client(t, env)
 		var wg sync.WaitGroup
 		errs := make(chan error, 50)
+		start := time.Now()
 		for range 50 {
 			wg.Go(func() { errs <- groupList(c) })
 		}
@@ -170,17 +171,28 @@ func TestRateLimitPerAction(t *testing.T) {
 		for err := range errs {
 			require.NoError(t, err, "a burst of 50 is allowed")
 		}
-		var limited atomic.Int32
+		var admitted, limited atomic.Int32
 		for range 8 {
 			wg.Go(func() {
 				for range 20 {
-					if errCode(groupList(c)) == "RequestLimitExceeded" {
+					switch errCode(groupList(c)) {
+					case "":
+						admitted.Add(1)
+					case "RequestLimitExceeded":
 						limited.Add(1)
 					}
 				}
 			})
 		}
 		wg.Wait()
-		require.Positive(t, limited.Load(), "past the burst, 50 requests a second")
+		// A bucket of 50 refilled at 50 a second admits at most 50 + 50·T requests in T seconds,
+		// however fast or slow the machine sends them (under -race on a busy machine the 160
+		// requests may take longer than the bucket takes to refill: then none need be refused,
+		// which is why the second check is conditional, not a timing assumption).
+		most := 50 + 50*time.Since(start).Seconds() + 1
+		require.LessOrEqual(t, float64(50+admitted.Load()), most, "past the burst, 50 requests a second")
+		if 50+160 > most {
+			require.Positive(t, limited.Load(), "more requests than the bucket can admit, none refused")
+		}
 	})
 }
