@@ -4,11 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/events"
-	"github.com/erasure-dev/erasure/internal/natsembed"
 )
 
 // AppendAtomic stores all or nothing: one stale subject refuses the whole batch (as a
@@ -16,16 +14,8 @@ import (
 func TestAppendAtomic(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir()})
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect("test")
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	s := events.NewStore(js, events.StoreConfig{Atomic: true})
-	require.NoError(t, s.Provision(ctx))
+	js := newJetStream(t)
+	s := newStoreOn(t, js, events.StoreConfig{Atomic: true})
 
 	existing, err := s.Append(ctx, 0, mustEvent(t, "old", events.PersonCreated{PersonID: "old"}))
 	require.NoError(t, err)

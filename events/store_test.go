@@ -16,6 +16,12 @@ import (
 
 func newStore(t *testing.T) *events.Store {
 	t.Helper()
+	return newStoreOn(t, newJetStream(t), events.StoreConfig{})
+}
+
+// newJetStream starts an embedded nats-server for the test and returns a JetStream client of it.
+func newJetStream(t *testing.T) jetstream.JetStream {
+	t.Helper()
 	srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir()})
 	require.NoError(t, err)
 	t.Cleanup(srv.Shutdown)
@@ -24,7 +30,13 @@ func newStore(t *testing.T) *events.Store {
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
-	s := events.NewStore(js, events.StoreConfig{})
+	return js
+}
+
+// newStoreOn provisions a store of cfg on js.
+func newStoreOn(t *testing.T, js jetstream.JetStream, cfg events.StoreConfig) *events.Store {
+	t.Helper()
+	s := events.NewStore(js, cfg)
 	require.NoError(t, s.Provision(context.Background()))
 	return s
 }
