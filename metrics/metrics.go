@@ -1,6 +1,11 @@
 // Package metrics is erasure's Prometheus registry: one per running service, served at /metrics.
 // It is a leaf package (it imports only the Prometheus client and internal/buildinfo), so every layer can report into
-// it without new dependencies between them.
+// it without new dependencies between them. docs/operations-metrics.md lists every metric with
+// the dashboard and alert rules built on them (deploy/grafana, deploy/prometheus).
+//
+// No label carries an ID (person, deletion, face): label values come from bounded sets (routes,
+// event types, steps, error codes, outcomes, configured target names), so the series stay few
+// however many persons are deleted.
 //
 // What it exposes (all prefixed erasure_):
 //
@@ -10,15 +15,27 @@
 //     by a limit or for authentication.
 //   - events_total{type}: events recorded in the log, counted as the read-model projection
 //     applies them (on a replica sharing the read model with others, the sum over replicas).
+//   - deletion_item_outcomes_total{outcome,code}: items of deletion requests reaching a terminal
+//     state (deleted with code OK, failed with its error code, ID_NOT_FOUND and the intake's
+//     refusals included, cancelled), counted like events_total from the events the projection
+//     applies; deletion_seconds: deletion requests from request to DeletionCompleted.
+//   - deletions_running and deletion_items{state}: running deletion requests and their items by
+//     state (pending, deleted, failed, cancelled), read from the read model when scraped.
 //   - saga_step_duration_seconds{step} and saga_step_errors_total{step}: each downstream call of
 //     a person-deletion step, and those that failed (each failure is retried with backoff until
 //     the step's budget is spent); person_deletion_failures_total{code,step}: persons whose
 //     deletion ended in PersonDeletionFailed; person_deletion_seconds{outcome}: request to
 //     terminal, per person.
+//   - target_call_duration_seconds{target} and target_attempts_total{target,outcome}: calls to
+//     an external target and, per person in a call, whether it confirmed (confirmed), refused
+//     for a retry (refused) or for good (refused_permanent), counted by the replica that called;
+//     target_confirmations_total{target} and target_failures_total{target}: persons a target
+//     confirmed, and persons whose deletion failed naming the target, counted from the log.
 //   - projection_lag_events and projection_lag_seconds: how far the read model is behind the log
 //     (seconds: the age of the oldest event not yet applied), measured when scraped.
 //   - webhook_deliveries_total{outcome} and webhook_backlog{state}: reported by the webhook
-//     dispatcher through WebhookDelivery and SetWebhookBacklog.
+//     dispatcher through WebhookDelivery and SetWebhookBacklog (pending: queued or retrying;
+//     dead_lettered: given up, waiting for an operator).
 //   - build_info{version,revision,go_version}: always 1; which build is running (as `erasure
 //     version` prints it).
 //
@@ -50,6 +67,33 @@ const (
 	WebhookDeadLettered = "dead_lettered" // the retry schedule is spent
 )
 
+// States of a deletion item (the read model's): deletion_items' state label, and but for
+// pending the values of deletion_item_outcomes_total's outcome label.
+const (
+	ItemPending   = "pending"
+	ItemDeleted   = "deleted"
+	ItemFailed    = "failed"
+	ItemCancelled = "cancelled"
+)
+
+// CodeOK is the code label of deleted items, which carry no error code.
+const CodeOK = "OK"
+
+// Outcomes of one person in one call to an external target, the values of
+// target_attempts_total's outcome label.
+const (
+	AttemptConfirmed = "confirmed"         // the target deleted the person (or never held it)
+	AttemptRefused   = "refused"           // a refusal the saga retries
+	AttemptPermanent = "refused_permanent" // a refusal retrying cannot change (sagas.ErrPermanent)
+)
+
+// DeletionBacklog is the read model's view of the deletion requests still running.
+type DeletionBacklog struct {
+	Running int // deletion requests not completed
+	// Their items by state.
+	Pending, Deleted, Failed, Cancelled int
+}
+
 // latencyBuckets span a fast read (1 ms) to a Sophon call waiting for its deletions (60 s).
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
 
@@ -67,9 +111,17 @@ type Metrics struct {
 	personSeconds *prometheus.HistogramVec
 	webhooks      *prometheus.CounterVec
 
+	itemOutcomes        *prometheus.CounterVec
+	deletionSeconds     prometheus.Histogram
+	targetDuration      *prometheus.HistogramVec
+	targetAttempts      *prometheus.CounterVec
+	targetConfirmations *prometheus.CounterVec
+	targetFailures      *prometheus.CounterVec
+
 	mu             sync.Mutex
 	webhookBacklog func(context.Context) (pending, deadLettered int, err error)
 	lag            func(context.Context) (events uint64, seconds float64, err error)
+	deletions      func(context.Context) (DeletionBacklog, error)
 }
 
 // New returns a registry with erasure's metrics and the Go runtime's and the process's.
@@ -101,13 +153,36 @@ func New() *Metrics {
 	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
 		Name: "webhook_deliveries_total", Help: "Webhook delivery attempts by outcome (delivered, failed, dead_lettered)."},
 		[]string{"outcome"})
+	m.itemOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
+		Name: "deletion_item_outcomes_total",
+		Help: "Deletion request items reaching a terminal state, by outcome (deleted, failed, cancelled) and code (OK for deleted); " +
+			"counted from the events the read-model projection applies (once per event cluster-wide), refusals at intake and dispatch included. " +
+			"A failed item retried by an operator counts again when it ends."},
+		[]string{"outcome", "code"})
+	m.deletionSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace,
+		Name: "deletion_seconds", Help: "Deletion requests from the request to DeletionCompleted (every item terminal).",
+		Buckets: []float64{.1, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600}})
+	m.targetDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace,
+		Name: "target_call_duration_seconds", Help: "Calls to an external target (one call covers a batch of persons), by the configured target's name.",
+		Buckets: latencyBuckets}, []string{"target"})
+	m.targetAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
+		Name: "target_attempts_total",
+		Help: "Persons sent to an external target, per call, by outcome (confirmed, refused: retried, refused_permanent); counted by the replica that called."},
+		[]string{"target", "outcome"})
+	m.targetConfirmations = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
+		Name: "target_confirmations_total", Help: "Persons whose deletion an external target confirmed (PersonRemovedFromTargets), counted from the events the projection applies."},
+		[]string{"target"})
+	m.targetFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
+		Name: "target_failures_total", Help: "Persons whose deletion failed at an external target once its retries were spent (PersonDeletionFailed naming it), counted from the events the projection applies."},
+		[]string{"target"})
 	build := buildinfo.Read()
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "build_info",
 		Help:        "Always 1; the labels say which build is running (as erasure version prints it).",
 		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "go_version": build.GoVersion}})
 	buildInfo.Set(1)
 	m.reg.MustRegister(m.httpDuration, m.httpInFlight, m.httpRefused, m.events, m.stepDuration, m.stepErrors,
-		m.failures, m.personSeconds, m.webhooks, scraped{m}, buildInfo,
+		m.failures, m.personSeconds, m.webhooks, m.itemOutcomes, m.deletionSeconds, m.targetDuration, m.targetAttempts,
+		m.targetConfirmations, m.targetFailures, scraped{m}, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -181,6 +256,49 @@ func (m *Metrics) PersonDeletion(outcome string, d time.Duration) {
 	}
 }
 
+// ItemOutcome counts n deletion items that reached outcome (ItemDeleted, ItemFailed,
+// ItemCancelled) with code (CodeOK for deleted items, else the item's error code).
+func (m *Metrics) ItemOutcome(outcome, code string, n int) {
+	if m != nil && n > 0 {
+		m.itemOutcomes.WithLabelValues(outcome, code).Add(float64(n))
+	}
+}
+
+// DeletionCompleted records one deletion request's time from request to DeletionCompleted.
+func (m *Metrics) DeletionCompleted(d time.Duration) {
+	if m != nil {
+		m.deletionSeconds.Observe(d.Seconds())
+	}
+}
+
+// TargetCall records one call to the external target and how many of its persons ended in each
+// outcome (AttemptConfirmed, AttemptRefused, AttemptPermanent).
+func (m *Metrics) TargetCall(target string, d time.Duration, outcomes map[string]int) {
+	if m == nil {
+		return
+	}
+	m.targetDuration.WithLabelValues(target).Observe(d.Seconds())
+	for outcome, n := range outcomes {
+		if n > 0 {
+			m.targetAttempts.WithLabelValues(target, outcome).Add(float64(n))
+		}
+	}
+}
+
+// TargetConfirmed counts one person whose deletion the target confirmed.
+func (m *Metrics) TargetConfirmed(target string) {
+	if m != nil {
+		m.targetConfirmations.WithLabelValues(target).Inc()
+	}
+}
+
+// TargetFailed counts one person whose deletion failed at the target.
+func (m *Metrics) TargetFailed(target string) {
+	if m != nil {
+		m.targetFailures.WithLabelValues(target).Inc()
+	}
+}
+
 // WebhookDelivery counts one delivery attempt's outcome: WebhookDelivered, WebhookFailed or
 // WebhookDeadLettered.
 func (m *Metrics) WebhookDelivery(outcome string) {
@@ -211,6 +329,17 @@ func (m *Metrics) SetProjectionLag(f func(ctx context.Context) (events uint64, s
 	m.lag = f
 }
 
+// SetDeletionBacklog installs what /metrics asks for deletions_running and deletion_items. Until
+// it is set the gauges are absent.
+func (m *Metrics) SetDeletionBacklog(f func(ctx context.Context) (DeletionBacklog, error)) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.deletions = f
+}
+
 // scraped collects the gauges that are measured when scraped: each asks a store, bounded by
 // scrapeTimeout, and is left out of the scrape when it fails.
 type scraped struct{ m *Metrics }
@@ -224,17 +353,23 @@ var (
 		"Age of the oldest event the read model has not applied yet (0 when caught up).", nil, nil)
 	backlogDesc = prometheus.NewDesc(Namespace+"_webhook_backlog",
 		"Webhook deliveries waiting (state pending: not yet delivered, retries included) or dead-lettered.", []string{"state"}, nil)
+	runningDesc = prometheus.NewDesc(Namespace+"_deletions_running",
+		"Deletion requests not completed yet (state running in the read model).", nil, nil)
+	itemsDesc = prometheus.NewDesc(Namespace+"_deletion_items",
+		"Items of the running deletion requests by state (pending: not terminal yet).", []string{"state"}, nil)
 )
 
 func (s scraped) Describe(ch chan<- *prometheus.Desc) {
 	ch <- lagEventsDesc
 	ch <- lagSecondsDesc
 	ch <- backlogDesc
+	ch <- runningDesc
+	ch <- itemsDesc
 }
 
 func (s scraped) Collect(ch chan<- prometheus.Metric) {
 	s.m.mu.Lock()
-	lag, backlog := s.m.lag, s.m.webhookBacklog
+	lag, backlog, deletions := s.m.lag, s.m.webhookBacklog, s.m.deletions
 	s.m.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
@@ -248,6 +383,14 @@ func (s scraped) Collect(ch chan<- prometheus.Metric) {
 		if pending, dead, err := backlog(ctx); err == nil {
 			ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, float64(pending), "pending")
 			ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, float64(dead), "dead_lettered")
+		}
+	}
+	if deletions != nil {
+		if b, err := deletions(ctx); err == nil {
+			ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, float64(b.Running))
+			for state, n := range map[string]int{ItemPending: b.Pending, ItemDeleted: b.Deleted, ItemFailed: b.Failed, ItemCancelled: b.Cancelled} {
+				ch <- prometheus.MustNewConstMetric(itemsDesc, prometheus.GaugeValue, float64(n), state)
+			}
 		}
 	}
 }
