@@ -110,7 +110,11 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	}
 	// s is not the named result: `return nil, err` would nil it before the deferred Close.
 	s := &Service{cfg: cfg, logger: logger, Metrics: metrics.New()}
-	s.observer = newEventObserver(s.Metrics)
+	s.observer = newEventObserver(s.Metrics, logger)
+	s.observer.createdAt = func(ctx context.Context, id string) (time.Time, error) {
+		d, err := s.App.GetDeletion(ctx, id)
+		return d.CreatedAt, err
+	}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -123,6 +127,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 		if remotes, remoteSpecs, err = targets.Load(cfg.TargetsFile, os.Getenv); err != nil {
 			return nil, err
 		}
+		remotes = observeRemotes(remotes, s.Metrics)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -158,6 +163,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	s.Projection = projections.NewRunner(s.DBs.ReadModel, s.Log, projections.RunnerConfig{Logger: logger, AfterBatch: s.afterProjection},
 		projections.All()...)
 	s.Metrics.SetProjectionLag(projectionLag(s.Log, s.Projection))
+	s.Metrics.SetDeletionBacklog(deletionBacklog(s.DBs.ReadModel))
 	s.App = app.New(s.Log, s.DBs.ReadModel, s.Keys, s.Stores, s.Projection, logger)
 	s.App.SetCatchingUp(true)
 	s.App.SetBackpressure(app.Backpressure{MaxPendingItems: cfg.MaxPending})
@@ -314,10 +320,11 @@ func (s *Service) openLog(ctx context.Context) error {
 	return err
 }
 
-// afterProjection truncates the SQLite write-ahead log after a batch that removed a deleted
+// afterProjection hands each committed batch to the observer (metrics and the deletion log lines,
+// observe.go), and truncates the SQLite write-ahead log after a batch that removed a deleted
 // person's rows, so no copy of them lingers in a -wal file.
 func (s *Service) afterProjection(ctx context.Context, batch []events.Recorded) {
-	s.observer.batch(batch)
+	s.observer.batch(ctx, batch)
 	for _, r := range batch {
 		if _, ok := r.Data.(events.PersonDeleted); ok {
 			_ = s.DBs.CheckpointOf(ctx, s.DBs.ReadModel)
