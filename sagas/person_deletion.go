@@ -11,6 +11,7 @@ import (
 
 	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/retry"
 	"github.com/erasure-dev/erasure/internal/storeerr"
 )
 
@@ -19,7 +20,8 @@ type KeyShredder interface {
 	Destroy(ctx context.Context, personIDs ...string) error
 }
 
-// Retry is a bounded exponential backoff.
+// Retry is a saga's retry budget: up to Attempts calls, waiting between them a random time of up
+// to Initial, doubling to Max (internal/retry's policy, full jitter).
 type Retry struct {
 	Attempts int           // default 6
 	Initial  time.Duration // default 100ms
@@ -38,6 +40,11 @@ func (r *Retry) setDefaults() {
 	}
 }
 
+// policy is r as the shared retry policy.
+func (r Retry) policy() retry.Policy {
+	return retry.Policy{Attempts: r.Attempts, Initial: r.Initial, Max: r.Max, Multiplier: 2}
+}
+
 // do runs fn until it succeeds or the budget is spent, returning the last error. Failures of a
 // store that is down or full (storeerr.Down) do not spend the budget: the step waits for the
 // store to come back, however long it takes, rather than failing persons over an outage.
@@ -46,25 +53,13 @@ func (r Retry) do(ctx context.Context, fn func() error) error { return r.doAlive
 // doAlive is do that calls alive before each wait: the worker shows it is still at it (a hung
 // call does not, so its work goes to another worker after AckWait).
 func (r Retry) doAlive(ctx context.Context, fn func() error, alive func()) error {
-	delay := r.Initial
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = fn()
-		if err != nil && storeerr.Down(err) && ctx.Err() == nil {
-			attempt--
-		} else if err == nil || attempt >= r.Attempts {
-			return err
-		}
-		if alive != nil {
-			alive()
-		}
-		select {
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, r.Max)
-	}
+	return retry.Do(ctx, r.policy(), func(context.Context) error { return fn() },
+		retry.Uncounted(func(err error) bool { return storeerr.Down(err) && ctx.Err() == nil }),
+		retry.OnRetry(func(int, error, time.Duration) {
+			if alive != nil {
+				alive()
+			}
+		}))
 }
 
 // PersonDeletionConfig configures the saga.
@@ -83,9 +78,10 @@ type PersonDeletionConfig struct {
 	// no copy of deleted rows lingers).
 	AfterDeletions func(context.Context)
 	// Targets are the external systems every deletion also deletes the person from, after the
-	// built-in stores; TargetRetry bounds how long each keeps trying (default 8 attempts, 1s
-	// doubling to 30s: about two minutes of outage), TargetConcurrency how many persons'
-	// outcomes are recorded at once (default 16).
+	// built-in stores; TargetRetry bounds how long each keeps trying (default 8 attempts with
+	// jittered waits of up to 1s doubling to 30s: at most 91s of waiting, about 45s on average,
+	// plus the calls), TargetConcurrency how many persons' outcomes are recorded at once
+	// (default 16).
 	Targets           []RemoteTarget
 	TargetRetry       Retry
 	TargetConcurrency int

@@ -12,6 +12,7 @@ import (
 
 	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/retry"
 )
 
 // targetFailure is why one target could not delete one person.
@@ -109,8 +110,8 @@ func (s *PersonDeletionSaga) runTargets(ctx context.Context, ds []events.Deliver
 	}
 }
 
-// deleteFromTarget runs one target for the persons, retrying what it could not delete with
-// backoff, and records each confirmation as it comes. It returns the persons that failed.
+// deleteFromTarget runs one target for the persons, retrying what it could not delete under
+// TargetRetry, and records each confirmation as it comes. It returns the persons that failed.
 func (s *PersonDeletionSaga) deleteFromTarget(ctx context.Context, name string, ids []string, record func(string, any)) map[string]targetFailure {
 	failed := map[string]targetFailure{}
 	var target RemoteTarget
@@ -126,13 +127,16 @@ func (s *PersonDeletionSaga) deleteFromTarget(ctx context.Context, name string, 
 		}
 		return failed
 	}
-	retry := s.cfg.TargetRetry
-	delay := retry.Initial
+	// One call per attempt for the persons still to do; a refusal that is not permanent is tried
+	// again after the shared policy's jittered wait, so the workers of several replicas that
+	// failed together do not hit a recovering target together.
+	attempt := 0
 	remaining := ids
-	for attempt := 1; ; attempt++ {
+	err := retry.Do(ctx, s.cfg.TargetRetry.policy(), func(ctx context.Context) error {
+		attempt++
 		errs := target.DeletePersons(ctx, remaining)
 		if ctx.Err() != nil {
-			return nil // the caller hands everything back
+			return retry.Permanent(ctx.Err())
 		}
 		var again, confirmed []string
 		for _, id := range remaining {
@@ -140,6 +144,7 @@ func (s *PersonDeletionSaga) deleteFromTarget(ctx context.Context, name string, 
 			switch {
 			case err == nil:
 				confirmed = append(confirmed, id)
+				delete(failed, id) // refused before, confirmed now
 			case errors.Is(err, ErrPermanent):
 				failed[id] = targetFailure{target: name, err: err, attempts: attempt}
 			default:
@@ -150,22 +155,18 @@ func (s *PersonDeletionSaga) deleteFromTarget(ctx context.Context, name string, 
 		s.each(ctx, confirmed, func(id string) {
 			record(id, domain.ConfirmTargets{Targets: []string{name}, Attempts: attempt})
 		})
-		if len(again) == 0 || attempt >= retry.Attempts {
-			return failed
-		}
-		for _, id := range again {
-			delete(failed, id)
-		}
-		s.cfg.Logger.Info("target refused; retrying", "target", name, "persons", len(again), "attempt", attempt,
-			"err", errs[again[0]], "retry_in", delay)
-		select {
-		case <-ctx.Done():
+		if len(again) == 0 {
 			return nil
-		case <-time.After(delay):
 		}
-		delay = min(2*delay, retry.Max)
 		remaining = again
+		return fmt.Errorf("%d persons: %w", len(again), errs[again[0]])
+	}, retry.OnRetry(func(attempt int, err error, wait time.Duration) {
+		s.cfg.Logger.Info("target refused; retrying", "target", name, "attempt", attempt, "err", err, "retry_in", wait)
+	}))
+	if err != nil && ctx.Err() != nil {
+		return nil // the caller hands everything back
 	}
+	return failed
 }
 
 // execute records one command on a person, through the log.

@@ -155,14 +155,14 @@ func Do(ctx context.Context, p Policy, op func(context.Context) error, opts ...O
 	}
 }
 
-// sleep waits d, or until ctx ends (then it returns ctx's error).
+// sleep waits d, or until ctx ends; it returns ctx's error if ctx ended by the end of the wait
+// (a zero wait and a done ctx are both ready at once, and select would pick either).
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
 	case <-t.C:
-		return nil
 	}
+	return ctx.Err()
 }

@@ -221,6 +221,18 @@ func TestDoContext(t *testing.T) {
 		require.ErrorIs(t, err, context.Canceled)
 		require.Equal(t, 1, calls)
 	})
+	t.Run("cancelled just before a zero wait: no further call", func(t *testing.T) {
+		t.Parallel()
+		for range 200 { // the timer and ctx race only sometimes: try often
+			ctx, cancel := context.WithCancel(context.Background())
+			p := Policy{Initial: time.Nanosecond, Max: time.Nanosecond, Multiplier: 1}
+			calls := 0
+			err := Do(ctx, p, func(context.Context) error { calls++; return errRefused },
+				OnRetry(func(int, error, time.Duration) { cancel() }))
+			require.ErrorIs(t, err, context.Canceled)
+			require.Equal(t, 1, calls)
+		}
+	})
 	t.Run("op sees the loop's ctx", func(t *testing.T) {
 		t.Parallel()
 		type key struct{}
