@@ -301,9 +301,6 @@ func lastAuditHash(ctx context.Context, tx *sqlx.Tx) (string, error) {
 	return prev, nil
 }
 
-// auditRowsPerInsert keeps one multi-row INSERT under SQLite's bound-parameter limit.
-const auditRowsPerInsert = 60
-
 var auditColumns = []string{"seq", "at", "event_id", "actor", "action", "request_id", "deletion_id",
 	"person_ids", "group_ids", "permission_group_ids", "outcome", "prev_hash", "hash"}
 

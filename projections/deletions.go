@@ -14,8 +14,8 @@ import (
 
 // Deletions projects deletion requests, their items and outcomes, the deleted persons and the
 // groups whose deletion was requested.
-// A replay folds the same events in memory (replay_fold.go): a change to what this writes needs
-// the same change there and a bump of its version (versions.go); TestReplayEqualsLive compares them.
+// A replay applies the log through this same code; a change to what it writes needs a bump of
+// its version (versions.go), so stored tables are rebuilt.
 type Deletions struct{}
 
 var _ Projector = Deletions{}
@@ -79,33 +79,12 @@ func applyDeletion(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 			}
 		}
 		return exec(`UPDATE deletions SET version = ? WHERE deletion_id = ?`, r.Seq, e.DeletionID)
-	case events.PersonDeletionRequested:
-		saga := e.DeletionID
-		if e.Joins != "" {
-			saga = e.Joins
-		}
-		if e.ResumeAt != "" { // an operator's retry: the failed items run again
-			return moveItems(ctx, tx, ItemFailed, ItemPending, `error_code = '', error_message = '', error_step = '', updated_at = ?`,
-				[]any{t}, `person_id = ? AND saga_id = ? AND error_code = ?`, e.PersonID, saga, domain.CodeStepFailed)
-		}
-		return exec(`UPDATE deletion_items SET saga_id = ?, updated_at = ? WHERE deletion_id = ? AND person_id = ? AND state = 'pending'`,
-			saga, t, e.DeletionID, e.PersonID)
 	case events.PersonRemovedFromGroup:
 		if e.DeletionID == "" {
 			return nil
 		}
 		return moveItems(ctx, tx, ItemPending, ItemDeleted, `updated_at = ?`, []any{t},
 			`deletion_id = ? AND person_id = ?`, e.DeletionID, e.PersonID)
-	case events.PersonDeletionFailed:
-		return moveItems(ctx, tx, ItemPending, ItemFailed, `error_code = ?, error_message = ?, error_step = ?, updated_at = ?`,
-			[]any{e.Code, e.Message, e.Step, t}, `person_id = ? AND saga_id = ?`, e.PersonID, e.DeletionID)
-	case events.PersonDeleted:
-		if err := moveItems(ctx, tx, ItemPending, ItemDeleted, `updated_at = ?`, []any{t},
-			`person_id = ? AND saga_id = ?`, e.PersonID, e.DeletionID); err != nil {
-			return err
-		}
-		return exec(`INSERT INTO deleted_persons (person_id, deletion_id, deleted_at, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			e.PersonID, e.DeletionID, t, r.Seq)
 	case events.GroupDeletionRequested:
 		return exec(`INSERT INTO deleted_groups (group_id, deletion_id, requested_at, seq, actor) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			e.GroupID, e.DeletionID, t, r.Seq, r.Actor)
@@ -115,9 +94,6 @@ func applyDeletion(ctx context.Context, tx *sqlx.Tx, r events.Recorded) error {
 			completed_at = ?, version = ? WHERE deletion_id = ?`, t, r.Seq, e.DeletionID)
 	case events.DeletionCancelled:
 		return exec(`UPDATE deletions SET state = 'cancelled', version = ? WHERE deletion_id = ?`, r.Seq, e.DeletionID)
-	case events.PersonDeletionCancelled:
-		return moveItems(ctx, tx, ItemPending, ItemCancelled, `error_code = ?, error_message = ?, updated_at = ?`,
-			[]any{domain.CodeCancelled, itemMessage(domain.CodeCancelled), t}, `person_id = ? AND saga_id = ?`, e.PersonID, e.DeletionID)
 	}
 	return nil
 }

@@ -12,7 +12,6 @@ import (
 
 // Permissions projects permission groups (Sophon permissions). Their bindings are person events
 // and live with the registry, which applies them in order with the other person events.
-// A replay folds the same events in memory (replay_fold.go), as for Registry.
 type Permissions struct{}
 
 var _ Projector = Permissions{}

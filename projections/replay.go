@@ -18,7 +18,10 @@ import (
 )
 
 // Replay: a read model is rebuilt from the log into fresh tables while the live ones keep
-// answering, then swapped in atomically.
+// answering, then swapped in atomically. The fresh tables are written by the projectors the live
+// runner uses (one piece of code per event type), a batch of the log per transaction, so a
+// replay holds one batch in memory however long the log is, and cannot drift from the live
+// model.
 //
 //   - PostgreSQL, every projection: the fresh tables are built in a schema of their own, then one
 //     transaction renames the schemas. Every pool names the read model's schema in its
@@ -48,11 +51,8 @@ type RebuildConfig struct {
 	// Offline means nobody else uses the SQLite read model (erasure replay holds the
 	// data-directory lock): a full rebuild then swaps the file, and closes the runner's database.
 	Offline   bool
-	BatchSize int // events per read from the log, default 4096
-	// FlushEvery is how many events are folded between writes of what is final early (the
-	// audit trail), bounding the memory a replay holds; default 50,000.
-	FlushEvery int
-	Logger     *slog.Logger
+	BatchSize int // events per read from the log and per transaction, default 4096
+	Logger    *slog.Logger
 }
 
 // RebuildSummary is what a rebuild did.
@@ -118,9 +118,6 @@ func (r *Runner) Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildSummary
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 4096
 	}
-	if cfg.FlushEvery <= 0 {
-		cfg.FlushEvery = 50_000
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = r.cfg.Logger
 	}
@@ -152,7 +149,10 @@ func (r *Runner) Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildSummary
 			return sum, err
 		}
 	}
-	n, err := r.bulkLoad(ctx, cfg, f, ps, ds, target)
+	if err := writeVersions(ctx, f.db, ds); err != nil {
+		return sum, err
+	}
+	n, err := f.catchUp(ctx, target)
 	if err != nil {
 		return sum, err
 	}

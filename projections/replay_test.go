@@ -251,7 +251,7 @@ func modelDump(t *testing.T, db *sqlx.DB) map[string][]string {
 
 func rebuildConfig(dialect, dsn string) projections.RebuildConfig {
 	// Small batches and early writes, so that a test log goes through every stage.
-	c := projections.RebuildConfig{Dialect: dialect, BatchSize: 64, FlushEvery: 100, Logger: quiet}
+	c := projections.RebuildConfig{Dialect: dialect, BatchSize: 64, Logger: quiet}
 	if dialect == sqldb.Postgres {
 		c.DatabaseURL = dsn
 	} else {

@@ -1,7 +1,10 @@
 package projections
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -180,21 +183,26 @@ type personRun struct {
 	times          []time.Time
 }
 
-// newPersonRun returns the run's columns; false when an event is not on the subject of the
-// person it names, which the per-event path handles (runs keeps a run's subjects distinct).
-func newPersonRun(run []events.Recorded) (personRun, bool) {
+// errNotOnItsSubject means a person's own event (its creation, deletion request or terminal
+// event) was recorded on another subject, which no version of erasure does: the read model
+// would be wrong to guess where it belongs.
+var errNotOnItsSubject = errors.New("a person's own event is not on its subject")
+
+// newPersonRun returns the columns of a run of persons' own events (runs keeps a run's
+// subjects distinct).
+func newPersonRun(run []events.Recorded) (personRun, error) {
 	pr := personRun{}
 	for _, r := range run {
 		id := personIDOf(r.Data)
 		if r.Aggregate != events.AggregatePerson || r.AggregateID != id {
-			return pr, false
+			return pr, fmt.Errorf("%s of %q on %s.%s: %w", r.Type, id, r.Aggregate, r.AggregateID, errNotOnItsSubject)
 		}
 		pr.ids = append(pr.ids, id)
 		pr.seqs = append(pr.seqs, int64(r.Seq))
 		pr.times = append(pr.times, r.Time)
 		pr.deletions = append(pr.deletions, events.DeletionIDOf(r.Data))
 	}
-	return pr, true
+	return pr, nil
 }
 
 func (pr personRun) touch(ctx context.Context, tx *sqlx.Tx) error {
@@ -271,6 +279,8 @@ func (lr listedRun) deleteFrom(ctx context.Context, tx *sqlx.Tx, table string) e
 // personIDOf is the person a person's own event names ("": not such an event).
 func personIDOf(data any) string {
 	switch e := data.(type) {
+	case events.PersonCreated:
+		return e.PersonID
 	case events.PersonDeletionRequested:
 		return e.PersonID
 	case events.PersonDeleted:
@@ -287,10 +297,16 @@ func personIDOf(data any) string {
 // Each case writes what applyRegistry writes for each of the run's events.
 func registryRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool, error) {
 	switch run[0].Data.(type) {
+	case events.PersonCreated:
+		pr, err := newPersonRun(run)
+		if err != nil {
+			return true, err
+		}
+		return true, createPersons(ctx, tx, pr, run)
 	case events.PersonDeletionRequested:
-		pr, ok := newPersonRun(run)
-		if !ok {
-			return false, nil
+		pr, err := newPersonRun(run)
+		if err != nil {
+			return true, err
 		}
 		// A request that joins a running deletion only moves the person's version.
 		starts := make([]int64, len(run))
@@ -318,15 +334,15 @@ func registryRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool,
 	case events.FacesPurged:
 		return true, newListedRun(run).touch(ctx, tx)
 	case events.PersonDeletionFailed:
-		pr, ok := newPersonRun(run)
-		if !ok {
-			return false, nil
+		pr, err := newPersonRun(run)
+		if err != nil {
+			return true, err
 		}
 		return true, pr.touch(ctx, tx)
 	case events.PersonDeletionCancelled:
-		pr, ok := newPersonRun(run)
-		if !ok {
-			return false, nil
+		pr, err := newPersonRun(run)
+		if err != nil {
+			return true, err
 		}
 		src, args := rowsFrom(tx, textColumn("id", pr.ids), intColumn("seq", pr.seqs), timeColumn("t", pr.times))
 		return true, execSQL(ctx, tx, `UPDATE persons AS p SET state = 'active', deletion_id = '', updated_at = u.t, version = u.seq
@@ -334,9 +350,9 @@ func registryRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool,
 	case events.DeletionBatchStarted, events.DeletionBatchCompleted:
 		return true, nil // no registry change
 	case events.PersonDeleted:
-		pr, ok := newPersonRun(run)
-		if !ok {
-			return false, nil
+		pr, err := newPersonRun(run)
+		if err != nil {
+			return true, err
 		}
 		return true, pr.deleteFrom(ctx, tx, "memberships", "faces", "permission_bindings", "persons")
 	}
@@ -349,28 +365,37 @@ func registryRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool,
 func deletionsRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool, error) {
 	switch run[0].Data.(type) {
 	case events.PersonDeletionRequested:
-		pr, ok := newPersonRun(run)
-		if !ok {
-			return false, nil
+		pr, err := newPersonRun(run)
+		if err != nil {
+			return true, err
 		}
-		sagas := make([]string, len(run))
+		// A new request's items join their saga; an operator's retry (rare) runs the failed items
+		// of its saga again.
+		var started personRun
+		var sagas []string
 		for i, r := range run {
 			e := r.Data.(events.PersonDeletionRequested)
+			saga := cmp.Or(e.Joins, e.DeletionID)
 			if e.ResumeAt != "" {
-				return false, nil // an operator's retry: rare, per event
+				if err := moveItems(ctx, tx, ItemFailed, ItemPending, `error_code = '', error_message = '', error_step = '', updated_at = ?`,
+					[]any{r.Time}, `person_id = ? AND saga_id = ? AND error_code = ?`, e.PersonID, saga, domain.CodeStepFailed); err != nil {
+					return true, err
+				}
+				continue
 			}
-			sagas[i] = e.DeletionID
-			if e.Joins != "" {
-				sagas[i] = e.Joins
-			}
+			started.ids, started.deletions = append(started.ids, pr.ids[i]), append(started.deletions, pr.deletions[i])
+			started.times, sagas = append(started.times, pr.times[i]), append(sagas, saga)
 		}
-		src, args := rowsFrom(tx, textColumn("d", pr.deletions), textColumn("id", pr.ids), textColumn("saga", sagas), timeColumn("t", pr.times))
+		if len(sagas) == 0 {
+			return true, nil
+		}
+		src, args := rowsFrom(tx, textColumn("d", started.deletions), textColumn("id", started.ids), textColumn("saga", sagas), timeColumn("t", started.times))
 		return true, execSQL(ctx, tx, `UPDATE deletion_items AS i SET saga_id = u.saga, updated_at = u.t
 			FROM `+src+` WHERE i.deletion_id = u.d AND i.person_id = u.id AND i.state = 'pending'`, args...)
 	case events.PersonDeleted:
-		pr, ok := newPersonRun(run)
-		if !ok {
-			return false, nil
+		pr, err := newPersonRun(run)
+		if err != nil {
+			return true, err
 		}
 		if err := pr.moveItems(ctx, tx, ItemPending, ItemDeleted, `updated_at = u.t`, nil); err != nil {
 			return true, err
@@ -380,9 +405,9 @@ func deletionsRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool
 		return true, execSQL(ctx, tx, `INSERT INTO deleted_persons (person_id, deletion_id, deleted_at, seq)
 			SELECT u.id, u.d, u.t, u.seq FROM `+src+` WHERE true ON CONFLICT DO NOTHING`, args...)
 	case events.PersonDeletionFailed:
-		pr, ok := newPersonRun(run)
-		if !ok {
-			return false, nil
+		pr, err := newPersonRun(run)
+		if err != nil {
+			return true, err
 		}
 		codes, messages, steps := make([]string, len(run)), make([]string, len(run)), make([]string, len(run))
 		for i, r := range run {
@@ -392,9 +417,9 @@ func deletionsRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool
 		return true, pr.moveItems(ctx, tx, ItemPending, ItemFailed, `error_code = u.code, error_message = u.message, error_step = u.step, updated_at = u.t`,
 			nil, textColumn("code", codes), textColumn("message", messages), textColumn("step", steps))
 	case events.PersonDeletionCancelled:
-		pr, ok := newPersonRun(run)
-		if !ok {
-			return false, nil
+		pr, err := newPersonRun(run)
+		if err != nil {
+			return true, err
 		}
 		return true, pr.moveItems(ctx, tx, ItemPending, ItemCancelled, `error_code = ?, error_message = ?, updated_at = u.t`,
 			[]any{domain.CodeCancelled, itemMessage(domain.CodeCancelled)})
@@ -403,4 +428,65 @@ func deletionsRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool
 		return true, nil // no deletion-table change
 	}
 	return false, nil
+}
+
+// createPersons writes what applyRegistry writes for each PersonCreated of the run: a
+// re-created person starts clean, then its row, memberships, faces and bindings, a statement
+// per table for the whole run.
+func createPersons(ctx context.Context, tx *sqlx.Tx, pr personRun, run []events.Recorded) error {
+	if err := pr.deleteFrom(ctx, tx, "memberships", "faces", "permission_bindings", "persons"); err != nil {
+		return err
+	}
+	names, profiles := make([]string, len(run)), make([]string, len(run))
+	var (
+		member   [2][]string // person, group
+		memberAt []time.Time
+		face     [3][]string // face, person, photo key
+		faceAt   []time.Time
+		bound    [2][]string // person, permission group
+		boundAt  []time.Time
+	)
+	for i, r := range run {
+		e := r.Data.(events.PersonCreated)
+		names[i], profiles[i] = string(e.Name), string(e.Profile)
+		for _, g := range e.GroupIDs {
+			member[0], member[1], memberAt = append(member[0], e.PersonID), append(member[1], g), append(memberAt, r.Time)
+		}
+		for _, f := range e.Faces {
+			face[0], face[1], face[2] = append(face[0], f.FaceID), append(face[1], e.PersonID), append(face[2], f.PhotoKey)
+			faceAt = append(faceAt, r.Time)
+		}
+		for _, g := range e.PermissionGroupIDs {
+			bound[0], bound[1], boundAt = append(bound[0], e.PersonID), append(bound[1], g), append(boundAt, r.Time)
+		}
+	}
+	src, args := rowsFrom(tx, textColumn("id", pr.ids), textColumn("name", names), textColumn("profile", profiles),
+		timeColumn("t", pr.times), intColumn("seq", pr.seqs))
+	// WHERE true: SQLite reads ON after a bare FROM as a join's.
+	if err := execSQL(ctx, tx, `INSERT INTO persons (person_id, name_sealed, profile_sealed, state, deletion_id, created_at, updated_at, version)
+		SELECT u.id, u.name, u.profile, 'active', '', u.t, u.t, u.seq FROM `+src+` WHERE true`, args...); err != nil {
+		return err
+	}
+	if len(memberAt) > 0 {
+		src, args := rowsFrom(tx, textColumn("id", member[0]), textColumn("g", member[1]), timeColumn("t", memberAt))
+		if err := execSQL(ctx, tx, `INSERT INTO memberships (person_id, group_id, added_at)
+			SELECT u.id, u.g, u.t FROM `+src+` WHERE true ON CONFLICT DO NOTHING`, args...); err != nil {
+			return err
+		}
+	}
+	if len(faceAt) > 0 {
+		src, args := rowsFrom(tx, textColumn("f", face[0]), textColumn("id", face[1]), textColumn("k", face[2]), timeColumn("t", faceAt))
+		if err := execSQL(ctx, tx, `INSERT INTO faces (face_id, person_id, photo_key, added_at)
+			SELECT u.f, u.id, u.k, u.t FROM `+src+` WHERE true ON CONFLICT DO NOTHING`, args...); err != nil {
+			return err
+		}
+	}
+	if len(boundAt) > 0 {
+		src, args := rowsFrom(tx, textColumn("id", bound[0]), textColumn("g", bound[1]), timeColumn("t", boundAt))
+		if err := execSQL(ctx, tx, `INSERT INTO permission_bindings (person_id, permission_group_id, bound_at)
+			SELECT u.id, u.g, u.t FROM `+src+` WHERE true ON CONFLICT DO NOTHING`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
