@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/erasure-dev/erasure/internal/retry"
 )
 
 // DefaultRetrySchedule is the wait before each retry of a failed delivery (Standard Webhooks'
@@ -35,7 +37,7 @@ type Config struct {
 	// (default 24h), so receivers can switch without dropping a delivery.
 	RotationOverlap time.Duration
 	// AckWait is how long the intake may hold a log event before JetStream hands it out again
-	// (default 1m); it is far above the intake's own retry budget (about a second).
+	// (default 1m); it is far above the intake's own retry budget (under a second).
 	AckWait time.Duration
 }
 
@@ -45,6 +47,16 @@ const (
 	maxURLLength    = 2048
 	maxRetryAfter   = 24 * time.Hour
 )
+
+// scheduleJitter is how far, as a fraction, a wait of the retry schedule is moved either way: a
+// configured wait is kept as the mean (an operator who wrote 5m expects about five minutes), and
+// a fifth either way still spreads endpoints that failed together over minutes to hours.
+const scheduleJitter = 0.2
+
+// intakeRetry is the intake's retry of a handler that failed (the database is down): four calls,
+// waits of up to 50ms doubling to 500ms (well under a second in all); then the event comes back
+// from JetStream after a second, as often as it takes.
+var intakeRetry = retry.Policy{Attempts: 4, Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond, Multiplier: 2}
 
 func (c *Config) setDefaults() {
 	if c.RetrySchedule == nil {

@@ -91,12 +91,17 @@ func TestRetryTiming(t *testing.T) {
 	require.Zero(t, retryAfter("soon", now))
 	require.InDelta(t, float64(time.Minute), float64(retryAfter(now.Add(time.Minute).UTC().Format(http.TimeFormat), now)), float64(2*time.Second))
 
+	// The schedule's wait, jittered through internal/retry by a fifth either way: within
+	// [4m, 6m], and spread (workers that failed together do not come back together).
 	schedule := []time.Duration{5 * time.Second, 5 * time.Minute}
+	seen := map[time.Duration]bool{}
 	for range 100 {
 		d := retryDelay(schedule, 2, attempt{status: 500})
 		require.GreaterOrEqual(t, d, 4*time.Minute)
 		require.LessOrEqual(t, d, 6*time.Minute)
+		seen[d] = true
 	}
+	require.Greater(t, len(seen), 90, "the waits are not jittered")
 	require.Equal(t, 3*time.Second, retryDelay(schedule, 1, attempt{status: 429, retryAfter: 3 * time.Second}))
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/retry"
 	"github.com/erasure-dev/erasure/internal/wmjs"
 )
 
@@ -114,8 +115,8 @@ func (s *Service) runIntake(ctx context.Context) error {
 	logger := watermill.NewSlogLoggerWithLevelMapping(s.logger.With("worker", "webhooks"), map[slog.Level]slog.Level{
 		slog.LevelInfo: slog.LevelDebug, // Watermill's lifecycle chatter
 	})
-	// A handler error (the database is down) is retried by the Retry middleware first, then the
-	// event comes back after a second, as often as it takes: an outcome is never dropped.
+	// A handler error (the database is down) is retried by s.retrying first, then the event
+	// comes back after a second, as often as it takes: an outcome is never dropped.
 	sub, err := wmjs.New(wmjs.Config{Consumer: cons, Unmarshal: unmarshalLogMsg, NakDelay: wmnats.NewStaticDelay(time.Second),
 		BatchSize: 256, Logger: logger})
 	if err != nil {
@@ -127,14 +128,27 @@ func (s *Service) runIntake(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("webhook intake: %w", err)
 	}
-	router.AddMiddleware(
-		middleware.Recoverer,
-		middleware.CorrelationID,
-		middleware.Retry{MaxRetries: 3, InitialInterval: 50 * time.Millisecond, MaxInterval: 500 * time.Millisecond,
-			Multiplier: 2, Logger: logger}.Middleware,
-	)
+	router.AddMiddleware(middleware.Recoverer, middleware.CorrelationID, s.retrying)
 	router.AddConsumerHandler("queue-webhook-deliveries", intakeTopic, sub, s.handleLogMessage)
 	return router.Run(ctx)
+}
+
+// retrying is the intake's retry middleware: it calls the handler again under intakeRetry, the
+// shared jittered policy, in place of Watermill's Retry middleware (unjittered as configured
+// here, and a second retry implementation).
+func (s *Service) retrying(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		var out []*message.Message
+		err := retry.Do(msg.Context(), intakeRetry, func(context.Context) error {
+			var err error
+			out, err = h(msg)
+			return err
+		}, retry.OnRetry(func(attempt int, err error, wait time.Duration) {
+			s.logger.Warn("webhook intake: handler failed; retrying", "uuid", msg.UUID, "attempt", attempt,
+				"err", err, "retry_in", wait)
+		}))
+		return out, err
+	}
 }
 
 // handleLogMessage queues the deliveries of one log event.

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/erasure-dev/erasure/internal/retry"
 )
 
 // sender makes delivery attempts over HTTP.
@@ -114,11 +115,10 @@ func retryAfter(v string, now time.Time) time.Duration {
 }
 
 // retryDelay is the wait before retry n (1-based): the receiver's Retry-After when it gave one,
-// else the schedule's step, jittered by up to a fifth either way.
+// else the schedule's step, jittered by up to a fifth either way (scheduleJitter).
 func retryDelay(schedule []time.Duration, n int, a attempt) time.Duration {
 	if a.retryAfter > 0 {
 		return a.retryAfter
 	}
-	d := schedule[n-1]
-	return d + time.Duration((rand.Float64()*0.4-0.2)*float64(d))
+	return retry.Around(schedule[n-1], scheduleJitter)
 }
