@@ -24,6 +24,7 @@ import (
 
 	"github.com/erasure-dev/erasure/config"
 	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/retry"
 	"github.com/erasure-dev/erasure/service"
 )
 
@@ -427,34 +428,39 @@ func (l *loadTest) verify(ctx context.Context, info func(string, ...any)) (delet
 	return deleted, lost, duplicated, nil
 }
 
+// loadGetRetry is how long a read is retried while the server answers 429 (its rate limit, which
+// the load itself runs into): up to 100 retries a second or less apart, jittered so that the
+// throttled readers do not all come back in the same instant and get throttled again.
+var loadGetRetry = retry.Policy{Attempts: 101, Initial: time.Second, Max: time.Second, Multiplier: 1}
+
 func (l *loadTest) get(ctx context.Context, path string, out any) error {
-	for attempt := 0; ; attempt++ {
+	errThrottled := errors.New("429 Too Many Requests")
+	return retry.Do(ctx, loadGetRetry, func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, "GET", l.base+path, nil)
 		if err != nil {
-			return err
+			return retry.Permanent(err)
 		}
 		if l.key != "" {
 			req.Header.Set("Authorization", "Bearer "+l.key)
 		}
 		resp, err := l.http.Do(req)
 		if err != nil {
-			return err
+			return retry.Permanent(err)
 		}
 		raw, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err != nil {
-			return err
+			return retry.Permanent(err)
 		}
-		if resp.StatusCode == http.StatusTooManyRequests && attempt < 100 {
-			time.Sleep(time.Second)
-			continue
+		if resp.StatusCode == http.StatusTooManyRequests {
+			return fmt.Errorf("GET %s: %w: %s", path, errThrottled, raw)
 		}
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: HTTP %d: %s", path, resp.StatusCode, raw)
+			return retry.Permanent(fmt.Errorf("GET %s: HTTP %d: %s", path, resp.StatusCode, raw))
 		}
 		if err := json.Unmarshal(raw, out); err != nil {
-			return errors.Join(fmt.Errorf("GET %s", path), err)
+			return retry.Permanent(errors.Join(fmt.Errorf("GET %s", path), err))
 		}
 		return nil
-	}
+	})
 }
