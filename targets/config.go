@@ -76,7 +76,7 @@ func Parse(raw []byte) ([]Spec, error) {
 		return nil, fmt.Errorf("not a valid targets file: %w", err)
 	}
 	if len(f.Targets) == 0 {
-		return nil, errors.New("no targets: the file must list at least one under targets:")
+		return nil, errors.New("no targets: the file must list at least one under `targets`")
 	}
 	seen := map[string]bool{}
 	for i := range f.Targets {

@@ -89,11 +89,10 @@ type SophonExts struct {
 
 // notice is one webhook message: what every interested endpoint gets for one outcome.
 type notice struct {
-	id         string // webhook-id: the event id (with the item's position for one of many)
-	eventType  string
-	seq        uint64
-	body       []byte
-	deletionID string // for deletion.completed: whose callback gets it
+	id        string // webhook-id: the event id (with the item's position for one of many)
+	eventType string
+	seq       uint64
+	body      []byte
 }
 
 func newMessage(id, eventType string, r events.Recorded, data any) (notice, error) {

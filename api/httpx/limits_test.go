@@ -17,8 +17,7 @@ import (
 
 // refusal is what a surface's Refuser was asked to answer.
 type refusal struct {
-	err    error
-	client string
+	err error
 }
 
 // guarded serves an OK handler behind Middleware and Guard with cfg, recording refusals.

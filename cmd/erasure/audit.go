@@ -84,7 +84,7 @@ with --file it checks an exported trail.`)
 		return enc.Encode(out)
 	}
 	var write func(projections.AuditEntry) error
-	flush := func() error { return nil }
+	var flush func() error
 	switch *format {
 	case "jsonl":
 		bw := bufio.NewWriter(stdout)

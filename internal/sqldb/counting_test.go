@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/internal/pgtest"
@@ -85,7 +84,7 @@ func TestExecutedCountsStatements(t *testing.T) {
 			}
 			c = since(func() {
 				require.NoError(t, sqldb.InTx(ctx, db, func(tx *sqlx.Tx) error {
-					st, err := tx.PrepareContext(ctx, pq.CopyIn("counted", "id", "v"))
+					st, err := tx.PrepareContext(ctx, `COPY "counted" ("id", "v") FROM STDIN`)
 					if err != nil {
 						return err
 					}
