@@ -123,7 +123,7 @@ func (o *eventObserver) batch(ctx context.Context, batch []events.Recorded) {
 				if len(o.joined) < maxTracked {
 					o.joined[sagaPerson{e.Joins, e.PersonID}]++
 				}
-			case e.ResumeAt == "" && len(o.requested) < maxTracked:
+			case len(o.requested) < maxTracked: // a retry (ResumeAt) is measured from itself
 				if _, ok := o.requested[r.AggregateID]; !ok {
 					o.requested[r.AggregateID] = r.Time
 				}
