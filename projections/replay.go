@@ -285,17 +285,45 @@ func cmpSeq(a, b uint64) int {
 	return 0
 }
 
-// catchUp applies the log to the fresh model, through its own runner, up to to.
+// catchUp applies the log to the fresh model, through its own runner, up to to. The log is
+// read and decoded on one goroutine while the batch before is applied on another: two cores'
+// worth, with a few batches in memory at most.
 func (f *fresh) catchUp(ctx context.Context, to uint64) (uint64, error) {
 	cp, err := f.runner.Checkpoint(ctx)
 	if err != nil {
 		return 0, err
 	}
-	var n uint64
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		n       uint64
+		batches = make(chan []events.Recorded, 2)
+		applied = make(chan error, 1)
+	)
+	go func() {
+		var err error
+		for batch := range batches {
+			if err == nil {
+				if err = f.runner.applyBatch(ctx, cp, batch, func(last uint64) { cp = last }); err != nil {
+					cancel() // stops the reader
+				}
+			}
+		}
+		applied <- err
+	}()
 	err = ReadLog(ctx, f.runner.log, cp+1, to, f.runner.cfg.BatchSize, func(batch []events.Recorded) error {
 		n += uint64(len(batch))
-		return f.runner.applyBatch(ctx, cp, batch, func(last uint64) { cp = last })
+		select {
+		case batches <- slices.Clone(batch): // Follow reuses its slice
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	})
+	close(batches)
+	if aerr := <-applied; aerr != nil {
+		return n, aerr // the reader's error, if any, is the cancellation it caused
+	}
 	return n, err
 }
 
