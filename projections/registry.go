@@ -121,4 +121,3 @@ func jsonList(ids []string) string {
 func insertFace(exec func(string, ...any) error, personID string, f events.Face, t any) error {
 	return exec(`INSERT INTO faces (face_id, person_id, photo_key, added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, f.FaceID, personID, f.PhotoKey, t)
 }
-
