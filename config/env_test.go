@@ -97,18 +97,23 @@ func TestVariablesMatchCode(t *testing.T) {
 	}
 }
 
-// TestReadmeListsVariables: the README's configuration table names every variable of the table.
-func TestReadmeListsVariables(t *testing.T) {
-	raw, err := os.ReadFile("../README.md")
+// configurationDoc is where the flags and variables are documented for operators; the README
+// links to it.
+const configurationDoc = "../docs/configuration.md"
+
+// TestConfigurationDocListsVariables: the configuration table of docs/configuration.md names every
+// variable of config.Variables, and no variable the table does not have (a stale row).
+func TestConfigurationDocListsVariables(t *testing.T) {
+	raw, err := os.ReadFile(configurationDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(raw)
-	start := strings.Index(readme, "\n## Configuration\n")
+	doc := string(raw)
+	start := strings.Index(doc, "\n## Flags and variables\n")
 	if start < 0 {
-		t.Fatal(`README.md has no "## Configuration" section`)
+		t.Fatalf(`%s has no "## Flags and variables" section`, configurationDoc)
 	}
-	section := readme[start+1:]
+	section := doc[start+1:]
 	if end := strings.Index(section[1:], "\n## "); end >= 0 {
 		section = section[:end+1]
 	}
@@ -116,9 +121,16 @@ func TestReadmeListsVariables(t *testing.T) {
 	for _, name := range envName.FindAllString(section, -1) {
 		listed[name] = true
 	}
+	known := map[string]bool{}
 	for _, v := range Variables {
+		known[v.Name] = true
 		if !listed[v.Name] {
-			t.Errorf("README.md's Configuration section lacks %s (%s)", v.Name, v.Meaning)
+			t.Errorf("%s's Flags and variables section lacks %s (%s)", configurationDoc, v.Name, v.Meaning)
+		}
+	}
+	for name := range listed {
+		if !known[name] {
+			t.Errorf("%s's Flags and variables section documents %s, which config.Variables lacks", configurationDoc, name)
 		}
 	}
 }

@@ -131,7 +131,7 @@ func TestOpenAPIDocument(t *testing.T) {
 }
 
 // TestErrorCodesDocumented checks that every request-level code the surface can answer is in
-// /openapi.json with its status, and that the README's table lists the same codes.
+// /openapi.json with its status, and that docs/api.md's table lists the same codes.
 func TestErrorCodesDocumented(t *testing.T) {
 	documented := map[string]int{}
 	for _, e := range requestErrors {
@@ -156,19 +156,19 @@ func TestErrorCodesDocumented(t *testing.T) {
 		require.Contains(t, answered, code, "%s is documented but never answered", code)
 	}
 
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "api.md"))
 	require.NoError(t, err)
-	section := string(readme)
-	start := strings.Index(section, "### Request-level error codes")
-	require.GreaterOrEqual(t, start, 0, "README lacks the request-level error codes table")
-	section = section[start:]
-	if end := strings.Index(section[4:], "\n#"); end >= 0 {
-		section = section[:end+4]
+	section := string(doc)
+	start := strings.Index(section, "\n## Request-level error codes\n")
+	require.GreaterOrEqual(t, start, 0, "docs/api.md lacks the request-level error codes table")
+	section = section[start+1:]
+	if end := strings.Index(section[1:], "\n#"); end >= 0 {
+		section = section[:end+1]
 	}
-	inReadme := map[string]int{}
+	inDoc := map[string]int{}
 	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Z_]+)` \\| (\\d{3}) \\|").FindAllStringSubmatch(section, -1) {
 		status, _ := strconv.Atoi(m[2])
-		inReadme[m[1]] = status
+		inDoc[m[1]] = status
 	}
-	require.Equal(t, documented, inReadme, "README's request-level error codes (right) differ from openapi.go's requestErrors (left)")
+	require.Equal(t, documented, inDoc, "docs/api.md's request-level error codes (right) differ from openapi.go's requestErrors (left)")
 }

@@ -57,8 +57,9 @@ func must(t *testing.T, r result, code int, what string) result {
 	return r
 }
 
-// TestAuditorSession is the README's auditor session: export a deletion request's audit trail,
-// verify it, fetch and verify its receipt offline; then an offline replay of the read model.
+// TestAuditorSession is the auditor's session of docs/operations.md: export a deletion request's
+// audit trail, verify it, fetch and verify its receipt offline; then an offline replay of the read
+// model.
 func TestAuditorSession(t *testing.T) {
 	t.Parallel()
 	dir, work := t.TempDir(), t.TempDir()
