@@ -3,73 +3,76 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
 
-// TestBench runs `erasure bench` end to end on a few persons (the published run is 20,000): its
-// last line has every figure, the cost counts of issue 16 among them, each in a sane range.
-func TestBench(t *testing.T) {
-	for _, v := range []string{"ERASURE_API_KEYS", "ERASURE_API_KEY", "NATS_URL", "DATABASE_URL"} {
-		t.Setenv(v, "") // embedded NATS and SQLite in a fresh directory, whatever the environment says
-	}
-	var stdout, stderr bytes.Buffer
-	code := run([]string{"bench", "--persons", "200", "--data", t.TempDir(), "--log-level", "warn"}, &stdout, &stderr)
-	require.Zero(t, code, "stderr:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	last := lines[len(lines)-1]
-	var fields map[string]any
-	require.NoError(t, json.Unmarshal([]byte(last), &fields), last)
-	for _, f := range []string{"persons", "seconds", "persons_per_s", "p50_ms", "p99_ms", "floor_seconds", "ratio", "peak_rss_mb",
-		"cpu_ms_per_person", "events_per_person", "deliveries_per_person", "sql_statements_per_person", "allocs_per_person",
-		"gc_cpu_ms_per_person", "replay_events_per_s", "replay_persons_per_s"} {
-		require.Contains(t, fields, f, last)
-	}
-	var res benchResult
-	require.NoError(t, json.Unmarshal([]byte(last), &res))
-	require.Equal(t, 200, res.Persons)
-	require.Positive(t, res.PersonsPerS)
-	require.Positive(t, res.CPUmsPerPerson)
-	require.GreaterOrEqual(t, res.EventsPerPerson, 2.0, "a request and a terminal event per person at the least")
-	require.LessOrEqual(t, res.EventsPerPerson, 20.0)
-	require.Greater(t, res.DeliveriesPerPerson, res.EventsPerPerson, "each event reaches the projection and some consumer besides")
-	require.Contains(t, res.DeliveriesByConsumer, "person-deletion-saga")
-	require.Contains(t, res.DeliveriesByConsumer, "followers")
-	require.Positive(t, res.SQLStatementsPerPerson)
-	require.Positive(t, res.SQLTransactionsPerPerson)
-	require.Positive(t, res.AllocsPerPerson)
-	require.GreaterOrEqual(t, res.GCCPUmsPerPerson, 0.0)
-	require.Equal(t, 200, res.ReplayPersons, "every person of the log was replayed")
-	require.Positive(t, res.ReplayPersonsPerS)
-	require.Positive(t, res.ReplayEventsPerS)
-}
-
-// TestBenchSingle runs `erasure bench --single 5`: five persons deleted one by one through the
-// Tencent SDK, each call timed, and each person gone from the registry when its call answered.
-func TestBenchSingle(t *testing.T) {
+// TestBenchCommand runs each of `erasure bench`'s modes on a tiny size through the command
+// line (package bench tests the measurements themselves): the flags reach the harness, the last
+// line of stdout is the result's JSON, and a bad flag value exits 2 before anything runs.
+func TestBenchCommand(t *testing.T) {
 	for _, v := range []string{"ERASURE_API_KEYS", "ERASURE_API_KEY", "NATS_URL", "DATABASE_URL",
 		"ERASURE_TENCENT_SECRET_ID", "ERASURE_TENCENT_SECRET_KEY", "ERASURE_TENCENT_RATE", "ERASURE_TENCENT_BURST"} {
-		t.Setenv(v, "") // embedded NATS and SQLite, the bench's own credential, whatever the environment says
+		t.Setenv(v, "") // embedded NATS and SQLite in a fresh directory, whatever the environment says
 	}
-	var stdout, stderr bytes.Buffer
-	code := run([]string{"bench", "--single", "5", "--data", t.TempDir(), "--log-level", "warn"}, &stdout, &stderr)
-	require.Zero(t, code, "stderr:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	last := lines[len(lines)-1]
-	var res singleResult
-	require.NoError(t, json.Unmarshal([]byte(last), &res), last)
-	require.Equal(t, 5, res.Persons, last)
-	require.Equal(t, 5, res.GoneAtAnswer, "every person is deleted once its DeletePerson answered: %s", last)
-	require.Equal(t, "deletion_terminal", res.AnswersWhen)
-	require.Equal(t, "embedded-nats+sqlite", res.Mode)
-	require.Positive(t, res.P50ms, last)
-	require.GreaterOrEqual(t, res.P99ms, res.P50ms, last)
-	require.GreaterOrEqual(t, res.MaxMs, res.P99ms, last)
+	profile := filepath.Join(t.TempDir(), "cpu.prof")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want map[string]any // fields of the last line, as JSON decodes them
+		code int
+		err  string // in stderr when code is not 0
+	}{
+		{"deletion", []string{"--persons", "20", "--faces", "1", "--photos", "1", "--permission-groups", "1", "--cpuprofile", profile},
+			map[string]any{"persons": 20.0, "faces": 1.0, "photos": 1.0, "permission_groups": 1.0, "mode": "embedded-nats+sqlite", "replay_persons": 20.0}, 0, ""},
+		{"single", []string{"--single", "2"},
+			map[string]any{"single_persons": 2.0, "gone_at_answer": 2.0, "answers_when": "deletion_terminal", "mode": "embedded-nats+sqlite"}, 0, ""},
+		{"intake", []string{"--intake", "50"}, map[string]any{"ids": 50.0}, 0, ""},
+		{"load", []string{"--load", "--clients", "2", "--duration", "1s"},
+			map[string]any{"clients": 2.0, "ok": true, "mode": "in-process embedded-nats+sqlite", "lost": 0.0, "errors_5xx": 0.0}, 0, ""},
+		{"faces out of range", []string{"--faces", "6"}, nil, exitFailed, "erasure bench: --faces must be 0..5"},
+		{"load without clients", []string{"--load", "--clients", "0"}, nil, exitFailed, "--clients, --duration and --ids-per-deletion must be positive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"bench", "--data", t.TempDir(), "--log-level", "warn"}, tc.args...)
+			code := run(args, &stdout, &stderr)
+			require.Equal(t, tc.code, code, "stderr:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
+			if tc.code != 0 {
+				require.Contains(t, stderr.String(), tc.err)
+				require.Empty(t, stdout.String())
+				return
+			}
+			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+			last := lines[len(lines)-1]
+			var fields map[string]any
+			require.NoError(t, json.Unmarshal([]byte(last), &fields), last)
+			for k, v := range tc.want {
+				require.Equal(t, v, fields[k], "%s in %s", k, last)
+			}
+		})
+	}
+	fi, err := os.Stat(profile)
+	require.NoError(t, err, "--cpuprofile wrote no file")
+	require.Positive(t, fi.Size())
+}
 
-	stdout.Reset()
-	stderr.Reset()
-	require.Zero(t, run([]string{"bench", "--help"}, &stdout, &stderr))
-	require.Contains(t, stdout.String()+stderr.String(), "--single int")
+// TestBenchHelp: bench's two help texts name their modes' flags (help_test.go checks the
+// environment and the dashes).
+func TestBenchHelp(t *testing.T) {
+	t.Parallel()
+	for args, flags := range map[string][]string{
+		"bench --help":        {"--persons int", "--faces int", "--photos int", "--permission-groups int", "--keep", "--cpuprofile string", "--intake int", "--single int"},
+		"bench --load --help": {"--load", "--clients int", "--duration duration", "--server string", "--ids-per-deletion int"},
+	} {
+		var stdout, stderr bytes.Buffer
+		require.Zero(t, run(strings.Fields(args), &stdout, &stderr), args)
+		for _, f := range flags {
+			require.Contains(t, stdout.String()+stderr.String(), "  "+f, args)
+		}
+	}
 }

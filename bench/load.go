@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -6,40 +6,51 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"net"
+	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
-	"os/signal"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/erasure-dev/erasure/config"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/retry"
-	"github.com/erasure-dev/erasure/service"
 )
 
-// wantsLoad reports whether bench was asked for the load test (--load).
-func wantsLoad(args []string) bool {
-	for _, a := range args {
-		if a == "--load" || a == "-load" || a == "--load=true" || a == "-load=true" {
-			return true
-		}
-	}
-	return false
+// LoadOptions configure Load. The fields are `erasure bench --load`'s flags.
+type LoadOptions struct {
+	// Server is the base URL of the server under load (http://127.0.0.1:8080).
+	Server string
+	// APIKey is sent as a bearer token when set.
+	APIKey string
+	// Clients run concurrently for Duration.
+	Clients  int
+	Duration time.Duration
+	// IDsPerDeletion is how many persons each deletion request names (at most).
+	IDsPerDeletion int
+	// Mode is reported as is in LoadResult.Mode (where the server runs).
+	Mode string
+	// Logger reports progress every few seconds; nil discards it.
+	Logger *slog.Logger
 }
 
-// loadResult is the last line `erasure bench --load` prints.
-type loadResult struct {
+// Validate says which flag to change. It does not look at Server, which a caller that starts
+// its own server knows only later; Load does.
+func (o LoadOptions) Validate() error {
+	if o.Clients < 1 || o.Duration <= 0 || o.IDsPerDeletion < 1 {
+		return errors.New("--clients, --duration and --ids-per-deletion must be positive")
+	}
+	return nil
+}
+
+// LoadResult is the last line `erasure bench --load` prints. Its JSON names are a contract, as
+// DeletionResult's are.
+type LoadResult struct {
 	Mode            string                `json:"mode"`
 	Clients         int                   `json:"clients"`
 	DurationSeconds float64               `json:"duration_seconds"`
@@ -57,105 +68,56 @@ type loadResult struct {
 	Lost            int                   `json:"lost"`
 	Duplicated      int                   `json:"duplicated"`
 	DrainSeconds    float64               `json:"drain_seconds"`
-	Routes          map[string]routeStats `json:"routes"`
+	Routes          map[string]RouteStats `json:"routes"`
 	OK              bool                  `json:"ok"`
 }
 
-type routeStats struct {
+// Err is nil when the run was clean (OK), and otherwise counts what was not: the load test's
+// answer "no".
+func (r LoadResult) Err() error {
+	if r.OK {
+		return nil
+	}
+	return fmt.Errorf("load: %d 5xx, %d lost, %d duplicated, %d unexpected answers, %d transport errors",
+		r.Errors5xx, r.Lost, r.Duplicated, r.Unexpected, r.TransportErrors)
+}
+
+// RouteStats are one route's request count and latencies.
+type RouteStats struct {
 	Count int     `json:"count"`
 	P50ms float64 `json:"p50_ms"`
 	P99ms float64 `json:"p99_ms"`
 	Maxms float64 `json:"max_ms"`
 }
 
-// loadCmd runs `erasure bench --load`: many concurrent clients mix creates, deletions and status
-// reads against a server for a while, then every accepted deletion is followed to its end and
-// checked: each person it named deleted exactly once, none lost.
-func loadCmd(args []string, stdout, stderr io.Writer) error {
-	var load bool
-	var clients, perDeletion int
-	var duration time.Duration
-	var server string
-	cfg, err := parse("bench --load", "Load test: --clients concurrent clients create persons (with a photo and a permission group),\n"+
-		"delete them a few at a time and read statuses for --duration, against --server or an in-process server\n"+
-		"(embedded, or NATS_URL/DATABASE_URL). Then it waits for every accepted deletion and checks that each\n"+
-		"person was deleted exactly once. Prints one JSON line last; exit 1 on any 5xx, lost or duplicated outcome.",
-		args, stderr, func(c *config.Config, fs *flag.FlagSet) {
-			c.StoreFlags(fs)
-			fs.BoolVar(&load, "load", false, "run the load test (this mode)")
-			fs.IntVar(&clients, "clients", 200, "concurrent clients")
-			fs.DurationVar(&duration, "duration", 60*time.Second, "how long the clients run")
-			fs.StringVar(&server, "server", "", "URL of a running server (default: an in-process server on a fresh --data)")
-			fs.IntVar(&perDeletion, "ids-per-deletion", 5, "persons each deletion request names")
-			c.DataDir = tempDataDir
-		})
-	if err != nil {
-		return err
+// Load runs the load test against opts.Server: opts.Clients concurrent clients mix creates (with
+// a photo and a permission group), deletions of a few of their persons at a time and status reads
+// for opts.Duration; then every accepted deletion is followed to its end and checked: each person
+// it named deleted exactly once, none lost. A run that found a 5xx, a lost or duplicated outcome,
+// an unexpected answer or a transport error returns its result with OK false (see Err), not an
+// error; an error means the test could not run to its end.
+func Load(ctx context.Context, opts LoadOptions) (LoadResult, error) {
+	if err := opts.Validate(); err != nil {
+		return LoadResult{}, err
 	}
-	if clients < 1 || duration <= 0 || perDeletion < 1 {
-		return fmt.Errorf("--clients, --duration and --ids-per-deletion must be positive")
+	if opts.Server == "" {
+		return LoadResult{}, errors.New("bench --load: no server URL to load")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	logger := cfg.Logger()
-	key := os.Getenv("ERASURE_API_KEY")
-	where := "server"
-	if server == "" {
-		if cfg.DataDir == tempDataDir {
-			if cfg.DataDir, err = os.MkdirTemp("", "erasure-load-"); err != nil {
-				return err
-			}
-			defer os.RemoveAll(cfg.DataDir)
-		}
-		cfg.HTTPAddr = "127.0.0.1:0"
-		if key == "" {
-			if keys, _ := cfg.Keys(); len(keys) > 0 {
-				key = keys[0].Key
-			}
-		}
-		svc, err := service.Open(ctx, cfg, logger)
-		if err != nil {
-			return err
-		}
-		defer svc.Close()
-		if err := svc.WaitCaughtUp(ctx); err != nil {
-			return err
-		}
-		ln, err := net.Listen("tcp", cfg.HTTPAddr)
-		if err != nil {
-			return err
-		}
-		serveCtx, stopServing := context.WithCancel(context.Background())
-		served := make(chan error, 1)
-		go func() { served <- svc.ServeListener(serveCtx, ln) }()
-		defer func() { stopServing(); <-served }()
-		server = "http://" + ln.Addr().String()
-		where = "in-process " + mode(cfg)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	l := &loadTest{base: strings.TrimRight(server, "/"), key: key, run: events.NewID()[:8], perDeletion: perDeletion,
-		photo: base64.StdEncoding.EncodeToString(benchPhoto()),
+	l := &loadTest{base: strings.TrimRight(opts.Server, "/"), key: opts.APIKey, run: events.NewID()[:8], perDeletion: opts.IDsPerDeletion,
+		photo: base64.StdEncoding.EncodeToString(Photo()),
 		http: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{
-			MaxIdleConns: 2 * clients, MaxIdleConnsPerHost: 2 * clients, IdleConnTimeout: time.Minute}},
+			MaxIdleConns: 2 * opts.Clients, MaxIdleConnsPerHost: 2 * opts.Clients, IdleConnTimeout: time.Minute}},
 		latencies: map[string][]time.Duration{}, status: map[string]int{}}
-	res, err := l.drive(ctx, clients, duration, logger.Info)
-	if err != nil {
-		return err
-	}
-	res.Mode = where
-	line, err := json.Marshal(res)
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintln(stdout, string(line)); err != nil {
-		return err
-	}
-	if !res.OK {
-		return no(fmt.Errorf("load: %d 5xx, %d lost, %d duplicated, %d unexpected answers, %d transport errors",
-			res.Errors5xx, res.Lost, res.Duplicated, res.Unexpected, res.TransportErrors))
-	}
-	return nil
+	defer l.http.CloseIdleConnections()
+	res, err := l.drive(ctx, opts.Clients, opts.Duration, opts.Logger.Info)
+	res.Mode = opts.Mode
+	return res, err
 }
 
+// loadTest is one load run: what its clients share, and the counts they add to under mu.
 type loadTest struct {
 	base, key, run, photo string
 	perDeletion           int
@@ -173,6 +135,7 @@ type loadTest struct {
 	reads      int
 }
 
+// loadDeletion is an accepted deletion request and the persons it named.
 type loadDeletion struct {
 	id      string
 	persons []string
@@ -284,8 +247,8 @@ func (l *loadTest) requestDeletion(ctx context.Context, persons []string) (strin
 	return out.DeletionID, true
 }
 
-func (l *loadTest) drive(ctx context.Context, clients int, duration time.Duration, info func(string, ...any)) (loadResult, error) {
-	res := loadResult{Clients: clients}
+func (l *loadTest) drive(ctx context.Context, clients int, duration time.Duration, info func(string, ...any)) (LoadResult, error) {
+	res := LoadResult{Clients: clients}
 	start := time.Now()
 	end := start.Add(duration)
 	var wg sync.WaitGroup
@@ -338,10 +301,10 @@ func (l *loadTest) drive(ctx context.Context, clients int, duration time.Duratio
 	// Every person created was named by a deletion: those not deleted are lost.
 	res.PersonsDeleted, res.Lost, res.Duplicated = deleted, max(lost, l.creates-deleted), dup
 	res.Status, res.Errors5xx, res.RateLimited, res.Unexpected, res.TransportErrors = l.status, l.c5xx, l.c429, l.unexpected, l.transport
-	res.Routes = map[string]routeStats{}
+	res.Routes = map[string]RouteStats{}
 	for route, ds := range l.latencies {
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-		res.Routes[route] = routeStats{Count: len(ds), P50ms: percentileMS(ds, 0.50), P99ms: percentileMS(ds, 0.99),
+		res.Routes[route] = RouteStats{Count: len(ds), P50ms: percentileMS(ds, 0.50), P99ms: percentileMS(ds, 0.99),
 			Maxms: float64(ds[len(ds)-1].Microseconds()) / 1000}
 	}
 	res.OK = res.Errors5xx == 0 && res.Lost == 0 && res.Duplicated == 0 && res.Unexpected == 0 && res.TransportErrors == 0

@@ -1,11 +1,10 @@
-package main
+package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -21,8 +20,9 @@ import (
 	"github.com/erasure-dev/erasure/service"
 )
 
-// singleResult is the last line of `erasure bench --single N`.
-type singleResult struct {
+// SingleResult is the last line of `erasure bench --single N`. Its JSON names are a contract,
+// as DeletionResult's are.
+type SingleResult struct {
 	Persons int     `json:"single_persons"`
 	P50ms   float64 `json:"p50_ms"`
 	P99ms   float64 `json:"p99_ms"`
@@ -38,29 +38,54 @@ type singleResult struct {
 	SeedSeconds  float64 `json:"seed_seconds"`
 }
 
-// singleConfig gives the bench's in-process server a Tencent credential of its own, for the
-// SDK client to sign with, and lifts the per-action token bucket: at Tencent's default 50/s,
-// back-to-back calls faster than 20 ms would measure RequestLimitExceeded, not the deletion.
-func singleConfig(cfg *config.Config) {
+// SingleOptions configure Single.
+type SingleOptions struct {
+	// Population is seeded first; each of its persons is then deleted with one call.
+	Population
+	// Mode is reported as is in SingleResult.Mode: see Mode.
+	Mode string
+	// SecretID and SecretKey are the Tencent credential the SDK client signs with: the
+	// service's (config.Config.TencentSecretID and TencentSecretKey; see ConfigureSingle).
+	SecretID, SecretKey string
+	// Logger reports seeding progress; nil discards it.
+	Logger *slog.Logger
+}
+
+// ConfigureSingle prepares cfg, before the service is opened on it, for Single: a Tencent
+// credential of its own for the SDK client to sign with, and no per-action token bucket to
+// speak of: at Tencent's default 50/s, back-to-back calls faster than 20 ms would measure
+// RequestLimitExceeded, not the deletion.
+func ConfigureSingle(cfg *config.Config) {
 	cfg.TencentSecretID, cfg.TencentSecretKey = "AKIDerasureBench"+events.NewID()[:8], events.NewID()
 	cfg.TencentRate, cfg.TencentBurst = 1e6, 1e6
 }
 
-// singleBench seeds n persons as the bulk bench does, then deletes them one at a time through
-// the official Tencent SDK over a loopback listener, on an otherwise idle server.
-func singleBench(ctx context.Context, svc *service.Service, cfg config.Config, n, faces, photos, perms int, stdout io.Writer) error {
-	run := events.NewID()[:8] // fresh IDs, so a kept --data can run again
+// Single seeds opts.Population as Deletion does, then deletes its persons one at a time through
+// the official Tencent SDK over a loopback listener, on an otherwise idle server, and reports
+// each call's latency as the SDK's caller sees it. After each answer it checks that the person
+// is gone from the registry (GoneAtAnswer).
+func Single(ctx context.Context, svc *service.Service, opts SingleOptions) (SingleResult, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := opts.Validate(); err != nil {
+		return SingleResult{}, err
+	}
+	if opts.SecretID == "" || opts.SecretKey == "" {
+		return SingleResult{}, errors.New("bench --single needs the service's Tencent credential (ConfigureSingle)")
+	}
+	run := events.NewID()[:8] // fresh IDs, so a kept data directory can run again
 	meta := events.Meta{CorrelationID: "bench-" + run, Actor: "bench"}
 	start := time.Now()
-	ids, err := benchSeed(ctx, svc, cfg.Logger(), meta, run, n, faces, photos, perms)
+	ids, err := seed(ctx, svc, opts.Logger, meta, run, opts.Population)
 	if err != nil {
-		return err
+		return SingleResult{}, fmt.Errorf("seed: %w", err)
 	}
-	res := singleResult{Persons: n, Mode: mode(cfg), AnswersWhen: "deletion_terminal", SeedSeconds: time.Since(start).Seconds()}
+	res := SingleResult{Persons: opts.Persons, Mode: opts.Mode, AnswersWhen: "deletion_terminal", SeedSeconds: time.Since(start).Seconds()}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return res, fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
@@ -72,14 +97,14 @@ func singleBench(ctx context.Context, svc *service.Service, cfg config.Config, n
 	cpf.HttpProfile.Scheme = "HTTP"
 	cpf.HttpProfile.ReqMethod = "POST"
 	cpf.HttpProfile.ReqTimeout = 60 // above the surface's 30 s wait, so a slow deletion answers, not times out
-	client, err := iai.NewClient(common.NewCredential(cfg.TencentSecretID, cfg.TencentSecretKey), "", cpf)
+	client, err := iai.NewClient(common.NewCredential(opts.SecretID, opts.SecretKey), "", cpf)
 	if err != nil {
-		return err
+		return res, fmt.Errorf("new Tencent SDK client: %w", err)
 	}
-	lat := make([]time.Duration, 0, n)
+	lat := make([]time.Duration, 0, len(ids))
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
-			return err
+			return res, err
 		}
 		req := iai.NewDeletePersonRequest()
 		req.PersonId = &id
@@ -87,22 +112,17 @@ func singleBench(ctx context.Context, svc *service.Service, cfg config.Config, n
 		_, err := client.DeletePerson(req)
 		lat = append(lat, time.Since(t0))
 		if err != nil {
-			return fmt.Errorf("DeletePerson %s: %w", id, err)
+			return res, fmt.Errorf("DeletePerson %s: %w", id, err)
 		}
 		if gone, err := personGone(ctx, svc, id); err != nil {
-			return err
+			return res, err
 		} else if gone {
 			res.GoneAtAnswer++
 		}
 	}
-	res.P50ms, res.P99ms = percentileMS(lat, 0.50), percentileMS(lat, 0.99)
 	res.MaxMs = float64(slices.Max(lat).Microseconds()) / 1000
-	line, err := json.Marshal(res)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(stdout, string(line))
-	return err
+	res.P50ms, res.P99ms = percentileMS(lat, 0.50), percentileMS(lat, 0.99)
+	return res, nil
 }
 
 // personGone tells whether the registry holds id as deleted with nothing left bound to it.
@@ -112,7 +132,7 @@ func personGone(ctx context.Context, svc *service.Service, id string) (bool, err
 		return true, nil
 	}
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("person %s: %w", id, err)
 	}
 	return p.State == string(domain.StatusDeleted) && len(p.FaceIDs)+len(p.GroupIDs)+len(p.PermissionGroupIDs) == 0, nil
 }
