@@ -320,6 +320,36 @@ func TestReplayEqualsLive(t *testing.T) {
 	})
 }
 
+// TestReplayEqualsLiveAtScale replays a long log (20,000 persons under ERASURE_SOAK, as CI
+// runs it: every kind of event of TestReplayEqualsLive's log, about 110,000 events) and
+// requires the model the live runner built in small batches, byte for byte.
+func TestReplayEqualsLiveAtScale(t *testing.T) {
+	t.Parallel()
+	n := 1000
+	if os.Getenv("ERASURE_SOAK") != "" {
+		n = 20_000
+	}
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		s := newStore(t)
+		dsn := newDSN(t, dialect)
+		live := openDBs(t, dialect, dsn)
+		w := newWriter(s)
+		last := w.appendRounds(t, busyLog(n)...)
+		r := allRunner(t, live.ReadModel, s, 200)
+		r.waitFor(t, last)
+		before := modelDump(t, live.ReadModel)
+		require.Len(t, before["audit_log"], len(w.seqs))
+
+		c := rebuildConfig(dialect, dsn)
+		c.BatchSize = 4096
+		sum, err := r.Rebuild(context.Background(), c)
+		require.NoError(t, err)
+		require.Equal(t, uint64(len(w.seqs)), sum.Events)
+		t.Logf("%s: %d persons, %d events replayed in %.1fs", dialect, n, sum.Events, sum.Seconds)
+		require.Equal(t, before, modelDump(t, live.ReadModel))
+	})
+}
+
 // requireNoReplayLeftovers checks that no fresh or replaced schema or file stays behind.
 func requireNoReplayLeftovers(t *testing.T, dialect, dsn string) {
 	t.Helper()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -242,6 +243,47 @@ func (w *writer) tryAppend(steps ...step) (uint64, error) {
 		w.seqs = append(w.seqs, seq)
 	}
 	return w.seqs[len(w.seqs)-1], nil
+}
+
+// appendRounds is append for long logs: steps go out asynchronously in rounds of distinct
+// subjects (a subject's events stay in order, each with its expected sequence), a round of at
+// most 2,000 at a time.
+func (w *writer) appendRounds(t *testing.T, steps ...step) uint64 {
+	t.Helper()
+	ctx := context.Background()
+	var (
+		round []events.Pending
+		keys  []string
+		inRnd = map[string]bool{}
+	)
+	flush := func() {
+		seqs, errs := w.s.AppendAsync(ctx, round)
+		for i, err := range errs {
+			require.NoError(t, err)
+			w.last[keys[i]] = seqs[i]
+			w.seqs = append(w.seqs, seqs[i])
+		}
+		round, keys = round[:0], keys[:0]
+		clear(inRnd)
+	}
+	for _, st := range steps {
+		key := st.agg + "/" + st.id
+		if inRnd[key] || len(round) == 2000 {
+			flush()
+		}
+		at := base.Add(time.Duration(w.next) * time.Second)
+		w.next++
+		data, actor := st.data, "test"
+		if a, ok := data.(actedBy); ok {
+			data, actor = a.data, a.actor
+		}
+		e, err := events.New(st.agg, st.id, data, events.Meta{CorrelationID: "req", Actor: actor, Time: at})
+		require.NoError(t, err)
+		round, keys, inRnd[key] = append(round, events.Pending{Expected: w.last[key], Event: e}), append(keys, key), true
+		w.times[key] = at
+	}
+	flush()
+	return slices.Max(w.seqs)
 }
 
 type personRow struct {
