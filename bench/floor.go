@@ -45,7 +45,11 @@ func sqlFloor(ctx context.Context, svc *service.Service, p Population) (float64,
 			_, _ = db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+t)
 		}
 	}()
-	const perInsert = 200 // persons a multi-row INSERT
+	// Persons a multi-row INSERT: 200, fewer when each brings many bound parameters, so that no
+	// statement passes SQLite's limit of 32,766 (PostgreSQL's is 65,535): 100 permission groups
+	// are 200 parameters a person.
+	const maxParams = 32766
+	perInsert := min(200, maxParams/max(2, 3*p.Faces, 2*p.PermissionGroups))
 	err := sqldb.InTx(ctx, db, func(tx *sqlx.Tx) error {
 		for from := 0; from < p.Persons; from += perInsert {
 			var pr, f, b []string
