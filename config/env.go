@@ -8,7 +8,7 @@ import (
 )
 
 // Variable is one environment variable erasure reads: the one source for every command's
-// --help and checked against the code and the README's configuration table (env_test.go).
+// --help and checked against the code and the table in docs/configuration.md (env_test.go).
 type Variable struct {
 	Name     string
 	Default  string   // as the help prints it; "" when unset means off or none

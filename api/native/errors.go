@@ -11,7 +11,7 @@ import (
 	"github.com/erasure-dev/erasure/webhooks"
 )
 
-// errorCode is one row of the native API's error table (also in the README).
+// errorCode is one row of the native API's error table (also in docs/api.md).
 type errorCode struct {
 	err    error
 	status int

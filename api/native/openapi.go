@@ -9,9 +9,9 @@ import (
 	"sync"
 )
 
-// requestErrors documents every request-level error code of the native API: the README's table
+// requestErrors documents every request-level error code of the native API: docs/api.md's table
 // and /openapi.json list the same rows (TestErrorCodesDocumented checks them against errorTable
-// and the README).
+// and docs/api.md).
 var requestErrors = []struct {
 	Code   string `json:"code"`
 	Status int    `json:"status"`
