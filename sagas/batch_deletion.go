@@ -63,19 +63,17 @@ func (s *BatchDeletionSaga) Run(ctx context.Context) error {
 		})
 }
 
-// batchStep returns the step a batch event triggers; StepDeletePerson ends the batch.
+// batchStep returns the step a batch event triggers (the step table, steps.go);
+// StepDeletePerson ends the batch.
 func batchStep(data any) (domain.Step, bool) {
-	switch data.(type) {
-	case events.DeletionBatchStarted:
-		return domain.StepUnbindPermissions, true
-	case events.PermissionGroupsUnbound:
-		return domain.StepPurgeFaces, true
-	case events.FacesPurged:
-		return domain.StepPurgePhotos, true
-	case events.PhotosPurged:
-		return domain.StepDeletePerson, true
+	if is[events.DeletionBatchStarted](data) {
+		return steps[0].step, true
 	}
-	return "", false
+	if is[events.DeletionBatchCompleted](data) {
+		return "", false
+	}
+	d, ok := nextStep(data)
+	return d.step, ok
 }
 
 // batchRun is one delivery's work: the batch as it started and the persons still in it.
@@ -243,7 +241,7 @@ func (s *BatchDeletionSaga) effect(ctx context.Context, b batchRun, step domain.
 	if len(b.persons) == 0 {
 		return nil
 	}
-	call := func(ids []string) error { return remove(ctx, s.target, s.keys, step, ids) }
+	call := func(ids []string) error { return remove(ctx, ports{s.target, s.keys}, s.cfg.ObserveStep, step, ids) }
 	// Each retry, and each person tried alone, shows the step is alive (InProgress); a call
 	// that hangs does not, so its step goes to another worker after AckWait.
 	alive := func() { _ = b.d.Msg.InProgress() }
@@ -265,41 +263,23 @@ func (s *BatchDeletionSaga) effect(ctx context.Context, b batchRun, step domain.
 // record appends the step's record, listing the persons that go on, atomically with the
 // failures of those split out.
 func (s *BatchDeletionSaga) record(ctx context.Context, b batchRun, step domain.Step, failed map[string]error) error {
+	def, ok := stepDefOf(step)
+	if !ok || def.record == nil {
+		return fmt.Errorf("batch step %q has no record", step)
+	}
 	byID := make(map[string]events.BatchPerson, len(b.started.Persons))
 	for _, p := range b.started.Persons {
 		byID[p.PersonID] = p
 	}
-	var goOn []string
+	var goOn []events.BatchPerson
 	for _, id := range b.persons {
 		if _, ok := failed[id]; !ok {
-			goOn = append(goOn, id)
+			p := byID[id]
+			p.PersonID = id
+			goOn = append(goOn, p)
 		}
 	}
-	deletion, batch := b.started.DeletionID, b.d.AggregateID
-	var data any
-	switch step {
-	case domain.StepUnbindPermissions:
-		e := events.PermissionGroupsUnbound{DeletionID: deletion, Batch: batch, Persons: make([]events.PersonPermissionGroups, len(goOn))}
-		for i, id := range goOn {
-			e.Persons[i] = events.PersonPermissionGroups{PersonID: id, PermissionGroupIDs: nonNil(byID[id].PermissionGroupIDs)}
-		}
-		data = e
-	case domain.StepPurgeFaces:
-		e := events.FacesPurged{DeletionID: deletion, Batch: batch, Persons: make([]events.PersonFaces, len(goOn))}
-		for i, id := range goOn {
-			e.Persons[i] = events.PersonFaces{PersonID: id, FaceIDs: domain.FaceIDs(byID[id].Faces)}
-		}
-		data = e
-	case domain.StepPurgePhotos:
-		e := events.PhotosPurged{DeletionID: deletion, Batch: batch, Persons: make([]events.PersonPhotos, len(goOn))}
-		for i, id := range goOn {
-			e.Persons[i] = events.PersonPhotos{PersonID: id, PhotoKeys: domain.PhotoKeys(byID[id].Faces)}
-		}
-		data = e
-	default:
-		return fmt.Errorf("batch step %q", step)
-	}
-	rec, err := events.New(events.AggregateBatch, batch, data, s.meta(b.d))
+	rec, err := events.New(events.AggregateBatch, b.d.AggregateID, def.record(b.started.DeletionID, b.d.AggregateID, goOn), s.meta(b.d))
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package sagas
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"runtime/pprof"
 	"sync"
@@ -85,6 +84,8 @@ type PersonDeletionConfig struct {
 	Targets           []RemoteTarget
 	TargetRetry       Retry
 	TargetConcurrency int
+	// ObserveStep sees each step's downstream call (metrics); nil: nobody.
+	ObserveStep StepObserver
 }
 
 // PersonDeletionSaga drives each person from PersonDeletionRequested to PersonDeleted: unbind
@@ -150,32 +151,20 @@ func (s *PersonDeletionSaga) Run(ctx context.Context) error {
 		s.HandleBatch)
 }
 
-// stepFor returns the step an event triggers, if any.
+// stepFor returns the step a person's event triggers, if any: a request starts its deletion (or
+// resumes it where an operator's retry says), a recorded step triggers the next (steps.go).
 func stepFor(data any) (domain.Step, bool) {
-	switch e := data.(type) {
-	case events.PersonDeletionRequested:
-		if e.Joins != "" || e.Batch != "" {
+	if e, ok := data.(events.PersonDeletionRequested); ok {
+		switch {
+		case e.Joins != "" || e.Batch != "":
 			return "", false // a joiner has no steps; a batch's persons are the BatchDeletionSaga's
-		}
-		if e.ResumeAt != "" {
+		case e.ResumeAt != "":
 			return domain.Step(e.ResumeAt), true
 		}
-		return domain.StepUnbindPermissions, true
-	case events.PermissionGroupsUnbound:
-		return domain.StepPurgeFaces, true
-	case events.FacesPurged:
-		return domain.StepPurgePhotos, true
-	case events.PhotosPurged:
-		if len(e.Targets) > 0 {
-			return domain.StepDeleteFromTargets, true
-		}
-		return domain.StepDeletePerson, true
-	case events.PersonRemovedFromTargets:
-		if len(e.Remaining) == 0 {
-			return domain.StepDeletePerson, true
-		}
+		return steps[0].step, true
 	}
-	return "", false
+	d, ok := nextStep(data)
+	return d.step, ok
 }
 
 // HandleBatch runs the steps a batch of person events triggers, one downstream call per step
@@ -419,14 +408,8 @@ func (s *PersonDeletionSaga) states(ctx context.Context, step domain.Step, ds []
 	if err := s.cfg.States.WaitFor(wctx, last); err != nil {
 		return nil
 	}
-	var parts StateParts // what the step's record lists
-	switch step {
-	case domain.StepUnbindPermissions:
-		parts = WithPermissionGroups
-	case domain.StepPurgeFaces, domain.StepPurgePhotos:
-		parts = WithFaces
-	}
-	states, err := s.cfg.States.Persons(ctx, ids, parts)
+	def, _ := stepDefOf(step) // parts: what the step's record lists
+	states, err := s.cfg.States.Persons(ctx, ids, def.parts)
 	if err != nil {
 		s.cfg.Logger.Warn("read person states; replaying from the log instead", "err", err)
 		return nil
@@ -455,26 +438,5 @@ func (s *PersonDeletionSaga) stillDue(ctx context.Context, step domain.Step, d e
 }
 
 func (s *PersonDeletionSaga) effect(ctx context.Context, step domain.Step, ids []string) error {
-	return remove(ctx, s.target, s.keys, step, ids)
-}
-
-// remove runs a step's side effect for the persons: what each step removes, for both sagas.
-func remove(ctx context.Context, target Target, keys KeyShredder, step domain.Step, ids []string) error {
-	var err error
-	switch step {
-	case domain.StepUnbindPermissions:
-		err = target.UnbindPermissionGroups(ctx, ids)
-	case domain.StepPurgeFaces:
-		err = target.PurgeFaces(ctx, ids)
-	case domain.StepPurgePhotos:
-		err = target.PurgePhotos(ctx, ids)
-	case domain.StepDeletePerson:
-		err = keys.Destroy(ctx, ids...)
-	default:
-		err = fmt.Errorf("unknown step %q", step)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", step, err)
-	}
-	return nil
+	return remove(ctx, ports{s.target, s.keys}, s.cfg.ObserveStep, step, ids)
 }

@@ -20,46 +20,6 @@ import (
 	"github.com/erasure-dev/erasure/sagas"
 )
 
-// observedTarget times each downstream call of the person-deletion saga's steps.
-type observedTarget struct {
-	next sagas.Target
-	m    *metrics.Metrics
-}
-
-var _ sagas.Target = observedTarget{}
-
-func (t observedTarget) observe(step domain.Step, call func() error) error {
-	start := time.Now()
-	err := call()
-	t.m.SagaStep(string(step), time.Since(start), err)
-	return err
-}
-
-func (t observedTarget) UnbindPermissionGroups(ctx context.Context, ids []string) error {
-	return t.observe(domain.StepUnbindPermissions, func() error { return t.next.UnbindPermissionGroups(ctx, ids) })
-}
-
-func (t observedTarget) PurgeFaces(ctx context.Context, ids []string) error {
-	return t.observe(domain.StepPurgeFaces, func() error { return t.next.PurgeFaces(ctx, ids) })
-}
-
-func (t observedTarget) PurgePhotos(ctx context.Context, ids []string) error {
-	return t.observe(domain.StepPurgePhotos, func() error { return t.next.PurgePhotos(ctx, ids) })
-}
-
-// observedShredder times the saga's last step, destroying the persons' keys.
-type observedShredder struct {
-	next sagas.KeyShredder
-	m    *metrics.Metrics
-}
-
-func (s observedShredder) Destroy(ctx context.Context, ids ...string) error {
-	start := time.Now()
-	err := s.next.Destroy(ctx, ids...)
-	s.m.SagaStep(string(domain.StepDeletePerson), time.Since(start), err)
-	return err
-}
-
 // maxTracked bounds each of the observer's memories (about 100 bytes an entry); beyond it,
 // further persons or requests go unmeasured rather than grow memory.
 const maxTracked = 200_000

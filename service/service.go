@@ -23,6 +23,7 @@ import (
 
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/config"
+	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/natsembed"
 	"github.com/erasure-dev/erasure/internal/sqldb"
@@ -183,19 +184,19 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	if o.target != nil {
 		target = o.target(s.Stores)
 	}
-	target = observedTarget{next: target, m: s.Metrics}
 	states := projections.PersonStates{DB: s.DBs.ReadModel, Runner: s.Projection}
 	progress := projections.Progress{DB: s.DBs.ReadModel}
-	saga := sagas.NewPersonDeletionSaga(s.Log, target, observedShredder{next: s.Keys, m: s.Metrics}, sagas.PersonDeletionConfig{
-		Retry: o.retry, Logger: logger, AckWait: cmp.Or(o.ackWait, cfg.SagaAckWait),
+	observeStep := func(step domain.Step, took time.Duration, err error) { s.Metrics.SagaStep(string(step), took, err) }
+	saga := sagas.NewPersonDeletionSaga(s.Log, target, s.Keys, sagas.PersonDeletionConfig{
+		Retry: o.retry, Logger: logger, AckWait: cmp.Or(o.ackWait, cfg.SagaAckWait), ObserveStep: observeStep,
 		AfterDeletions: func(ctx context.Context) { _ = s.DBs.CheckpointOf(ctx, s.DBs.Keys, s.DBs.Stores) },
 		States:         states,
 		Cancellations:  progress,
 		Targets:        remotes,
 		TargetRetry:    o.targetRetry,
 	})
-	batchSaga := sagas.NewBatchDeletionSaga(s.Log, target, observedShredder{next: s.Keys, m: s.Metrics}, sagas.PersonDeletionConfig{
-		Retry: o.retry, Logger: logger, AckWait: cmp.Or(o.ackWait, cfg.SagaAckWait),
+	batchSaga := sagas.NewBatchDeletionSaga(s.Log, target, s.Keys, sagas.PersonDeletionConfig{
+		Retry: o.retry, Logger: logger, AckWait: cmp.Or(o.ackWait, cfg.SagaAckWait), ObserveStep: observeStep,
 		AfterDeletions: func(ctx context.Context) { _ = s.DBs.CheckpointOf(ctx, s.DBs.Keys, s.DBs.Stores) },
 		Cancellations:  progress,
 	})
