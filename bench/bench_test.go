@@ -195,9 +195,9 @@ func TestSingle(t *testing.T) {
 }
 
 // TestLoad runs the load test for a few seconds with a few clients (the full run is 200 clients
-// for 60 s): no 5xx, every person deleted exactly once, p99 per route.
+// for 60 s): no 5xx, every person deleted exactly once, p99 per route. Not parallel: beside the
+// other benches a client under the race detector may not get past its creates in 3 s.
 func TestLoad(t *testing.T) {
-	t.Parallel()
 	env := testenv.Start(t, benchConfig(t, "sqlite"))
 	res, err := bench.Load(timeout(t, 3*time.Minute), bench.LoadOptions{Server: env.HTTP.URL, Clients: 8, Duration: 3 * time.Second,
 		IDsPerDeletion: 5, Mode: "test"})
@@ -211,10 +211,19 @@ func TestLoad(t *testing.T) {
 	require.Zero(t, res.Duplicated)
 	require.Positive(t, res.Creates)
 	require.Equal(t, res.Creates, res.PersonsDeleted, "every person created is deleted exactly once")
-	for _, route := range []string{"POST /v1/persons", "POST /v1/deletions", "GET /v1/deletions/{id}"} {
+	for _, route := range []string{"POST /v1/persons", "POST /v1/deletions"} {
 		require.Contains(t, res.Routes, route)
-		require.Positive(t, res.Routes[route].P99ms, route)
 	}
+	if res.StatusReads > 0 { // a client that got to its reads read a deletion or a person
+		require.True(t, res.Routes["GET /v1/deletions/{id}"].Count+res.Routes["GET /v1/persons/{id}"].Count > 0, "%+v", res.Routes)
+	}
+	var requests int
+	for route, st := range res.Routes {
+		require.Positive(t, st.P99ms, route)
+		require.GreaterOrEqual(t, st.Maxms, st.P99ms, route)
+		requests += st.Count
+	}
+	require.Equal(t, res.Requests, requests, "every answered request is timed under its route")
 }
 
 // TestLoadReportsServerErrors: against a server that answers 500, the run completes with OK
