@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/erasure-dev/erasure/api/httpx"
 	"github.com/erasure-dev/erasure/app"
 )
 
@@ -15,18 +14,6 @@ import (
 func (api *API) registerDeletionList(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/deletions", answer(api.listDeletions))
 	mux.HandleFunc("GET /v1/deletions/{id}/failures", answer(api.deletionFailures))
-}
-
-// answer writes what h returns: its status and body, or its error through the error table.
-func answer(h func(*http.Request) (int, any, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		status, body, err := h(r)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		httpx.WriteJSON(w, status, body)
-	}
 }
 
 func toDeletionJSON(d app.Deletion) deletionJSON {
@@ -50,36 +37,36 @@ type deletionPage struct {
 
 // listDeletions answers GET /v1/deletions?state=&since=&until=&actor=&limit=&after=: requests
 // newest first; next is the cursor (after=) of the following page, absent on the last.
-func (api *API) listDeletions(r *http.Request) (int, any, error) {
+func (api *API) listDeletions(r *http.Request) (reply, error) {
 	q := r.URL.Query()
 	f := app.DeletionFilter{State: q.Get("state"), Actor: q.Get("actor")}
 	switch f.State {
 	case "", "running", "completed", "cancelled":
 	default:
-		return 0, nil, fmt.Errorf("%w: state must be running, completed or cancelled", app.ErrInvalidArgument)
+		return reply{}, fmt.Errorf("%w: state must be running, completed or cancelled", app.ErrInvalidArgument)
 	}
 	var err error
 	if f.Since, err = parseTime("since", q.Get("since")); err != nil {
-		return 0, nil, err
+		return reply{}, err
 	}
 	if f.Until, err = parseTime("until", q.Get("until")); err != nil {
-		return 0, nil, err
+		return reply{}, err
 	}
 	after, limit, err := pageParams(r)
 	if err != nil {
-		return 0, nil, err
+		return reply{}, err
 	}
 	if after != "" {
 		c, err := decodeDeletionCursor(after)
 		if err != nil {
-			return 0, nil, err
+			return reply{}, err
 		}
 		f.After = &c
 	}
 	f.Limit = limit + 1 // one more tells whether a next page exists
 	ds, err := api.app.ListDeletions(r.Context(), f)
 	if err != nil {
-		return 0, nil, err
+		return reply{}, err
 	}
 	page := deletionPage{Deletions: make([]listedDeletionJSON, 0, min(len(ds), limit))}
 	if len(ds) > limit {
@@ -89,7 +76,7 @@ func (api *API) listDeletions(r *http.Request) (int, any, error) {
 	for _, d := range ds {
 		page.Deletions = append(page.Deletions, listedDeletionJSON{deletionJSON: toDeletionJSON(d), Actor: d.Actor, Source: d.Source})
 	}
-	return http.StatusOK, page, nil
+	return ok(page), nil
 }
 
 // encodeDeletionCursor makes an opaque, URL-safe cursor of a request's creation time and id.
@@ -124,10 +111,10 @@ type failureGroupJSON struct {
 
 // deletionFailures answers GET /v1/deletions/{id}/failures: the failed items grouped by error
 // code, step and target, the largest group first, with up to five person IDs each.
-func (api *API) deletionFailures(r *http.Request) (int, any, error) {
+func (api *API) deletionFailures(r *http.Request) (reply, error) {
 	groups, err := api.app.DeletionFailures(r.Context(), r.PathValue("id"))
 	if err != nil {
-		return 0, nil, err
+		return reply{}, err
 	}
 	out := struct {
 		Groups []failureGroupJSON `json:"groups"`
@@ -135,5 +122,5 @@ func (api *API) deletionFailures(r *http.Request) (int, any, error) {
 	for i, g := range groups {
 		out.Groups[i] = failureGroupJSON{Code: g.Code, Step: g.Step, Target: g.Target, Count: g.Count, Examples: g.Examples}
 	}
-	return http.StatusOK, out, nil
+	return ok(out), nil
 }

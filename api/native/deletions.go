@@ -25,22 +25,21 @@ const (
 )
 
 func (api *API) registerDeletions(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/deletions", api.bulkLimited(api.createDeletion))
+	mux.HandleFunc("POST /v1/deletions", api.bulkLimited(answer(api.createDeletion)))
 	api.registerDeletionList(mux)
-	mux.HandleFunc("GET /v1/deletions/{id}", api.getDeletion)
-	mux.HandleFunc("GET /v1/deletions/{id}/items", api.deletionItems)
-	mux.HandleFunc("POST /v1/deletions/{id}/retry", api.retryDeletion)
-	mux.HandleFunc("POST /v1/deletions/{id}/cancel", api.cancelDeletion)
+	mux.HandleFunc("GET /v1/deletions/{id}", answer(api.getDeletion))
+	mux.HandleFunc("GET /v1/deletions/{id}/items", answer(api.deletionItems))
+	mux.HandleFunc("POST /v1/deletions/{id}/retry", answer(api.retryDeletion))
+	mux.HandleFunc("POST /v1/deletions/{id}/cancel", answer(api.cancelDeletion))
 	mux.HandleFunc("GET /v1/targets", answer(api.listTargets))
 }
 
-func (api *API) createDeletion(w http.ResponseWriter, r *http.Request) {
+func (api *API) createDeletion(r *http.Request) (reply, error) {
 	mt := "application/json"
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		var err error
 		if mt, _, err = mime.ParseMediaType(ct); err != nil {
-			writeError(w, fmt.Errorf("%w: %q", errUnsupportedMediaType, ct))
-			return
+			return reply{}, fmt.Errorf("%w: %q", errUnsupportedMediaType, ct)
 		}
 	}
 	q := r.URL.Query()
@@ -56,12 +55,10 @@ func (api *API) createDeletion(w http.ResponseWriter, r *http.Request) {
 			CallbackFormat string   `json:"callback_format"` // standard (default) or sophon
 		}
 		if err := httpx.DecodeJSON(r, maxDeletionJSONBody, &req); err != nil {
-			writeError(w, err)
-			return
+			return reply{}, err
 		}
 		if len(req.PersonIDs) == 0 {
-			writeError(w, fmt.Errorf("%w: person_ids must name at least one id", errMissing))
-			return
+			return reply{}, fmt.Errorf("%w: person_ids must name at least one id", errMissing)
 		}
 		in = app.DeletionInput{GroupID: req.GroupID, IdempotencyKey: req.IdempotencyKey, CallbackURL: req.CallbackURL,
 			CallbackFormat: req.CallbackFormat,
@@ -78,23 +75,20 @@ func (api *API) createDeletion(w http.ResponseWriter, r *http.Request) {
 	case "application/x-ndjson":
 		in.IDs = lines(r.Body, ndjsonID)
 	default:
-		writeError(w, fmt.Errorf("%w: deletions take application/json, text/plain or application/x-ndjson, got %q", errUnsupportedMediaType, mt))
-		return
+		return reply{}, fmt.Errorf("%w: deletions take application/json, text/plain or application/x-ndjson, got %q", errUnsupportedMediaType, mt)
 	}
 	if err := validateCallback(in.CallbackURL); err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
 	id, existing, err := api.app.RequestDeletion(r.Context(), meta(r), in)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
 	status := http.StatusAccepted
 	if existing {
 		status = http.StatusOK
 	}
-	httpx.WriteJSON(w, status, map[string]any{"deletion_id": id, "status_url": "/v1/deletions/" + id, "existing": existing})
+	return reply{status: status, body: map[string]any{"deletion_id": id, "status_url": "/v1/deletions/" + id, "existing": existing}}, nil
 }
 
 // lines streams one ID a line: blank lines, CR and surrounding spaces are ignored. A line that
@@ -188,13 +182,12 @@ type deletionJSON struct {
 	CompletedAt *time.Time `json:"completed_at"`
 }
 
-func (api *API) getDeletion(w http.ResponseWriter, r *http.Request) {
+func (api *API) getDeletion(r *http.Request) (reply, error) {
 	d, err := api.app.GetDeletion(r.Context(), r.PathValue("id"))
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
-	httpx.WriteJSON(w, http.StatusOK, toDeletionJSON(d))
+	return ok(toDeletionJSON(d)), nil
 }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -219,35 +212,31 @@ type itemJSON struct {
 	Targets []projections.TargetOutcome `json:"targets,omitempty"`
 }
 
-func (api *API) deletionItems(w http.ResponseWriter, r *http.Request) {
+func (api *API) deletionItems(r *http.Request) (reply, error) {
 	q := r.URL.Query()
 	state := q.Get("state")
 	switch state {
 	case "", "pending", "deleted", "failed", "cancelled":
 	default:
-		writeError(w, fmt.Errorf("%w: state must be pending, deleted, failed or cancelled", app.ErrInvalidArgument))
-		return
+		return reply{}, fmt.Errorf("%w: state must be pending, deleted, failed or cancelled", app.ErrInvalidArgument)
 	}
 	after := int64(-1)
 	if s := q.Get("after"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 0 {
-			writeError(w, fmt.Errorf("%w: after must be a cursor from a previous page", app.ErrInvalidArgument))
-			return
+			return reply{}, fmt.Errorf("%w: after must be a cursor from a previous page", app.ErrInvalidArgument)
 		}
 		after = n
 	}
 	_, limit, err := pageParams(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
 	// An unknown code or target is no error: it selects nothing, like a code no item has yet.
 	f := app.ItemFilter{State: state, Code: q.Get("code"), Target: q.Get("target")}
 	items, err := api.app.DeletionItemsWhere(r.Context(), r.PathValue("id"), f, after, limit)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
 	out := struct {
 		Items []itemJSON `json:"items"`
@@ -263,7 +252,7 @@ func (api *API) deletionItems(w http.ResponseWriter, r *http.Request) {
 		next := strconv.FormatInt(items[len(items)-1].Position, 10)
 		out.Next = &next
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	return ok(out), nil
 }
 
 // maxRetryBody bounds a retry's body: one failure group's code, step and target.
@@ -272,18 +261,16 @@ const maxRetryBody = 4 << 10
 // retryDeletion retries the request's items that failed at a step: all of them, or with a body
 // {"code","step","target"} only those of that failure group (GET .../failures); an empty field
 // matches any value.
-func (api *API) retryDeletion(w http.ResponseWriter, r *http.Request) {
+func (api *API) retryDeletion(r *http.Request) (reply, error) {
 	group, err := retryGroup(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
 	n, err := api.app.RetryFailures(r.Context(), meta(r), r.PathValue("id"), group)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
-	httpx.WriteJSON(w, http.StatusAccepted, map[string]any{"deletion_id": r.PathValue("id"), "retried": n})
+	return reply{status: http.StatusAccepted, body: map[string]any{"deletion_id": r.PathValue("id"), "retried": n}}, nil
 }
 
 // retryGroup reads a retry's optional body; no body (or only spaces) selects every failure.
@@ -313,11 +300,10 @@ func retryGroup(r *http.Request) (app.FailureKey, error) {
 	return app.FailureKey{Code: req.Code, Step: req.Step, Target: req.Target}, nil
 }
 
-func (api *API) cancelDeletion(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if err := api.app.CancelDeletion(r.Context(), meta(r), id); err != nil {
-		writeError(w, err)
-		return
+// cancelDeletion answers the request as GET /v1/deletions/{id} shows it once cancelled.
+func (api *API) cancelDeletion(r *http.Request) (reply, error) {
+	if err := api.app.CancelDeletion(r.Context(), meta(r), r.PathValue("id")); err != nil {
+		return reply{}, err
 	}
-	api.getDeletion(w, r)
+	return api.getDeletion(r)
 }

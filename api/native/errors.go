@@ -8,6 +8,7 @@ import (
 	"github.com/erasure-dev/erasure/api/httpx"
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/receipts"
 	"github.com/erasure-dev/erasure/webhooks"
 )
 
@@ -21,6 +22,8 @@ type errorCode struct {
 // errorTable maps every error the native API can answer to its status and code. The first
 // match (errors.Is) wins; anything else is a 500 INTERNAL.
 var errorTable = []errorCode{
+	// First: a receipt's absence is answered as such, whatever else the error says.
+	{receipts.ErrNoReceipt, http.StatusNotFound, "NO_RECEIPT"},
 	{httpx.ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE"},
 	{httpx.ErrInvalidJSON, http.StatusBadRequest, "INVALID_JSON"},
 	{httpx.ErrSlowBody, http.StatusRequestTimeout, "BODY_TOO_SLOW"},
@@ -88,6 +91,46 @@ type errorBody struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
+}
+
+// reply is a handler's answer: its status and its body, written as JSON.
+type reply struct {
+	status int
+	// body is written as JSON; a rawJSON body as it is; no body (nil) writes the status alone.
+	body any
+	// header holds what the answer sets besides Content-Type (the Location of what it created).
+	header http.Header
+}
+
+// rawJSON is a body written byte for byte: a signed receipt is answered exactly as signed.
+type rawJSON []byte
+
+func ok(body any) reply { return reply{status: http.StatusOK, body: body} }
+
+// answer serves h: it writes what h returns, its answer or its error through the error table.
+// Every route is served so but the probes and the event stream (events.go), which writes to w
+// as events come and sends its errors through writeError too.
+func answer(h func(*http.Request) (reply, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rep, err := h(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		for k, v := range rep.header {
+			w.Header()[k] = v
+		}
+		switch body := rep.body.(type) {
+		case nil:
+			w.WriteHeader(rep.status)
+		case rawJSON:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(rep.status)
+			_, _ = w.Write(body)
+		default:
+			httpx.WriteJSON(w, rep.status, body)
+		}
+	}
 }
 
 func writeError(w http.ResponseWriter, err error) {

@@ -44,12 +44,12 @@ func New(a *app.App, logger *slog.Logger) *API {
 
 // Register adds the native routes to mux.
 func (api *API) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/groups", api.createGroup)
-	mux.HandleFunc("GET /v1/groups", api.listGroups)
-	mux.HandleFunc("GET /v1/groups/{id}", api.getGroup)
-	mux.HandleFunc("POST /v1/persons", api.createPerson)
-	mux.HandleFunc("GET /v1/persons", api.listPersons)
-	mux.HandleFunc("GET /v1/persons/{id}", api.getPerson)
+	mux.HandleFunc("POST /v1/groups", answer(api.createGroup))
+	mux.HandleFunc("GET /v1/groups", answer(api.listGroups))
+	mux.HandleFunc("GET /v1/groups/{id}", answer(api.getGroup))
+	mux.HandleFunc("POST /v1/persons", answer(api.createPerson))
+	mux.HandleFunc("GET /v1/persons", answer(api.listPersons))
+	mux.HandleFunc("GET /v1/persons/{id}", answer(api.getPerson))
 	api.registerDeletions(mux)
 	api.registerAudit(mux)
 	api.registerGroups(mux)
@@ -74,6 +74,14 @@ func Panic(w http.ResponseWriter, _ *http.Request) {
 // API key it authenticated with (native-api where no key is required).
 func meta(r *http.Request) events.Meta {
 	return events.Meta{CorrelationID: httpx.RequestID(r), Actor: cmp.Or(httpx.Client(r), "native-api")}
+}
+
+// decodeJSON reads a JSON body of at most limit bytes into v, refusing another content type.
+func decodeJSON(r *http.Request, limit int64, v any) error {
+	if err := requireJSON(r); err != nil {
+		return err
+	}
+	return httpx.DecodeJSON(r, limit, v)
 }
 
 func requireJSON(r *http.Request) error {
@@ -112,39 +120,31 @@ func toGroupJSON(g app.Group) groupJSON {
 	return groupJSON{GroupID: g.GroupID, Name: g.Name, Tag: g.Tag, State: g.State, PersonCount: g.PersonCount}
 }
 
-func (api *API) createGroup(w http.ResponseWriter, r *http.Request) {
+func (api *API) createGroup(r *http.Request) (reply, error) {
 	var req struct {
 		GroupID *string `json:"group_id"`
 		Name    *string `json:"name"`
 		Tag     string  `json:"tag"`
 	}
-	if err := requireJSON(r); err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := httpx.DecodeJSON(r, maxGroupBody, &req); err != nil {
-		writeError(w, err)
-		return
+	if err := decodeJSON(r, maxGroupBody, &req); err != nil {
+		return reply{}, err
 	}
 	if req.GroupID == nil || req.Name == nil {
-		writeError(w, fmt.Errorf("%w: group_id and name are required", errMissing))
-		return
+		return reply{}, fmt.Errorf("%w: group_id and name are required", errMissing)
 	}
 	g, err := api.app.CreateGroup(r.Context(), meta(r), *req.GroupID, *req.Name, req.Tag)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
-	httpx.WriteJSON(w, http.StatusCreated, toGroupJSON(g))
+	return reply{status: http.StatusCreated, body: toGroupJSON(g)}, nil
 }
 
-func (api *API) getGroup(w http.ResponseWriter, r *http.Request) {
+func (api *API) getGroup(r *http.Request) (reply, error) {
 	g, err := api.app.GetGroup(r.Context(), r.PathValue("id"))
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
-	httpx.WriteJSON(w, http.StatusOK, toGroupJSON(g))
+	return ok(toGroupJSON(g)), nil
 }
 
 func pageParams(r *http.Request) (string, int, error) {
@@ -159,16 +159,14 @@ func pageParams(r *http.Request) (string, int, error) {
 	return r.URL.Query().Get("after"), limit, nil
 }
 
-func (api *API) listGroups(w http.ResponseWriter, r *http.Request) {
+func (api *API) listGroups(r *http.Request) (reply, error) {
 	after, limit, err := pageParams(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
 	groups, err := api.app.ListGroups(r.Context(), after, limit)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
 	out := struct {
 		Groups []groupJSON `json:"groups"`
@@ -180,10 +178,10 @@ func (api *API) listGroups(w http.ResponseWriter, r *http.Request) {
 	if len(groups) == limit {
 		out.Next = groups[len(groups)-1].GroupID
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	return ok(out), nil
 }
 
-func (api *API) createPerson(w http.ResponseWriter, r *http.Request) {
+func (api *API) createPerson(r *http.Request) (reply, error) {
 	var req struct {
 		PersonID           *string  `json:"person_id"`
 		Name               *string  `json:"name"`
@@ -193,37 +191,28 @@ func (api *API) createPerson(w http.ResponseWriter, r *http.Request) {
 			ImageBase64 string `json:"image_base64"`
 		} `json:"photos"`
 	}
-	if err := requireJSON(r); err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := httpx.DecodeJSON(r, maxPersonBody, &req); err != nil {
-		writeError(w, err)
-		return
+	if err := decodeJSON(r, maxPersonBody, &req); err != nil {
+		return reply{}, err
 	}
 	if req.PersonID == nil || req.Name == nil {
-		writeError(w, fmt.Errorf("%w: person_id and name are required", errMissing))
-		return
+		return reply{}, fmt.Errorf("%w: person_id and name are required", errMissing)
 	}
 	in := app.CreatePersonInput{PersonID: *req.PersonID, Name: *req.Name, GroupIDs: req.GroupIDs, PermissionGroupIDs: req.PermissionGroupIDs}
 	if len(req.Photos) > 5 {
-		writeError(w, fmt.Errorf("%d photos: %w", len(req.Photos), domain.ErrTooManyFaces))
-		return
+		return reply{}, fmt.Errorf("%d photos: %w", len(req.Photos), domain.ErrTooManyFaces)
 	}
 	for i, p := range req.Photos {
 		img, err := app.DecodePhoto(r.Context(), p.ImageBase64, app.DefaultPhotoLimits)
 		if err != nil {
-			writeError(w, fmt.Errorf("photos[%d]: %w", i, err))
-			return
+			return reply{}, fmt.Errorf("photos[%d]: %w", i, err)
 		}
 		in.Photos = append(in.Photos, app.NewPhoto{Image: img})
 	}
 	faceIDs, err := api.app.CreatePerson(r.Context(), meta(r), in)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
-	httpx.WriteJSON(w, http.StatusCreated, map[string]any{"person_id": in.PersonID, "face_ids": faceIDs})
+	return reply{status: http.StatusCreated, body: map[string]any{"person_id": in.PersonID, "face_ids": faceIDs}}, nil
 }
 
 type personJSON struct {
@@ -240,25 +229,22 @@ func toPersonJSON(p app.Person) personJSON {
 		PermissionGroupIDs: p.PermissionGroupIDs, FaceIDs: p.FaceIDs}
 }
 
-func (api *API) getPerson(w http.ResponseWriter, r *http.Request) {
+func (api *API) getPerson(r *http.Request) (reply, error) {
 	p, err := api.app.GetPerson(r.Context(), r.PathValue("id"))
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
-	httpx.WriteJSON(w, http.StatusOK, toPersonJSON(p))
+	return ok(toPersonJSON(p)), nil
 }
 
-func (api *API) listPersons(w http.ResponseWriter, r *http.Request) {
+func (api *API) listPersons(r *http.Request) (reply, error) {
 	after, limit, err := pageParams(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
 	persons, err := api.app.ListPersons(r.Context(), r.URL.Query().Get("group_id"), after, limit)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
 	out := struct {
 		Persons []personJSON `json:"persons"`
@@ -270,5 +256,5 @@ func (api *API) listPersons(w http.ResponseWriter, r *http.Request) {
 	if len(persons) == limit {
 		out.Next = persons[len(persons)-1].PersonID
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	return ok(out), nil
 }

@@ -13,13 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/config"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/testenv"
+	"github.com/erasure-dev/erasure/internal/testenv/jstest"
 	"github.com/erasure-dev/erasure/sagas"
 	"github.com/erasure-dev/erasure/service"
 	"github.com/erasure-dev/erasure/stores"
@@ -171,12 +171,7 @@ func startStreamEnv(t *testing.T, adjust func(*config.Config)) *streamEnv {
 	}
 	env := testenv.Start(t, cfg, service.WithTarget(func(b *stores.Builtin) sagas.Target { gate.Target = b; return gate }))
 	t.Cleanup(gate.release) // before the service stops (cleanups run last first)
-	nc, err := nats.Connect("nats://" + cfg.NATSListen)
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	st, err := js.Stream(context.Background(), cfg.Stream)
+	st, err := jstest.Connect(t, "nats://"+cfg.NATSListen).Stream(context.Background(), cfg.Stream)
 	require.NoError(t, err)
 	return &streamEnv{Env: env, gate: gate, stream: st}
 }

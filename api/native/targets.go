@@ -25,10 +25,10 @@ type targetJSON struct {
 // listTargets answers GET /v1/targets: the external targets every deletion also deletes from,
 // in configuration order, each with the persons waiting on it, confirmed and refused by it, and
 // its latest refusal among those it refuses now.
-func (api *API) listTargets(r *http.Request) (int, any, error) {
+func (api *API) listTargets(r *http.Request) (reply, error) {
 	ts, err := api.app.TargetStatuses(r.Context())
 	if err != nil {
-		return 0, nil, err
+		return reply{}, err
 	}
 	out := struct {
 		Targets []targetJSON `json:"targets"`
@@ -40,5 +40,5 @@ func (api *API) listTargets(r *http.Request) (int, any, error) {
 			out.Targets[i].LastError = &targetErrorJSON{Code: e.Code, Message: e.Message}
 		}
 	}
-	return http.StatusOK, out, nil
+	return ok(out), nil
 }

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/erasure-dev/erasure/api/httpx"
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/webhooks"
 )
@@ -25,13 +24,13 @@ func (api *API) registerWebhooks(mux *http.ServeMux) {
 	if api.hooks == nil {
 		return
 	}
-	mux.HandleFunc("POST /v1/webhooks", api.createWebhook)
-	mux.HandleFunc("GET /v1/webhooks", api.listWebhooks)
-	mux.HandleFunc("GET /v1/webhooks/{id}", api.getWebhook)
-	mux.HandleFunc("DELETE /v1/webhooks/{id}", api.deleteWebhook)
-	mux.HandleFunc("POST /v1/webhooks/{id}/rotate", api.rotateWebhook)
-	mux.HandleFunc("GET /v1/webhooks/{id}/deliveries", api.webhookDeliveries)
-	mux.HandleFunc("POST /v1/webhooks/{id}/deliveries/{delivery}/redeliver", api.redeliverWebhook)
+	mux.HandleFunc("POST /v1/webhooks", answer(api.createWebhook))
+	mux.HandleFunc("GET /v1/webhooks", answer(api.listWebhooks))
+	mux.HandleFunc("GET /v1/webhooks/{id}", answer(api.getWebhook))
+	mux.HandleFunc("DELETE /v1/webhooks/{id}", answer(api.deleteWebhook))
+	mux.HandleFunc("POST /v1/webhooks/{id}/rotate", answer(api.rotateWebhook))
+	mux.HandleFunc("GET /v1/webhooks/{id}/deliveries", answer(api.webhookDeliveries))
+	mux.HandleFunc("POST /v1/webhooks/{id}/deliveries/{delivery}/redeliver", answer(api.redeliverWebhook))
 }
 
 type webhookJSON struct {
@@ -50,37 +49,28 @@ func toWebhookJSON(s webhooks.Subscription) webhookJSON {
 		CreatedAt: s.CreatedAt, Secret: s.Secret, PreviousSecretExpiresAt: s.PreviousSecretExpiresAt}
 }
 
-func (api *API) createWebhook(w http.ResponseWriter, r *http.Request) {
+func (api *API) createWebhook(r *http.Request) (reply, error) {
 	var req struct {
 		URL        *string  `json:"url"`
 		EventTypes []string `json:"event_types"`
 	}
-	if err := requireJSON(r); err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := httpx.DecodeJSON(r, maxWebhookBody, &req); err != nil {
-		writeError(w, err)
-		return
+	if err := decodeJSON(r, maxWebhookBody, &req); err != nil {
+		return reply{}, err
 	}
 	if req.URL == nil || *req.URL == "" {
-		writeError(w, fmt.Errorf("%w: url is required", errMissing))
-		return
+		return reply{}, fmt.Errorf("%w: url is required", errMissing)
 	}
 	sub, err := api.hooks.Subscribe(r.Context(), *req.URL, req.EventTypes)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
-	w.Header().Set("Location", "/v1/webhooks/"+sub.ID)
-	httpx.WriteJSON(w, http.StatusCreated, toWebhookJSON(sub))
+	return reply{status: http.StatusCreated, body: toWebhookJSON(sub), header: http.Header{"Location": {"/v1/webhooks/" + sub.ID}}}, nil
 }
 
-func (api *API) listWebhooks(w http.ResponseWriter, r *http.Request) {
+func (api *API) listWebhooks(r *http.Request) (reply, error) {
 	subs, err := api.hooks.Subscriptions(r.Context())
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
 	out := struct {
 		Webhooks []webhookJSON `json:"webhooks"`
@@ -88,56 +78,47 @@ func (api *API) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	for i, s := range subs {
 		out.Webhooks[i] = toWebhookJSON(s)
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	return ok(out), nil
 }
 
-func (api *API) getWebhook(w http.ResponseWriter, r *http.Request) {
+func (api *API) getWebhook(r *http.Request) (reply, error) {
 	sub, err := api.hooks.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
-	httpx.WriteJSON(w, http.StatusOK, toWebhookJSON(sub))
+	return ok(toWebhookJSON(sub)), nil
 }
 
-func (api *API) deleteWebhook(w http.ResponseWriter, r *http.Request) {
+func (api *API) deleteWebhook(r *http.Request) (reply, error) {
 	if err := api.hooks.Unsubscribe(r.Context(), r.PathValue("id")); err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
-	w.WriteHeader(http.StatusNoContent)
+	return reply{status: http.StatusNoContent}, nil
 }
 
 // rotateWebhook answers the new secret. An optional body {"overlap_seconds":N} says how long
 // the old secret keeps signing beside it (default 24 hours).
-func (api *API) rotateWebhook(w http.ResponseWriter, r *http.Request) {
+func (api *API) rotateWebhook(r *http.Request) (reply, error) {
 	var req struct {
 		OverlapSeconds *int64 `json:"overlap_seconds"`
 	}
 	if r.ContentLength != 0 {
-		if err := requireJSON(r); err != nil {
-			writeError(w, err)
-			return
-		}
-		if err := httpx.DecodeJSON(r, maxWebhookBody, &req); err != nil {
-			writeError(w, err)
-			return
+		if err := decodeJSON(r, maxWebhookBody, &req); err != nil {
+			return reply{}, err
 		}
 	}
 	var overlap time.Duration
 	if req.OverlapSeconds != nil {
 		if *req.OverlapSeconds < 1 || *req.OverlapSeconds > 30*24*3600 {
-			writeError(w, fmt.Errorf("%w: overlap_seconds must be 1..2592000 (30 days)", app.ErrInvalidArgument))
-			return
+			return reply{}, fmt.Errorf("%w: overlap_seconds must be 1..2592000 (30 days)", app.ErrInvalidArgument)
 		}
 		overlap = time.Duration(*req.OverlapSeconds) * time.Second
 	}
 	sub, err := api.hooks.Rotate(r.Context(), r.PathValue("id"), overlap)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
-	httpx.WriteJSON(w, http.StatusOK, toWebhookJSON(sub))
+	return ok(toWebhookJSON(sub)), nil
 }
 
 type deliveryJSON struct {
@@ -162,30 +143,26 @@ func toDeliveryJSON(d webhooks.Delivery) deliveryJSON {
 }
 
 // webhookDeliveries lists a subscription's deliveries: ?state=pending|delivered|dead&after=CURSOR&limit=N.
-func (api *API) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
+func (api *API) webhookDeliveries(r *http.Request) (reply, error) {
 	state := r.URL.Query().Get("state")
 	switch state {
 	case "", webhooks.DeliveryPending, webhooks.DeliveryDelivered, webhooks.DeliveryDead:
 	default:
-		writeError(w, fmt.Errorf("%w: state must be pending, delivered or dead", app.ErrInvalidArgument))
-		return
+		return reply{}, fmt.Errorf("%w: state must be pending, delivered or dead", app.ErrInvalidArgument)
 	}
 	afterParam, limit, err := pageParams(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
 	var after int64
 	if afterParam != "" {
 		if after, err = strconv.ParseInt(afterParam, 10, 64); err != nil || after < 0 {
-			writeError(w, fmt.Errorf("%w: after must be a cursor from a previous page", app.ErrInvalidArgument))
-			return
+			return reply{}, fmt.Errorf("%w: after must be a cursor from a previous page", app.ErrInvalidArgument)
 		}
 	}
 	ds, err := api.hooks.Deliveries(r.Context(), r.PathValue("id"), state, after, limit)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
 	out := struct {
 		Deliveries []deliveryJSON `json:"deliveries"`
@@ -198,19 +175,17 @@ func (api *API) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
 		next := strconv.FormatInt(ds[len(ds)-1].ID, 10)
 		out.Next = &next
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	return ok(out), nil
 }
 
-func (api *API) redeliverWebhook(w http.ResponseWriter, r *http.Request) {
+func (api *API) redeliverWebhook(r *http.Request) (reply, error) {
 	id, err := strconv.ParseInt(r.PathValue("delivery"), 10, 64)
 	if err != nil {
-		writeError(w, fmt.Errorf("delivery %q: %w", r.PathValue("delivery"), webhooks.ErrNotFound))
-		return
+		return reply{}, fmt.Errorf("delivery %q: %w", r.PathValue("delivery"), webhooks.ErrNotFound)
 	}
 	d, err := api.hooks.Redeliver(r.Context(), r.PathValue("id"), id)
 	if err != nil {
-		writeError(w, err)
-		return
+		return reply{}, err
 	}
-	httpx.WriteJSON(w, http.StatusAccepted, toDeliveryJSON(d))
+	return reply{status: http.StatusAccepted, body: toDeliveryJSON(d)}, nil
 }
