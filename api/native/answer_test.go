@@ -39,7 +39,7 @@ func TestAnswerWrites(t *testing.T) {
 			contentType: "application/json", body: `{"signed" : 1}`},
 		{name: "mapped error", err: fmt.Errorf("person p: %w", domain.ErrPersonNotFound), status: http.StatusNotFound,
 			contentType: "application/json; charset=utf-8",
-			body: `{"error":{"code":"PERSON_NOT_FOUND","message":"person p: person not found"}}` + "\n"},
+			body:        `{"error":{"code":"PERSON_NOT_FOUND","message":"person p: person not found"}}` + "\n"},
 		{name: "busy asks to retry", err: app.ErrBusy, status: http.StatusServiceUnavailable,
 			contentType: "application/json; charset=utf-8", header: map[string]string{"Retry-After": "1"}},
 		{name: "unknown error is internal", err: errors.New("boom"), status: http.StatusInternalServerError,
