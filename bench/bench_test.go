@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -15,11 +14,11 @@ import (
 
 	"github.com/erasure-dev/erasure/bench"
 	"github.com/erasure-dev/erasure/config"
-	"github.com/erasure-dev/erasure/internal/pgtest"
 	"github.com/erasure-dev/erasure/internal/testenv"
+	"github.com/erasure-dev/erasure/internal/testenv/leakcheck"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.RunMain(m)) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // benchConfig is testenv's configuration for dialect without the API keys or Tencent settings
 // the environment may carry: the benches run against a server of their own.
