@@ -7,12 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/events"
-	"github.com/erasure-dev/erasure/internal/natsembed"
 	"github.com/erasure-dev/erasure/internal/testenv"
+	"github.com/erasure-dev/erasure/internal/testenv/jstest"
 	"github.com/erasure-dev/erasure/sagas"
 )
 
@@ -35,16 +34,7 @@ func (c *countingShredder) Destroy(_ context.Context, ids ...string) error {
 // recorded steps each) on a real embedded JetStream with fsync on every write.
 func BenchmarkSagaSteps(b *testing.B) {
 	ctx := context.Background()
-	srv, err := natsembed.Start(natsembed.Options{StoreDir: b.TempDir()})
-	require.NoError(b, err)
-	b.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect("bench")
-	require.NoError(b, err)
-	b.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(b, err)
-	log := events.NewStore(js, events.StoreConfig{Atomic: true})
-	require.NoError(b, log.Provision(ctx))
+	log := jstest.Store(b, jstest.New(b, jstest.Options{Durable: true}), events.StoreConfig{Atomic: true})
 
 	var batch []events.Pending
 	for i := range b.N {

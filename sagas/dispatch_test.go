@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/internal/testenv"
+	"github.com/erasure-dev/erasure/internal/testenv/jstest"
 )
 
 // TestDispatchComesBackAsSoonAsASagaStep: a request half dispatched when its replica died is
@@ -24,13 +24,10 @@ func TestDispatchComesBackAsSoonAsASagaStep(t *testing.T) {
 	env := startWith(t, cfg, &target)
 	a := api{t, env.HTTP.URL}
 
-	nc, err := nats.Connect("nats://" + cfg.NATSListen)
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	js := jstest.Connect(t, "nats://"+cfg.NATSListen)
 	ctx := context.Background()
 	var c jetstream.Consumer
+	var err error
 	require.Eventually(t, func() bool {
 		c, err = js.Consumer(ctx, cfg.Stream, "deletion-dispatch")
 		return err == nil

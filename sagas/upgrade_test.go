@@ -12,6 +12,7 @@ import (
 
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/testenv"
+	"github.com/erasure-dev/erasure/internal/testenv/jstest"
 	"github.com/erasure-dev/erasure/service"
 )
 
@@ -32,11 +33,7 @@ func TestUpgradeFinishesAPerPersonDeletionInFlight(t *testing.T) {
 		require.NoError(t, err)
 		created := history[0].Data.(events.PersonCreated)
 
-		nc, err := nats.Connect("nats://" + cfg.NATSListen)
-		require.NoError(t, err)
-		t.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
-		require.NoError(t, err)
+		js := jstest.Connect(t, "nats://"+cfg.NATSListen)
 		ctx := context.Background()
 		// publish stores an event exactly as the version before batches encoded it.
 		publish := func(aggregate, id, typ string, expected *uint64, data any) uint64 {

@@ -6,29 +6,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/api/tencent"
-	"github.com/erasure-dev/erasure/internal/natsembed"
+	"github.com/erasure-dev/erasure/internal/testenv/jstest"
 )
 
 // TestSignatureLedgerReplicas: two replicas' ledgers on one JetStream, remembering the same
 // signatures at once, agree on one first use of each; a later call sees it from either.
 func TestSignatureLedgerReplicas(t *testing.T) {
-	srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir(), Memory: true})
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
+	srv := jstest.Start(t, jstest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var ledgers []signatureLedger
 	for _, name := range []string{"replica-1", "replica-2"} {
-		nc, err := srv.Connect(name)
-		require.NoError(t, err)
-		t.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
-		require.NoError(t, err)
-		l, err := openSignatureLedger(ctx, js, 1)
+		l, err := openSignatureLedger(ctx, srv.JetStream(name), 1)
 		require.NoError(t, err)
 		ledgers = append(ledgers, l)
 	}

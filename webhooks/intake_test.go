@@ -5,28 +5,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/events"
-	"github.com/erasure-dev/erasure/internal/natsembed"
 	"github.com/erasure-dev/erasure/internal/sqldb"
+	"github.com/erasure-dev/erasure/internal/testenv/jstest"
 )
 
 // The intake's durable consumer outlives a shutdown, with its position: otherwise every start
 // would read the whole log again.
 func TestIntakeConsumerSurvivesShutdown(t *testing.T) {
-	srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir(), Memory: true})
-	require.NoError(t, err)
-	defer srv.Shutdown()
-	nc, err := srv.Connect("test")
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	log := events.NewStore(js, events.StoreConfig{Memory: true})
+	js := jstest.New(t, jstest.Options{})
+	log := jstest.Store(t, js, events.StoreConfig{Memory: true})
 	ctx := context.Background()
-	require.NoError(t, log.Provision(ctx))
 	dbs, err := sqldb.OpenSQLite(t.TempDir())
 	require.NoError(t, err)
 	defer dbs.Close()

@@ -7,10 +7,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/erasure-dev/erasure/events"
-	"github.com/erasure-dev/erasure/internal/natsembed"
+	"github.com/erasure-dev/erasure/internal/testenv/jstest"
 	"github.com/erasure-dev/erasure/projections"
 )
 
@@ -21,26 +19,13 @@ import (
 func requireOneEndPerPerson(t *testing.T, dir string, persons []string) {
 	t.Helper()
 	ctx := context.Background()
-	srv, err := natsembed.Start(natsembed.Options{StoreDir: filepath.Join(dir, "jetstream")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect("log-check")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := jstest.Start(t, jstest.Options{StoreDir: filepath.Join(dir, "jetstream"), Durable: true})
+	// Stopped on return, not at the test's end: the test goes on to run erasure verify on the
+	// same store.
+	defer srv.Stop()
 	// The configuration erasure serve gave the stream (embedded 2.15: atomic batches), so that
 	// opening it changes nothing.
-	log := events.NewStore(js, events.StoreConfig{Atomic: true})
-	if err := log.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
+	log := jstest.Store(t, srv.JetStream("log-check"), events.StoreConfig{Atomic: true})
 	last, err := log.LastSequence(ctx)
 	if err != nil {
 		t.Fatal(err)

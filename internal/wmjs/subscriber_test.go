@@ -10,22 +10,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/erasure-dev/erasure/internal/natsembed"
+	"github.com/erasure-dev/erasure/internal/testenv/jstest"
 	"github.com/erasure-dev/erasure/internal/wmjs"
 )
 
 func setup(t *testing.T, n int) jetstream.Consumer {
 	t.Helper()
-	srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir(), Memory: true})
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect("test")
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	js := jstest.New(t, jstest.Options{})
 	ctx := context.Background()
-	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Storage: jetstream.MemoryStorage})
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Storage: jetstream.MemoryStorage})
 	require.NoError(t, err)
 	for i := range n {
 		_, err := js.Publish(ctx, "s.x", fmt.Appendf(nil, "m%d", i))
