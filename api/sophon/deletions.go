@@ -27,7 +27,7 @@ type deleteIdentitiesAnswer struct {
 
 // deleteIdentities deletes persons entirely (bindings, faces, photos) through the same deletion
 // request as the native API, and answers once every ID is terminal or the wait is over.
-func (api *API) deleteIdentities(w http.ResponseWriter, r *http.Request) {
+func (api *API) deleteIdentities(r *http.Request) (any, error) {
 	var req struct {
 		IdentityIDs []string `json:"identity_ids"`
 		// NotifyPath is where the result also goes once every ID is terminal, in the Sophon
@@ -35,20 +35,17 @@ func (api *API) deleteIdentities(w http.ResponseWriter, r *http.Request) {
 		NotifyPath string `json:"notify_path"`
 	}
 	if err := decode(r, maxSmallBody, &req); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	// Everything is checked before the request is recorded: a refused call deletes nothing.
 	if err := validateIdentityIDs(req.IdentityIDs); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	ans, err := api.deleteAndWait(r.Context(), meta(r), req.IdentityIDs, req.NotifyPath)
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
-	write(w, ans)
+	return ans, nil
 }
 
 func validateIdentityIDs(ids []string) error {

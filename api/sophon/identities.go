@@ -154,7 +154,7 @@ func (api *API) activePerson(ctx context.Context, id string) (app.Person, error)
 	return p, nil
 }
 
-func (api *API) createIdentity(w http.ResponseWriter, r *http.Request) {
+func (api *API) createIdentity(r *http.Request) (any, error) {
 	var req struct {
 		faceSource
 		IdentityName  *string         `json:"identity_name"`
@@ -165,13 +165,11 @@ func (api *API) createIdentity(w http.ResponseWriter, r *http.Request) {
 		ForceReplace  bool            `json:"force_replace"`
 	}
 	if err := decode(r, maxImageBody, &req); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	ph, err := req.photo(r.Context())
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	in := app.CreatePersonInput{PersonID: req.IdentityID, Name: defaultIdentityName, PermissionGroupIDs: req.PermissionIDs,
 		Photos: []app.NewPhoto{ph}, RequirePermissionGroups: true}
@@ -182,30 +180,26 @@ func (api *API) createIdentity(w http.ResponseWriter, r *http.Request) {
 		in.Name = *req.IdentityName
 	}
 	if in.Profile, err = profileOf(req.UserType, req.ExtUserInfo); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if req.ForceReplace {
 		if err := api.replace(r.Context(), meta(r), in.PersonID); err != nil {
-			api.fail(w, r, err)
-			return
+			return nil, err
 		}
 	}
 	faceIDs, err := api.app.CreatePerson(r.Context(), meta(r), in)
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	faces, err := api.app.Faces(r.Context(), in.PersonID)
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	imageID := ""
 	if i := slices.IndexFunc(faces, func(f app.Face) bool { return f.FaceID == faceIDs[0] }); i >= 0 {
 		imageID = faces[i].PhotoKey
 	}
-	write(w, map[string]string{"identity_id": in.PersonID, "face_id": faceIDs[0], "register_image_id": imageID})
+	return map[string]string{"identity_id": in.PersonID, "face_id": faceIDs[0], "register_image_id": imageID}, nil
 }
 
 // profileOf checks user_type and ext_user_info and returns the profile to seal.
@@ -258,32 +252,28 @@ func (api *API) replace(ctx context.Context, m events.Meta, id string) error {
 	return fmt.Errorf("%w: force_replace of %s (deletion %s); retry", errNotReplaced, id, ans.RequestID)
 }
 
-func (api *API) getIdentity(w http.ResponseWriter, r *http.Request) {
+func (api *API) getIdentity(r *http.Request) (any, error) {
 	var req struct {
 		IdentityID string `json:"identity_id"`
 	}
 	if err := decode(r, maxSmallBody, &req); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if req.IdentityID == "" {
-		api.fail(w, r, fmt.Errorf("%w: identity_id", errMissing))
-		return
+		return nil, fmt.Errorf("%w: identity_id", errMissing)
 	}
 	p, err := api.activePerson(r.Context(), req.IdentityID)
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	out, err := api.identity(r.Context(), p)
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
-	write(w, out)
+	return out, nil
 }
 
-func (api *API) getIdentities(w http.ResponseWriter, r *http.Request) {
+func (api *API) getIdentities(r *http.Request) (any, error) {
 	var req struct {
 		Filters struct {
 			PermissionIDList []string `json:"permission_id_list"`
@@ -294,36 +284,30 @@ func (api *API) getIdentities(w http.ResponseWriter, r *http.Request) {
 		PageIndex *int `json:"page_index"`
 	}
 	if err := decode(r, maxSmallBody, &req); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	limit, offset, err := page(req.PageLimit, req.PageIndex)
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	f := app.PersonFilter{PersonID: req.Filters.IdentityID, NameContains: req.Filters.IdentityName, PermissionGroupIDs: req.Filters.PermissionIDList}
 	if f.PersonID != "" {
 		if err := domain.ValidateID(f.PersonID); err != nil {
-			api.fail(w, r, fmt.Errorf("filters.identity_id: %w", err))
-			return
+			return nil, fmt.Errorf("filters.identity_id: %w", err)
 		}
 	}
 	if err := domain.ValidateIDs(f.PermissionGroupIDs); err != nil {
-		api.fail(w, r, fmt.Errorf("filters.permission_id_list %w", err))
-		return
+		return nil, fmt.Errorf("filters.permission_id_list %w", err)
 	}
 	// An unknown permission group is the doc's ID_NOT_FOUND, not an empty page.
 	for _, id := range f.PermissionGroupIDs {
 		if _, err := api.app.GetPermissionGroup(r.Context(), id); err != nil {
-			api.fail(w, r, err)
-			return
+			return nil, err
 		}
 	}
 	persons, total, err := api.app.FindPersons(r.Context(), f, offset, limit)
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	out := struct {
 		Identities []identityJSON `json:"identities"`
@@ -332,12 +316,11 @@ func (api *API) getIdentities(w http.ResponseWriter, r *http.Request) {
 	for _, p := range persons {
 		id, err := api.identity(r.Context(), p)
 		if err != nil {
-			api.fail(w, r, err)
-			return
+			return nil, err
 		}
 		out.Identities = append(out.Identities, id)
 	}
-	write(w, out)
+	return out, nil
 }
 
 // facesAnswer is the state of an identity's faces after addface or deleteface.
@@ -351,127 +334,107 @@ func (api *API) facesAnswer(ctx context.Context, id string) (facesJSON, error) {
 	return out, nil
 }
 
-func (api *API) addFace(w http.ResponseWriter, r *http.Request) {
+func (api *API) addFace(r *http.Request) (any, error) {
 	var req struct {
 		faceSource
 		IdentityID string `json:"identity_id"`
 	}
 	if err := decode(r, maxImageBody, &req); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if req.IdentityID == "" {
-		api.fail(w, r, fmt.Errorf("%w: identity_id", errMissing))
-		return
+		return nil, fmt.Errorf("%w: identity_id", errMissing)
 	}
 	ph, err := req.photo(r.Context())
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if _, err := api.activePerson(r.Context(), req.IdentityID); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if _, err := api.app.AddFace(r.Context(), meta(r), req.IdentityID, ph); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	out, err := api.facesAnswer(r.Context(), req.IdentityID)
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
-	write(w, out)
+	return out, nil
 }
 
-func (api *API) deleteFace(w http.ResponseWriter, r *http.Request) {
+func (api *API) deleteFace(r *http.Request) (any, error) {
 	var req struct {
 		IdentityID      string `json:"identity_id"`
 		RegisterImageID string `json:"register_image_id"`
 		FaceID          string `json:"face_id"`
 	}
 	if err := decode(r, maxSmallBody, &req); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if req.IdentityID == "" {
-		api.fail(w, r, fmt.Errorf("%w: identity_id", errMissing))
-		return
+		return nil, fmt.Errorf("%w: identity_id", errMissing)
 	}
 	if req.RegisterImageID == "" && req.FaceID == "" {
-		api.fail(w, r, fmt.Errorf("%w: register_image_id or face_id", errMissing))
-		return
+		return nil, fmt.Errorf("%w: register_image_id or face_id", errMissing)
 	}
 	if _, err := api.activePerson(r.Context(), req.IdentityID); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	faceID := req.FaceID
 	if req.RegisterImageID != "" { // the doc: with both, only register_image_id counts
 		faces, err := api.app.Faces(r.Context(), req.IdentityID)
 		if err != nil {
-			api.fail(w, r, err)
-			return
+			return nil, err
 		}
 		i := slices.IndexFunc(faces, func(f app.Face) bool { return f.PhotoKey == req.RegisterImageID })
 		if i < 0 {
-			api.fail(w, r, fmt.Errorf("register_image_id %s: %w", req.RegisterImageID, domain.ErrFaceNotFound))
-			return
+			return nil, fmt.Errorf("register_image_id %s: %w", req.RegisterImageID, domain.ErrFaceNotFound)
 		}
 		faceID = faces[i].FaceID
 	}
 	if err := api.app.DeleteFace(r.Context(), meta(r), req.IdentityID, faceID); err != nil {
-		api.fail(w, r, fmt.Errorf("face %s: %w", faceID, err))
-		return
+		return nil, fmt.Errorf("face %s: %w", faceID, err)
 	}
 	out, err := api.facesAnswer(r.Context(), req.IdentityID)
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
-	write(w, out)
+	return out, nil
 }
 
 // getRegisterImage answers a registration photo in base64 (our JSON form of the box's
 // getregisterimage, whose doc answers the image itself over GET: see getRegisterImageFile).
-func (api *API) getRegisterImage(w http.ResponseWriter, r *http.Request) {
+func (api *API) getRegisterImage(r *http.Request) (any, error) {
 	var req struct {
 		RegisterImageID string `json:"register_image_id"`
 		IdentityID      string `json:"identity_id"`
 	}
 	if err := decode(r, maxSmallBody, &req); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if req.RegisterImageID == "" {
-		api.fail(w, r, fmt.Errorf("%w: register_image_id", errMissing))
-		return
+		return nil, fmt.Errorf("%w: register_image_id", errMissing)
 	}
 	personID, photo, err := api.registrationPhoto(r.Context(), req.RegisterImageID)
 	if err == nil && req.IdentityID != "" && req.IdentityID != personID {
 		err = fmt.Errorf("register_image_id %s of identity %s: %w", req.RegisterImageID, req.IdentityID, domain.ErrFaceNotFound)
 	}
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
-	write(w, map[string]string{"identity_id": personID, "register_image_id": req.RegisterImageID,
-		"register_image": base64.StdEncoding.EncodeToString(photo)})
+	return map[string]string{"identity_id": personID, "register_image_id": req.RegisterImageID,
+		"register_image": base64.StdEncoding.EncodeToString(photo)}, nil
 }
 
 // getRegisterImageFile is the doc's GET /getregisterimage/{image_id}, answering the image with
 // its content type. A failure is answered as a Sophon error rather than the doc's blank image,
 // which a client cannot tell from a photo.
-func (api *API) getRegisterImageFile(w http.ResponseWriter, r *http.Request) {
+func (api *API) getRegisterImageFile(r *http.Request) (any, error) {
 	_, photo, err := api.registrationPhoto(r.Context(), r.PathValue("id"))
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
-	w.Header().Set("Content-Type", http.DetectContentType(photo))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(photo)
+	return imageFile(photo), nil
 }
 
 func (api *API) registrationPhoto(ctx context.Context, id string) (string, []byte, error) {

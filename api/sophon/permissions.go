@@ -48,48 +48,42 @@ func page(limit, index *int) (int, int, error) {
 	return l, i * l, nil
 }
 
-func (api *API) createPermission(w http.ResponseWriter, r *http.Request) {
+func (api *API) createPermission(r *http.Request) (any, error) {
 	var req struct {
 		PermissionName string `json:"permission_name"`
 		PermissionID   string `json:"permission_id"`
 		Description    string `json:"description"`
 	}
 	if err := decode(r, maxSmallBody, &req); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if req.PermissionName == "" {
-		api.fail(w, r, fmt.Errorf("%w: permission_name", errMissing))
-		return
+		return nil, fmt.Errorf("%w: permission_name", errMissing)
 	}
 	// An empty permission_id asks for a generated one (the doc: "如果该参数为空，则会由系统自动生成").
 	g, err := api.app.CreatePermissionGroup(r.Context(), meta(r), req.PermissionID, req.PermissionName, req.Description)
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
-	write(w, toPermissionJSON(g))
+	return toPermissionJSON(g), nil
 }
 
-func (api *API) getPermissions(w http.ResponseWriter, r *http.Request) {
+func (api *API) getPermissions(r *http.Request) (any, error) {
 	var req struct {
 		PermissionName string `json:"permission_name"`
 		PageLimit      *int   `json:"page_limit"`
 		PageIndex      *int   `json:"page_index"`
 	}
 	if err := decode(r, maxSmallBody, &req); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	limit, offset, err := page(req.PageLimit, req.PageIndex)
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	groups, total, err := api.app.ListPermissionGroups(r.Context(), req.PermissionName, offset, limit)
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	out := struct {
 		Permissions []permissionJSON `json:"permissions"`
@@ -98,7 +92,7 @@ func (api *API) getPermissions(w http.ResponseWriter, r *http.Request) {
 	for i, g := range groups {
 		out.Permissions[i] = toPermissionJSON(g)
 	}
-	write(w, out)
+	return out, nil
 }
 
 // permissionRef is the "permission_id or permission_name" of getpermission and deletepermission.
@@ -119,42 +113,37 @@ func (api *API) resolve(r *http.Request, ref permissionRef) (app.PermissionGroup
 	return app.PermissionGroup{}, fmt.Errorf("%w: permission_id or permission_name", errMissing)
 }
 
-func (api *API) getPermission(w http.ResponseWriter, r *http.Request) {
+func (api *API) getPermission(r *http.Request) (any, error) {
 	var ref permissionRef
 	if err := decode(r, maxSmallBody, &ref); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	g, err := api.resolve(r, ref)
 	if err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
-	write(w, toPermissionJSON(g))
+	return toPermissionJSON(g), nil
 }
 
 // deletePermission deletes a permission group: every bound identity is unbound (in the
 // permission directory and on the identity), then the group is gone and its name free. It answers
 // once the identities' next reads no longer list it.
-func (api *API) deletePermission(w http.ResponseWriter, r *http.Request) {
+func (api *API) deletePermission(r *http.Request) (any, error) {
 	var ref permissionRef
 	if err := decode(r, maxSmallBody, &ref); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
 	id := ref.PermissionID
 	if id == "" {
 		g, err := api.resolve(r, ref)
 		if err != nil {
-			api.fail(w, r, err)
-			return
+			return nil, err
 		}
 		id = g.PermissionGroupID
 	}
 	// By id, a group already being deleted (a repeat after a TIMEOUT) joins its deletion.
 	if err := api.app.DeletePermissionGroup(r.Context(), meta(r), id); err != nil {
-		api.fail(w, r, err)
-		return
+		return nil, err
 	}
-	write(w, map[string]string{"permission_id": id})
+	return map[string]string{"permission_id": id}, nil
 }

@@ -72,7 +72,7 @@ func New(a *app.App, logger *slog.Logger, wait time.Duration) *API {
 
 // Register adds the Sophon routes to mux.
 func (api *API) Register(mux *http.ServeMux) {
-	for name, h := range map[string]http.HandlerFunc{
+	for name, h := range map[string]func(*http.Request) (any, error){
 		"deleteidentities": api.deleteIdentities,
 		"createpermission": api.createPermission,
 		"getpermissions":   api.getPermissions,
@@ -85,13 +85,36 @@ func (api *API) Register(mux *http.ServeMux) {
 		"deleteface":       api.deleteFace,
 		"getregisterimage": api.getRegisterImage,
 	} {
-		mux.HandleFunc("POST "+Prefix+name, api.recovered(h))
+		mux.HandleFunc("POST "+Prefix+name, api.answer(h))
 	}
 	// The box's own form of getregisterimage: GET with the image id in the path, answering the
 	// image itself.
-	mux.HandleFunc("GET "+Prefix+"getregisterimage/{id}", api.recovered(api.getRegisterImageFile))
+	mux.HandleFunc("GET "+Prefix+"getregisterimage/{id}", api.answer(api.getRegisterImageFile))
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: %s %s (Sophon endpoints take POST)", errNoSuchAction, r.Method, r.URL.Path))
+	})
+}
+
+// imageFile is an answer written as the image itself, with its content type: the box's GET form
+// of getregisterimage.
+type imageFile []byte
+
+// answer serves h: it writes h's answer (200, JSON; an imageFile as it is) or its error in
+// Sophon's format through the error table.
+func (api *API) answer(h func(*http.Request) (any, error)) http.HandlerFunc {
+	return api.recovered(func(w http.ResponseWriter, r *http.Request) {
+		ans, err := h(r)
+		if err != nil {
+			api.fail(w, r, err)
+			return
+		}
+		if img, ok := ans.(imageFile); ok {
+			w.Header().Set("Content-Type", http.DetectContentType(img))
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(img)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, ans)
 	})
 }
 
@@ -191,6 +214,3 @@ func jsonKind(k string) string {
 	}
 	return k
 }
-
-// write answers 200 with v.
-func write(w http.ResponseWriter, v any) { httpx.WriteJSON(w, http.StatusOK, v) }
