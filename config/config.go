@@ -93,6 +93,9 @@ type Config struct {
 	// only loopback names and these are answered (a web page cannot rebind its name to
 	// 127.0.0.1); with keys, any Host is, unless this is set.
 	AllowedHosts string
+	// ConsoleSession (ERASURE_CONSOLE_SESSION, default 8h) is how long a login to the console at
+	// /ui/ lasts before the key must be given again.
+	ConsoleSession time.Duration
 	// BodyTimeout (ERASURE_BODY_TIMEOUT, default 10s) cuts off a request body that sends nothing
 	// for that long, or that averages under 1 KiB/s once that long has passed.
 	BodyTimeout time.Duration

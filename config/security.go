@@ -38,7 +38,20 @@ const (
 // APIKey is one named bearer key of ERASURE_API_KEYS.
 type APIKey struct {
 	Name, Key string
+	// ReadOnly keys ("name:key:read") read everything and change nothing: every surface refuses
+	// their state-changing requests, and the console shows them no form that changes state.
+	ReadOnly bool
 }
+
+// Scopes of an API key, the optional third field of a name:key:scope entry.
+const (
+	ScopeRead  = "read"  // reads only
+	ScopeWrite = "write" // reads and changes (the default)
+)
+
+// DefaultConsoleSession is how long a console login lasts: a working day, after which the
+// operator types the key again.
+const DefaultConsoleSession = 8 * time.Hour
 
 var keyName = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
 
@@ -53,6 +66,13 @@ func (c *Config) securityFromEnv() {
 	c.TLSCert, c.TLSKey = os.Getenv("ERASURE_TLS_CERT"), os.Getenv("ERASURE_TLS_KEY")
 	c.OpenEndpoints = env("ERASURE_OPEN_ENDPOINTS", DefaultOpenEndpoints)
 	c.AllowedHosts = os.Getenv("ERASURE_ALLOWED_HOSTS")
+	c.ConsoleSession = DefaultConsoleSession
+	if v := strings.TrimSpace(os.Getenv("ERASURE_CONSOLE_SESSION")); v != "" {
+		c.ConsoleSession = -1 // kept invalid so that Validate names it
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+			c.ConsoleSession = cmp.Or(d, DefaultConsoleSession)
+		}
+	}
 	c.BodyTimeout = DefaultBodyTimeout
 	if v := strings.TrimSpace(os.Getenv("ERASURE_BODY_TIMEOUT")); v != "" {
 		c.BodyTimeout = -1 // kept invalid so that Validate names it
@@ -84,7 +104,10 @@ func (c *Config) securityFromEnv() {
 	}
 }
 
-// Keys parses APIKeys: "name:key" pairs separated by commas, names unique.
+// Keys parses APIKeys: "name:key" or "name:key:scope" entries separated by commas, names
+// unique; the scope is read or write (the default). A key is everything between the first
+// colon and a final ":read" or ":write", so a key that itself ends so needs its scope written
+// out ("name:abc:read:write").
 func (c *Config) Keys() ([]APIKey, error) {
 	var keys []APIKey
 	seen := map[string]bool{}
@@ -94,10 +117,17 @@ func (c *Config) Keys() ([]APIKey, error) {
 			continue
 		}
 		name, key, ok := strings.Cut(pair, ":")
+		scope := ScopeWrite
+		if i := strings.LastIndex(key, ":"); i >= 0 {
+			switch s := strings.TrimSpace(key[i+1:]); s {
+			case ScopeRead, ScopeWrite:
+				key, scope = key[:i], s
+			}
+		}
 		name, key = strings.TrimSpace(name), strings.TrimSpace(key)
 		switch {
 		case !ok || key == "":
-			return nil, fmt.Errorf("ERASURE_API_KEYS must be name:key pairs separated by commas, such as ops:3f9c…,ci:8a1e…")
+			return nil, fmt.Errorf("ERASURE_API_KEYS must be name:key or name:key:read entries separated by commas, such as ops:3f9c…,auditor:8a1e…:read")
 		case !keyName.MatchString(name):
 			return nil, fmt.Errorf("ERASURE_API_KEYS: key name %q must be 1-64 letters, digits, _ . @ -", name)
 		case seen[name]:
@@ -108,7 +138,7 @@ func (c *Config) Keys() ([]APIKey, error) {
 			return nil, fmt.Errorf("ERASURE_API_KEYS: the key of %q is shorter than %d characters (make one with: openssl rand -hex 32)", name, MinAPIKeyLength)
 		}
 		seen[name] = true
-		keys = append(keys, APIKey{Name: name, Key: key})
+		keys = append(keys, APIKey{Name: name, Key: key, ReadOnly: scope == ScopeRead})
 	}
 	return keys, nil
 }
@@ -140,6 +170,9 @@ func (c *Config) validateSecurity() error {
 	}
 	if _, err := c.Hosts(); err != nil {
 		return err
+	}
+	if c.ConsoleSession < 0 || c.ConsoleSession > 0 && c.ConsoleSession < time.Minute || c.ConsoleSession > 30*24*time.Hour {
+		return fmt.Errorf("ERASURE_CONSOLE_SESSION must be a duration from 1m to 720h, such as 8h (0 means the default, 8h)")
 	}
 	if c.BodyTimeout < 0 || c.BodyTimeout > 10*time.Minute {
 		return fmt.Errorf("ERASURE_BODY_TIMEOUT must be a duration of at most 10m, such as 10s (0 means the default, 10s)")

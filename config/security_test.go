@@ -12,11 +12,25 @@ func TestKeys(t *testing.T) {
 	c := Config{APIKeys: " ops:0123456789abcdef , ci.bot:fedcba9876543210fedcba ,"}
 	keys, err := c.Keys()
 	require.NoError(t, err)
-	require.Equal(t, []APIKey{{"ops", "0123456789abcdef"}, {"ci.bot", "fedcba9876543210fedcba"}}, keys)
+	require.Equal(t, []APIKey{{Name: "ops", Key: "0123456789abcdef"}, {Name: "ci.bot", Key: "fedcba9876543210fedcba"}}, keys)
+
+	// A third field scopes a key; a key whose own text holds a colon keeps it.
+	for in, want := range map[string]APIKey{
+		"auditor:0123456789abcdef:read":   {Name: "auditor", Key: "0123456789abcdef", ReadOnly: true},
+		"ops:0123456789abcdef:write":      {Name: "ops", Key: "0123456789abcdef"},
+		"ops:0123:456789abcdef":           {Name: "ops", Key: "0123:456789abcdef"},
+		"ops:0123456789abcdef:read:write": {Name: "ops", Key: "0123456789abcdef:read"},
+	} {
+		keys, err := (&Config{APIKeys: in}).Keys()
+		require.NoError(t, err, in)
+		require.Equal(t, []APIKey{want}, keys, in)
+	}
 
 	for in, want := range map[string]string{
-		"justakey0123456789": "name:key pairs",
-		"ops:short":          "shorter than 16",
+		"justakey0123456789":  "name:key or name:key:read",
+		"ops::read":           "name:key or name:key:read",
+		"ops:0123456789:read": "shorter than 16",
+		"ops:short":           "shorter than 16",
 		"ops:0123456789abcdef,ops:abcdef0123456789": "given twice",
 		"o p:0123456789abcdef":                      "key name",
 		":0123456789abcdef":                         "key name",
@@ -133,5 +147,18 @@ func TestBodyTimeout(t *testing.T) {
 	for _, bad := range []string{"soon", "-1s", "2h"} {
 		t.Setenv("ERASURE_BODY_TIMEOUT", bad)
 		require.ErrorContains(t, validateEnv(), "ERASURE_BODY_TIMEOUT", bad)
+	}
+}
+
+func TestConsoleSession(t *testing.T) {
+	t.Setenv("ERASURE_CONSOLE_SESSION", "")
+	require.Equal(t, DefaultConsoleSession, FromEnv().ConsoleSession)
+	t.Setenv("ERASURE_CONSOLE_SESSION", "30m")
+	require.Equal(t, 30*time.Minute, FromEnv().ConsoleSession)
+	t.Setenv("ERASURE_CONSOLE_SESSION", "0")
+	require.Equal(t, DefaultConsoleSession, FromEnv().ConsoleSession, "0 means the default, as the error says")
+	for _, bad := range []string{"a day", "-1h", "30s", "800h"} {
+		t.Setenv("ERASURE_CONSOLE_SESSION", bad)
+		require.ErrorContains(t, validateEnv(), "ERASURE_CONSOLE_SESSION", bad)
 	}
 }
