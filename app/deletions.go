@@ -71,7 +71,8 @@ func deletionIDFor(key string) string {
 
 // RequestDeletion records a deletion request in the log, in chunks, and returns its id once the
 // request is durable and visible. existing is true when the idempotency key was used before.
-func (a *App) RequestDeletion(ctx context.Context, meta events.Meta, in DeletionInput) (id string, existing bool, err error) {
+func (a *App) RequestDeletion(ctx context.Context, caller Caller, in DeletionInput) (id string, existing bool, err error) {
+	meta := caller.meta()
 	if err := a.checkCallback(ctx, in); err != nil {
 		return "", false, err
 	}
@@ -285,15 +286,16 @@ func (a *App) WaitDeletion(ctx context.Context, id string) ([]DeletionItem, erro
 }
 
 // RetryFailed resumes the sagas of a request's items that failed at a step, and returns how many.
-func (a *App) RetryFailed(ctx context.Context, meta events.Meta, id string) (int, error) {
-	return a.RetryFailures(ctx, meta, id, FailureKey{})
+func (a *App) RetryFailed(ctx context.Context, caller Caller, id string) (int, error) {
+	return a.RetryFailures(ctx, caller, id, FailureKey{})
 }
 
 // RetryFailures resumes the sagas of a request's items that failed at a step and belong to the
 // group of failures g (DeletionFailures) names, and returns how many. An empty field of g
 // matches any value; a target matches the items that target refused. A person resumes at its
 // failed step as a whole: retried for one target, it tries every target that refused it.
-func (a *App) RetryFailures(ctx context.Context, meta events.Meta, id string, g FailureKey) (int, error) {
+func (a *App) RetryFailures(ctx context.Context, caller Caller, id string, g FailureKey) (int, error) {
+	meta := caller.meta()
 	items, err := a.DeletionItems(ctx, id, projections.ItemFailed, -1, 1<<30)
 	if err != nil {
 		return 0, err
@@ -341,7 +343,8 @@ func (a *App) DeletionLatencies(ctx context.Context, id string) ([]time.Duration
 
 // CancelDeletion cancels a deletion request: items not yet past their first step end cancelled,
 // the rest finish. Cancelling twice is harmless; a completed request cannot be cancelled.
-func (a *App) CancelDeletion(ctx context.Context, meta events.Meta, id string) error {
+func (a *App) CancelDeletion(ctx context.Context, caller Caller, id string) error {
+	meta := caller.meta()
 	if _, err := a.GetDeletionState(ctx, id); err != nil {
 		return err
 	}

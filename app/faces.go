@@ -31,7 +31,8 @@ func (a *App) Faces(ctx context.Context, personID string) ([]Face, error) {
 
 // AddFace registers one more face for an active person: its photo and feature record go to the
 // downstream stores, the face's keys to the log. It returns the new face once visible.
-func (a *App) AddFace(ctx context.Context, meta events.Meta, personID string, ph NewPhoto) (Face, error) {
+func (a *App) AddFace(ctx context.Context, caller Caller, personID string, ph NewPhoto) (Face, error) {
+	meta := caller.meta()
 	if err := domain.ValidateID(personID); err != nil {
 		return Face{}, fmt.Errorf("person_id: %w", err)
 	}
@@ -64,7 +65,8 @@ func (a *App) AddFace(ctx context.Context, meta events.Meta, personID string, ph
 // DeleteFace removes one face of an active person: its feature record and photo first, then the
 // fact in the log. Erasing before recording errs on the side of deletion: a failed append leaves
 // a face whose data is already gone, never data the log says is gone.
-func (a *App) DeleteFace(ctx context.Context, meta events.Meta, personID, faceID string) error {
+func (a *App) DeleteFace(ctx context.Context, caller Caller, personID, faceID string) error {
+	meta := caller.meta()
 	if err := domain.ValidateID(personID); err != nil {
 		return fmt.Errorf("person_id: %w", err)
 	}

@@ -103,7 +103,8 @@ func (a *App) GroupMembersPage(ctx context.Context, groupID string, offset, limi
 
 // AddPersonToGroups adds an active person to active groups. Everything is checked before the
 // first membership is recorded, so a refused call adds to no group.
-func (a *App) AddPersonToGroups(ctx context.Context, meta events.Meta, personID string, groupIDs []string) error {
+func (a *App) AddPersonToGroups(ctx context.Context, caller Caller, personID string, groupIDs []string) error {
+	meta := caller.meta()
 	if err := domain.ValidateID(personID); err != nil {
 		return fmt.Errorf("person_id: %w", err)
 	}
@@ -183,7 +184,8 @@ func (a *App) leaveDeletingGroups(ctx context.Context, meta events.Meta, personI
 // that the group-deletion saga records for it: its items are the group's members, with the group
 // named on it. It returns once the read model shows the group deleting; the deletion runs on
 // (WaitDeletionRecorded, then GetDeletion, follow it).
-func (a *App) DeleteGroup(ctx context.Context, meta events.Meta, groupID string) (string, error) {
+func (a *App) DeleteGroup(ctx context.Context, caller Caller, groupID string) (string, error) {
+	meta := caller.meta()
 	if err := domain.ValidateID(groupID); err != nil {
 		return "", fmt.Errorf("group_id: %w", err)
 	}
@@ -227,7 +229,7 @@ func (a *App) WaitDeletionRecorded(ctx context.Context, id string) error {
 // its item is terminal. A deletion of a person already being deleted joins it and shares its
 // outcome. The item's failure comes back as an error: ErrPersonNotFound, ErrNotInGroup,
 // ErrDeletionFailed, or ctx's error while it is still running.
-func (a *App) DeletePersonAndWait(ctx context.Context, meta events.Meta, personID, groupID string) (string, error) {
+func (a *App) DeletePersonAndWait(ctx context.Context, caller Caller, personID, groupID string) (string, error) {
 	if err := domain.ValidateID(personID); err != nil {
 		return "", fmt.Errorf("person_id: %w", err)
 	}
@@ -243,7 +245,7 @@ func (a *App) DeletePersonAndWait(ctx context.Context, meta events.Meta, personI
 			return "", fmt.Errorf("person %s, group %s: %w", personID, groupID, domain.ErrNotInGroup)
 		}
 	}
-	id, _, err := a.RequestDeletion(ctx, meta, DeletionInput{GroupID: groupID, IDs: func(yield func(string) bool) error {
+	id, _, err := a.RequestDeletion(ctx, caller, DeletionInput{GroupID: groupID, IDs: func(yield func(string) bool) error {
 		yield(personID)
 		return nil
 	}})

@@ -40,7 +40,8 @@ type PermissionGroup struct {
 
 // CreatePermissionGroup creates a permission group with a unique name and returns it once
 // visible. An empty id is replaced by a generated one.
-func (a *App) CreatePermissionGroup(ctx context.Context, meta events.Meta, id, name, description string) (PermissionGroup, error) {
+func (a *App) CreatePermissionGroup(ctx context.Context, caller Caller, id, name, description string) (PermissionGroup, error) {
+	meta := caller.meta()
 	if id == "" {
 		id = events.NewID()
 	}
@@ -155,7 +156,8 @@ func (a *App) loadPermissionGroup(ctx context.Context, id string) (*domain.Permi
 // DeletePermissionGroup deletes a permission group: the permission-deletion saga unbinds every
 // member (a PermissionGroupUnbound on each person) and records the group deleted. It returns once
 // the read model shows the group gone, so the persons' next reads no longer list it.
-func (a *App) DeletePermissionGroup(ctx context.Context, meta events.Meta, id string) error {
+func (a *App) DeletePermissionGroup(ctx context.Context, caller Caller, id string) error {
+	meta := caller.meta()
 	if err := domain.ValidateID(id); err != nil {
 		return fmt.Errorf("permission_id: %w", err)
 	}

@@ -21,7 +21,8 @@ type Group struct {
 }
 
 // CreateGroup creates a group and returns it once visible.
-func (a *App) CreateGroup(ctx context.Context, meta events.Meta, id, name, tag string) (Group, error) {
+func (a *App) CreateGroup(ctx context.Context, caller Caller, id, name, tag string) (Group, error) {
+	meta := caller.meta()
 	seq, err := a.execute(ctx, meta, events.AggregateGroup, id, groupDecider(id), domain.CreateGroup{Name: name, Tag: tag})
 	if err != nil {
 		return Group{}, err
@@ -82,7 +83,8 @@ type CreatePersonInput struct {
 
 // CreatePerson registers a person: photos and face records go to the downstream stores, the
 // sealed name and the keys to the log. It returns the new face ids once the person is visible.
-func (a *App) CreatePerson(ctx context.Context, meta events.Meta, in CreatePersonInput) ([]string, error) {
+func (a *App) CreatePerson(ctx context.Context, caller Caller, in CreatePersonInput) ([]string, error) {
+	meta := caller.meta()
 	if err := domain.ValidateID(in.PersonID); err != nil {
 		return nil, fmt.Errorf("person_id: %w", err)
 	}

@@ -34,7 +34,8 @@ type SeedPerson struct {
 // waiting for the read model: a caller seeding many batches waits once at the end. (Waiting for
 // every batch kept the projection and the stores from working side by side: 100,000 persons
 // took 226 s to seed into PostgreSQL instead of 104 s.)
-func (a *App) Seed(ctx context.Context, meta events.Meta, persons []SeedPerson) error {
+func (a *App) Seed(ctx context.Context, caller Caller, persons []SeedPerson) error {
+	meta := caller.meta()
 	bulk, ok := a.stores.(BulkRegistrar)
 	if !ok {
 		return errors.New("seed: the downstream stores cannot register in bulk")

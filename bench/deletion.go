@@ -124,9 +124,9 @@ func Deletion(ctx context.Context, svc *service.Service, opts DeletionOptions) (
 	persons, logger := opts.Persons, opts.Logger
 	res := DeletionResult{Persons: persons, Faces: opts.Faces, Photos: opts.Photos, PermissionGroups: opts.PermissionGroups, Mode: opts.Mode}
 	run := events.NewID()[:8]
-	meta := events.Meta{CorrelationID: "bench-" + run, Actor: "bench"}
+	caller := app.Caller{RequestID: "bench-" + run, Actor: "bench"}
 	start := time.Now()
-	ids, err := seed(ctx, svc, logger, meta, run, opts.Population)
+	ids, err := seed(ctx, svc, logger, caller, run, opts.Population)
 	if err != nil {
 		return res, fmt.Errorf("seed: %w", err)
 	}
@@ -146,7 +146,7 @@ func Deletion(ctx context.Context, svc *service.Service, opts DeletionOptions) (
 	}
 	start = time.Now()
 	cpu0, written0 := processCPU(), processWritten()
-	id, _, err := svc.App.RequestDeletion(ctx, meta, app.DeletionInput{IDs: func(yield func(string) bool) error {
+	id, _, err := svc.App.RequestDeletion(ctx, caller, app.DeletionInput{IDs: func(yield func(string) bool) error {
 		for _, id := range ids {
 			if !yield(id) {
 				break
@@ -217,11 +217,11 @@ func Deletion(ctx context.Context, svc *service.Service, opts DeletionOptions) (
 // seed creates p's permission groups and persons through the batched internal path, and
 // returns the persons' IDs once the read model has them all. run makes the IDs unique to this
 // run.
-func seed(ctx context.Context, svc *service.Service, logger *slog.Logger, meta events.Meta, run string, p Population) ([]string, error) {
+func seed(ctx context.Context, svc *service.Service, logger *slog.Logger, caller app.Caller, run string, p Population) ([]string, error) {
 	permIDs := make([]string, p.PermissionGroups)
 	for i := range permIDs {
 		permIDs[i] = fmt.Sprintf("bench-%s-pg%d", run, i)
-		if _, err := svc.App.CreatePermissionGroup(ctx, meta, permIDs[i], permIDs[i], "bench"); err != nil {
+		if _, err := svc.App.CreatePermissionGroup(ctx, caller, permIDs[i], permIDs[i], "bench"); err != nil {
 			return nil, fmt.Errorf("create permission group: %w", err)
 		}
 	}
@@ -242,7 +242,7 @@ func seed(ctx context.Context, svc *service.Service, logger *slog.Logger, meta e
 			}
 			batch = append(batch, sp)
 		}
-		if err := svc.App.Seed(ctx, meta, batch); err != nil {
+		if err := svc.App.Seed(ctx, caller, batch); err != nil {
 			return nil, fmt.Errorf("persons %d..%d: %w", from, from+len(batch)-1, err)
 		}
 		if (from/seedBatch)%10 == 9 {

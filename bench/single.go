@@ -14,6 +14,7 @@ import (
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
 	iai "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/iai/v20180301"
 
+	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/config"
 	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
@@ -75,9 +76,9 @@ func Single(ctx context.Context, svc *service.Service, opts SingleOptions) (Sing
 		return SingleResult{}, errors.New("bench --single needs the service's Tencent credential (ConfigureSingle)")
 	}
 	run := events.NewID()[:8] // fresh IDs, so a kept data directory can run again
-	meta := events.Meta{CorrelationID: "bench-" + run, Actor: "bench"}
+	caller := app.Caller{RequestID: "bench-" + run, Actor: "bench"}
 	start := time.Now()
-	ids, err := seed(ctx, svc, opts.Logger, meta, run, opts.Population)
+	ids, err := seed(ctx, svc, opts.Logger, caller, run, opts.Population)
 	if err != nil {
 		return SingleResult{}, fmt.Errorf("seed: %w", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/app"
-	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/testenv"
 	"github.com/erasure-dev/erasure/service"
 )
@@ -34,15 +33,15 @@ func TestBulkIntakeWaitsWhileTheBacklogIsOverItsBound(t *testing.T) {
 		cfg.MaxPending = 9_000
 		env := testenv.Start(t, cfg, service.Without("deletion-dispatcher"))
 		ctx := context.Background()
-		meta := events.Meta{CorrelationID: "t", Actor: "test"}
-		first, _, err := env.Svc.App.RequestDeletion(ctx, meta, app.DeletionInput{IDs: ids("a", 2_000)})
+		caller := app.Caller{RequestID: "t", Actor: "test"}
+		first, _, err := env.Svc.App.RequestDeletion(ctx, caller, app.DeletionInput{IDs: ids("a", 2_000)})
 		require.NoError(t, err)
 
 		done := make(chan error, 1)
 		var second string
 		go func() {
 			var err error
-			second, _, err = env.Svc.App.RequestDeletion(ctx, meta, app.DeletionInput{IDs: ids("b", 10_000)})
+			second, _, err = env.Svc.App.RequestDeletion(ctx, caller, app.DeletionInput{IDs: ids("b", 10_000)})
 			done <- err
 		}()
 		select {
@@ -54,7 +53,7 @@ func TestBulkIntakeWaitsWhileTheBacklogIsOverItsBound(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 2_000, d.Pending)
 
-		require.NoError(t, env.Svc.App.CancelDeletion(ctx, meta, first))
+		require.NoError(t, env.Svc.App.CancelDeletion(ctx, caller, first))
 		select {
 		case err := <-done:
 			require.NoError(t, err)

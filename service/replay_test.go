@@ -8,8 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/domain"
-	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/pgtest"
 	"github.com/erasure-dev/erasure/internal/testenv"
 	"github.com/erasure-dev/erasure/projections"
@@ -23,8 +23,8 @@ func TestStaleProjectionRebuiltAtStart(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		env := testenv.Start(t, testenv.Config(t, dialect))
 		ctx := context.Background()
-		meta := events.Meta{CorrelationID: "t", Actor: "test"}
-		_, err := env.Svc.App.CreateGroup(ctx, meta, "g", "G", "")
+		caller := app.Caller{RequestID: "t", Actor: "test"}
+		_, err := env.Svc.App.CreateGroup(ctx, caller, "g", "G", "")
 		require.NoError(t, err)
 		var versions int
 		require.NoError(t, env.Svc.DBs.ReadModel.Get(&versions, `SELECT COUNT(*) FROM projection_versions`))

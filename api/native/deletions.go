@@ -80,7 +80,7 @@ func (api *API) createDeletion(r *http.Request) (reply, error) {
 	if err := validateCallback(in.CallbackURL); err != nil {
 		return reply{}, err
 	}
-	id, existing, err := api.app.RequestDeletion(r.Context(), meta(r), in)
+	id, existing, err := api.app.RequestDeletion(r.Context(), caller(r), in)
 	if err != nil {
 		return reply{}, err
 	}
@@ -266,7 +266,7 @@ func (api *API) retryDeletion(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	n, err := api.app.RetryFailures(r.Context(), meta(r), r.PathValue("id"), group)
+	n, err := api.app.RetryFailures(r.Context(), caller(r), r.PathValue("id"), group)
 	if err != nil {
 		return reply{}, err
 	}
@@ -302,7 +302,7 @@ func retryGroup(r *http.Request) (app.FailureKey, error) {
 
 // cancelDeletion answers the request as GET /v1/deletions/{id} shows it once cancelled.
 func (api *API) cancelDeletion(r *http.Request) (reply, error) {
-	if err := api.app.CancelDeletion(r.Context(), meta(r), r.PathValue("id")); err != nil {
+	if err := api.app.CancelDeletion(r.Context(), caller(r), r.PathValue("id")); err != nil {
 		return reply{}, err
 	}
 	return api.getDeletion(r)

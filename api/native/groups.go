@@ -10,7 +10,7 @@ func (api *API) registerGroups(mux *http.ServeMux) {
 // whose items are its members (recorded by the group-deletion saga, visible by the time of the
 // answer); GET /v1/groups/{id} shows it deleting until it is gone (404).
 func (api *API) deleteGroup(r *http.Request) (reply, error) {
-	id, err := api.app.DeleteGroup(r.Context(), meta(r), r.PathValue("id"))
+	id, err := api.app.DeleteGroup(r.Context(), caller(r), r.PathValue("id"))
 	if err != nil {
 		return reply{}, err
 	}

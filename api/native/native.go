@@ -15,7 +15,6 @@ import (
 	"github.com/erasure-dev/erasure/api/httpx"
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/domain"
-	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/webhooks"
 )
 
@@ -70,10 +69,10 @@ func Panic(w http.ResponseWriter, _ *http.Request) {
 	writeCode(w, http.StatusInternalServerError, "INTERNAL", "internal error")
 }
 
-// meta is what the request's events record: the request id, and as the actor the name of the
-// API key it authenticated with (native-api where no key is required).
-func meta(r *http.Request) events.Meta {
-	return events.Meta{CorrelationID: httpx.RequestID(r), Actor: cmp.Or(httpx.Client(r), "native-api")}
+// caller is who asks, as the request's events record it: the request id, and as the actor the
+// name of the API key it authenticated with (native-api where no key is required).
+func caller(r *http.Request) app.Caller {
+	return app.Caller{RequestID: httpx.RequestID(r), Actor: cmp.Or(httpx.Client(r), "native-api")}
 }
 
 // decodeJSON reads a JSON body of at most limit bytes into v, refusing another content type.
@@ -132,7 +131,7 @@ func (api *API) createGroup(r *http.Request) (reply, error) {
 	if req.GroupID == nil || req.Name == nil {
 		return reply{}, fmt.Errorf("%w: group_id and name are required", errMissing)
 	}
-	g, err := api.app.CreateGroup(r.Context(), meta(r), *req.GroupID, *req.Name, req.Tag)
+	g, err := api.app.CreateGroup(r.Context(), caller(r), *req.GroupID, *req.Name, req.Tag)
 	if err != nil {
 		return reply{}, err
 	}
@@ -208,7 +207,7 @@ func (api *API) createPerson(r *http.Request) (reply, error) {
 		}
 		in.Photos = append(in.Photos, app.NewPhoto{Image: img})
 	}
-	faceIDs, err := api.app.CreatePerson(r.Context(), meta(r), in)
+	faceIDs, err := api.app.CreatePerson(r.Context(), caller(r), in)
 	if err != nil {
 		return reply{}, err
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/domain"
-	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/projections"
 )
 
@@ -41,7 +40,7 @@ func (api *API) deleteIdentities(r *http.Request) (any, error) {
 	if err := validateIdentityIDs(req.IdentityIDs); err != nil {
 		return nil, err
 	}
-	ans, err := api.deleteAndWait(r.Context(), meta(r), req.IdentityIDs, req.NotifyPath)
+	ans, err := api.deleteAndWait(r.Context(), caller(r), req.IdentityIDs, req.NotifyPath)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +76,7 @@ func shorten(s string) string {
 }
 
 // deleteAndWait records a deletion of ids and waits up to the configured time for its outcome.
-func (api *API) deleteAndWait(ctx context.Context, m events.Meta, ids []string, notifyPath string) (deleteIdentitiesAnswer, error) {
+func (api *API) deleteAndWait(ctx context.Context, c app.Caller, ids []string, notifyPath string) (deleteIdentitiesAnswer, error) {
 	in := app.DeletionInput{CallbackURL: notifyPath, Source: projections.SourceSophon}
 	if notifyPath != "" {
 		in.CallbackFormat = app.CallbackSophon
@@ -90,7 +89,7 @@ func (api *API) deleteAndWait(ctx context.Context, m events.Meta, ids []string, 
 		}
 		return nil
 	}
-	id, _, err := api.app.RequestDeletion(ctx, m, in)
+	id, _, err := api.app.RequestDeletion(ctx, c, in)
 	if err != nil {
 		return deleteIdentitiesAnswer{}, err
 	}

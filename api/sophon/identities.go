@@ -14,7 +14,6 @@ import (
 
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/domain"
-	"github.com/erasure-dev/erasure/events"
 )
 
 // Identity defaults and rules from the createidentity doc.
@@ -174,7 +173,7 @@ func (api *API) createIdentity(r *http.Request) (any, error) {
 	in := app.CreatePersonInput{PersonID: req.IdentityID, Name: defaultIdentityName, PermissionGroupIDs: req.PermissionIDs,
 		Photos: []app.NewPhoto{ph}, RequirePermissionGroups: true}
 	if in.PersonID == "" {
-		in.PersonID = events.NewID()
+		in.PersonID = app.NewID()
 	}
 	if req.IdentityName != nil && *req.IdentityName != "" {
 		in.Name = *req.IdentityName
@@ -183,11 +182,11 @@ func (api *API) createIdentity(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if req.ForceReplace {
-		if err := api.replace(r.Context(), meta(r), in.PersonID); err != nil {
+		if err := api.replace(r.Context(), caller(r), in.PersonID); err != nil {
 			return nil, err
 		}
 	}
-	faceIDs, err := api.app.CreatePerson(r.Context(), meta(r), in)
+	faceIDs, err := api.app.CreatePerson(r.Context(), caller(r), in)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +229,7 @@ func profileOf(userType string, ext json.RawMessage) (string, error) {
 
 // replace deletes an existing identity for force_replace, through the same deletion request as
 // deleteidentities, so that what it held downstream is purged before the new one is registered.
-func (api *API) replace(ctx context.Context, m events.Meta, id string) error {
+func (api *API) replace(ctx context.Context, c app.Caller, id string) error {
 	if err := domain.ValidateID(id); err != nil {
 		return fmt.Errorf("identity_id: %w", err)
 	}
@@ -239,7 +238,7 @@ func (api *API) replace(ctx context.Context, m events.Meta, id string) error {
 	} else if err != nil {
 		return err
 	}
-	ans, err := api.deleteAndWait(ctx, m, []string{id}, "")
+	ans, err := api.deleteAndWait(ctx, c, []string{id}, "")
 	if err != nil {
 		return err
 	}
@@ -352,7 +351,7 @@ func (api *API) addFace(r *http.Request) (any, error) {
 	if _, err := api.activePerson(r.Context(), req.IdentityID); err != nil {
 		return nil, err
 	}
-	if _, err := api.app.AddFace(r.Context(), meta(r), req.IdentityID, ph); err != nil {
+	if _, err := api.app.AddFace(r.Context(), caller(r), req.IdentityID, ph); err != nil {
 		return nil, err
 	}
 	out, err := api.facesAnswer(r.Context(), req.IdentityID)
@@ -392,7 +391,7 @@ func (api *API) deleteFace(r *http.Request) (any, error) {
 		}
 		faceID = faces[i].FaceID
 	}
-	if err := api.app.DeleteFace(r.Context(), meta(r), req.IdentityID, faceID); err != nil {
+	if err := api.app.DeleteFace(r.Context(), caller(r), req.IdentityID, faceID); err != nil {
 		return nil, fmt.Errorf("face %s: %w", faceID, err)
 	}
 	out, err := api.facesAnswer(r.Context(), req.IdentityID)

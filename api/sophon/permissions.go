@@ -61,7 +61,7 @@ func (api *API) createPermission(r *http.Request) (any, error) {
 		return nil, fmt.Errorf("%w: permission_name", errMissing)
 	}
 	// An empty permission_id asks for a generated one (the doc: "如果该参数为空，则会由系统自动生成").
-	g, err := api.app.CreatePermissionGroup(r.Context(), meta(r), req.PermissionID, req.PermissionName, req.Description)
+	g, err := api.app.CreatePermissionGroup(r.Context(), caller(r), req.PermissionID, req.PermissionName, req.Description)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (api *API) deletePermission(r *http.Request) (any, error) {
 		id = g.PermissionGroupID
 	}
 	// By id, a group already being deleted (a repeat after a TIMEOUT) joins its deletion.
-	if err := api.app.DeletePermissionGroup(r.Context(), meta(r), id); err != nil {
+	if err := api.app.DeletePermissionGroup(r.Context(), caller(r), id); err != nil {
 		return nil, err
 	}
 	return map[string]string{"permission_id": id}, nil

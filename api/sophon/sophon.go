@@ -29,7 +29,6 @@ import (
 	"github.com/erasure-dev/erasure/api/httpx"
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/config"
-	"github.com/erasure-dev/erasure/events"
 )
 
 // Prefix is where the Sophon routes live.
@@ -153,8 +152,10 @@ func mapped(err error) bool {
 	return false
 }
 
-func meta(r *http.Request) events.Meta {
-	return events.Meta{CorrelationID: httpx.RequestID(r), Actor: cmp.Or(httpx.Client(r), TokenActor)}
+// caller is who asks, as the request's events record it: the request id, and as the actor the
+// API key's name, or TokenActor.
+func caller(r *http.Request) app.Caller {
+	return app.Caller{RequestID: httpx.RequestID(r), Actor: cmp.Or(httpx.Client(r), TokenActor)}
 }
 
 // decode reads the JSON body into v. Unlike the native API it ignores unknown fields: clients

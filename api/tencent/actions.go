@@ -12,7 +12,6 @@ import (
 
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/domain"
-	"github.com/erasure-dev/erasure/events"
 )
 
 // Limits of the Tencent actions, from the SDK's documentation of each field.
@@ -117,7 +116,7 @@ func (api *API) activePerson(ctx context.Context, id string) (app.Person, error)
 	return p, nil
 }
 
-func (api *API) createGroup(ctx context.Context, m events.Meta, decode func(any) error) (any, error) {
+func (api *API) createGroup(ctx context.Context, c app.Caller, decode func(any) error) (any, error) {
 	var req struct {
 		GroupName           *string  `json:"GroupName"`
 		GroupID             *string  `json:"GroupId"`
@@ -145,7 +144,7 @@ func (api *API) createGroup(ctx context.Context, m events.Meta, decode func(any)
 	if err := domain.ValidateTencentTag(tag); err != nil {
 		return nil, fieldError("Tag", err, errGroupTagIllegal, errGroupTagTooLong)
 	}
-	if _, err := api.app.CreateGroup(ctx, m, id, *req.GroupName, tag); err != nil {
+	if _, err := api.app.CreateGroup(ctx, c, id, *req.GroupName, tag); err != nil {
 		return nil, err
 	}
 	return struct {
@@ -153,7 +152,7 @@ func (api *API) createGroup(ctx context.Context, m events.Meta, decode func(any)
 	}{faceModelVersion}, nil
 }
 
-func (api *API) deleteGroup(ctx context.Context, m events.Meta, decode func(any) error) (any, error) {
+func (api *API) deleteGroup(ctx context.Context, c app.Caller, decode func(any) error) (any, error) {
 	var req struct {
 		GroupID *string `json:"GroupId"`
 	}
@@ -165,7 +164,7 @@ func (api *API) deleteGroup(ctx context.Context, m events.Meta, decode func(any)
 		return nil, err
 	}
 	// Answered as soon as the group is deleting; the group-deletion saga runs on.
-	if _, err := api.app.DeleteGroup(ctx, m, id); err != nil {
+	if _, err := api.app.DeleteGroup(ctx, c, id); err != nil {
 		return nil, err
 	}
 	return nil, nil
@@ -185,7 +184,7 @@ func toGroupInfo(g app.GroupInfo) groupInfo {
 		FaceModelVersion: faceModelVersion, CreationTimestamp: millis(g.CreatedAt)}
 }
 
-func (api *API) getGroupInfo(ctx context.Context, _ events.Meta, decode func(any) error) (any, error) {
+func (api *API) getGroupInfo(ctx context.Context, _ app.Caller, decode func(any) error) (any, error) {
 	var req struct {
 		GroupID *string `json:"GroupId"`
 	}
@@ -203,7 +202,7 @@ func (api *API) getGroupInfo(ctx context.Context, _ events.Meta, decode func(any
 	return toGroupInfo(g), nil
 }
 
-func (api *API) getGroupList(ctx context.Context, _ events.Meta, decode func(any) error) (any, error) {
+func (api *API) getGroupList(ctx context.Context, _ app.Caller, decode func(any) error) (any, error) {
 	var req struct {
 		Offset *uint64 `json:"Offset"`
 		Limit  *uint64 `json:"Limit"`
@@ -229,7 +228,7 @@ func (api *API) getGroupList(ctx context.Context, _ events.Meta, decode func(any
 	return out, nil
 }
 
-func (api *API) createPerson(ctx context.Context, m events.Meta, decode func(any) error) (any, error) {
+func (api *API) createPerson(ctx context.Context, c app.Caller, decode func(any) error) (any, error) {
 	var req struct {
 		GroupID                  *string           `json:"GroupId"`
 		PersonName               *string           `json:"PersonName"`
@@ -282,7 +281,7 @@ func (api *API) createPerson(ctx context.Context, m events.Meta, decode func(any
 		raw, _ := json.Marshal(pr)
 		in.Profile = string(raw)
 	}
-	faceIDs, err := api.app.CreatePerson(ctx, m, in)
+	faceIDs, err := api.app.CreatePerson(ctx, c, in)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +294,7 @@ func (api *API) createPerson(ctx context.Context, m events.Meta, decode func(any
 }
 
 // deletePerson deletes the person everywhere: every group, face, photo and permission binding.
-func (api *API) deletePerson(ctx context.Context, m events.Meta, decode func(any) error) (any, error) {
+func (api *API) deletePerson(ctx context.Context, c app.Caller, decode func(any) error) (any, error) {
 	var req struct {
 		PersonID *string `json:"PersonId"`
 	}
@@ -308,7 +307,7 @@ func (api *API) deletePerson(ctx context.Context, m events.Meta, decode func(any
 	}
 	ctx, cancel := context.WithTimeout(ctx, api.cfg.Wait)
 	defer cancel()
-	if _, err := api.app.DeletePersonAndWait(ctx, m, id, ""); err != nil {
+	if _, err := api.app.DeletePersonAndWait(ctx, c, id, ""); err != nil {
 		return nil, err
 	}
 	return nil, nil
@@ -316,7 +315,7 @@ func (api *API) deletePerson(ctx context.Context, m events.Meta, decode func(any
 
 // deletePersonFromGroup removes one membership, and deletes the person entirely when that was
 // its last group.
-func (api *API) deletePersonFromGroup(ctx context.Context, m events.Meta, decode func(any) error) (any, error) {
+func (api *API) deletePersonFromGroup(ctx context.Context, c app.Caller, decode func(any) error) (any, error) {
 	var req struct {
 		PersonID *string `json:"PersonId"`
 		GroupID  *string `json:"GroupId"`
@@ -334,13 +333,13 @@ func (api *API) deletePersonFromGroup(ctx context.Context, m events.Meta, decode
 	}
 	ctx, cancel := context.WithTimeout(ctx, api.cfg.Wait)
 	defer cancel()
-	if _, err := api.app.DeletePersonAndWait(ctx, m, personID, groupID); err != nil {
+	if _, err := api.app.DeletePersonAndWait(ctx, c, personID, groupID); err != nil {
 		return nil, err
 	}
 	return nil, nil
 }
 
-func (api *API) getPersonBaseInfo(ctx context.Context, _ events.Meta, decode func(any) error) (any, error) {
+func (api *API) getPersonBaseInfo(ctx context.Context, _ app.Caller, decode func(any) error) (any, error) {
 	var req struct {
 		PersonID *string `json:"PersonId"`
 	}
@@ -367,7 +366,7 @@ type personGroupInfo struct {
 	PersonExDescriptions []string `json:"PersonExDescriptions"`
 }
 
-func (api *API) getPersonGroupInfo(ctx context.Context, _ events.Meta, decode func(any) error) (any, error) {
+func (api *API) getPersonGroupInfo(ctx context.Context, _ app.Caller, decode func(any) error) (any, error) {
 	var req struct {
 		PersonID *string `json:"PersonId"`
 		Offset   *uint64 `json:"Offset"`
@@ -408,7 +407,7 @@ type personInfo struct {
 	CreationTimestamp    uint64   `json:"CreationTimestamp"`
 }
 
-func (api *API) getPersonList(ctx context.Context, _ events.Meta, decode func(any) error) (any, error) {
+func (api *API) getPersonList(ctx context.Context, _ app.Caller, decode func(any) error) (any, error) {
 	var req struct {
 		GroupID *string `json:"GroupId"`
 		Offset  *uint64 `json:"Offset"`
@@ -448,7 +447,7 @@ const (
 	retDecodeFailure = -1102
 )
 
-func (api *API) createFace(ctx context.Context, m events.Meta, decode func(any) error) (any, error) {
+func (api *API) createFace(ctx context.Context, c app.Caller, decode func(any) error) (any, error) {
 	var req struct {
 		PersonID            *string  `json:"PersonId"`
 		Images              []string `json:"Images"`
@@ -512,7 +511,7 @@ func (api *API) createFace(ctx context.Context, m events.Meta, decode func(any) 
 			out.RetCode[i] = retDecodeFailure
 			continue
 		}
-		f, err := api.app.AddFace(ctx, m, id, app.NewPhoto{Image: img})
+		f, err := api.app.AddFace(ctx, c, id, app.NewPhoto{Image: img})
 		if err != nil {
 			return nil, err
 		}
@@ -525,7 +524,7 @@ func (api *API) createFace(ctx context.Context, m events.Meta, decode func(any) 
 	return out, nil
 }
 
-func (api *API) deleteFace(ctx context.Context, m events.Meta, decode func(any) error) (any, error) {
+func (api *API) deleteFace(ctx context.Context, c app.Caller, decode func(any) error) (any, error) {
 	var req struct {
 		PersonID *string  `json:"PersonId"`
 		FaceIDs  []string `json:"FaceIds"`
@@ -558,7 +557,7 @@ func (api *API) deleteFace(ctx context.Context, m events.Meta, decode func(any) 
 		SucFaceIDs    []string `json:"SucFaceIds"`
 	}{SucFaceIDs: []string{}}
 	for _, f := range doomed {
-		if err := api.app.DeleteFace(ctx, m, id, f); err != nil && !errors.Is(err, domain.ErrFaceNotFound) {
+		if err := api.app.DeleteFace(ctx, c, id, f); err != nil && !errors.Is(err, domain.ErrFaceNotFound) {
 			return nil, err
 		}
 		out.SucDeletedNum++
@@ -567,7 +566,7 @@ func (api *API) deleteFace(ctx context.Context, m events.Meta, decode func(any) 
 	return out, nil
 }
 
-func (api *API) copyPerson(ctx context.Context, m events.Meta, decode func(any) error) (any, error) {
+func (api *API) copyPerson(ctx context.Context, c app.Caller, decode func(any) error) (any, error) {
 	var req struct {
 		PersonID *string  `json:"PersonId"`
 		GroupIDs []string `json:"GroupIds"`
@@ -593,7 +592,7 @@ func (api *API) copyPerson(ctx context.Context, m events.Meta, decode func(any) 
 	if _, err := api.activePerson(ctx, id); err != nil {
 		return nil, err
 	}
-	if err := api.app.AddPersonToGroups(ctx, m, id, req.GroupIDs); err != nil {
+	if err := api.app.AddPersonToGroups(ctx, c, id, req.GroupIDs); err != nil {
 		return nil, err
 	}
 	return struct {

@@ -13,7 +13,6 @@ import (
 	iai "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/iai/v20180301"
 
 	"github.com/erasure-dev/erasure/app"
-	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/testenv"
 )
 
@@ -31,7 +30,7 @@ func seedMembers(t testing.TB, env *testenv.Env, n int, group, also string) {
 				if i%10 == 0 {
 					groups = append(groups, also)
 				}
-				_, err := env.Svc.App.CreatePerson(context.Background(), events.Meta{Actor: "test"},
+				_, err := env.Svc.App.CreatePerson(context.Background(), app.Caller{Actor: "test"},
 					app.CreatePersonInput{PersonID: fmt.Sprintf("m-%04d", i), Name: "成员", GroupIDs: groups})
 				errs <- err
 			}

@@ -32,7 +32,6 @@ import (
 
 	"github.com/erasure-dev/erasure/api/httpx"
 	"github.com/erasure-dev/erasure/app"
-	"github.com/erasure-dev/erasure/events"
 )
 
 // Versions are the API versions the surface answers; the actions are the same in both.
@@ -89,7 +88,7 @@ func (c *Config) setDefaults() {
 
 // action handles one Tencent action: it decodes its parameters with decode and returns the
 // answer's fields (without RequestId).
-type action func(ctx context.Context, m events.Meta, decode func(any) error) (any, error)
+type action func(ctx context.Context, c app.Caller, decode func(any) error) (any, error)
 
 // API serves the Tencent surface.
 type API struct {
@@ -143,7 +142,7 @@ func (api *API) Register(mux *http.ServeMux) {
 func (api *API) serve(w http.ResponseWriter, r *http.Request) {
 	requestID := httpx.RequestID(r)
 	if requestID == "" {
-		requestID = events.NewID()
+		requestID = app.NewID()
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -227,7 +226,7 @@ func (api *API) handle(r *http.Request, requestID string) (any, error) {
 	if err := api.signedAfterDeletions(r.Context(), name, decode, signedAt, first, seen); err != nil {
 		return nil, err
 	}
-	return act(r.Context(), events.Meta{CorrelationID: requestID, Actor: "tencent-api"}, decode)
+	return act(r.Context(), app.Caller{RequestID: requestID, Actor: "tencent-api"}, decode)
 }
 
 // remember files the signature in the ledger before anything runs. The SDK signs neither the
