@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -129,23 +128,16 @@ type api struct {
 	base string
 }
 
+// call sends body, if not nil, as JSON.
 func (a api) call(method, path string, body any) (int, map[string]any) {
 	a.t.Helper()
-	var r io.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
+		var err error
+		b, err = json.Marshal(body)
 		require.NoError(a.t, err)
-		r = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, a.base+path, r)
-	require.NoError(a.t, err)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(a.t, err)
-	defer resp.Body.Close()
-	var out map[string]any
-	require.NoError(a.t, json.NewDecoder(resp.Body).Decode(&out))
-	return resp.StatusCode, out
+	return testenv.Client{T: a.t, Base: a.base}.Do(method, path, "application/json", string(b))
 }
 
 func photo(t testing.TB) string {

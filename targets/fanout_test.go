@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -54,21 +53,14 @@ func photo(t testing.TB, seed int) string {
 	return base64.StdEncoding.EncodeToString(buf.Bytes())
 }
 
+// call sends body, if any, as JSON to the URL u.
 func call(t testing.TB, method, u, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, u, strings.NewReader(body))
-	require.NoError(t, err)
+	contentType := ""
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		contentType = "application/json"
 	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var out map[string]any
-	_ = json.Unmarshal(raw, &out)
-	return resp.StatusCode, out
+	return testenv.Client{T: t}.Do(method, u, contentType, body)
 }
 
 // register creates the person, with a photo, in one erasure instance.

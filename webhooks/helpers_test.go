@@ -49,23 +49,14 @@ type client struct {
 	base string
 }
 
+// do sends body, if any, as JSON.
 func (c client) do(method, path, body string) (int, map[string]any) {
 	c.t.Helper()
-	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
-	require.NoError(c.t, err)
+	contentType := ""
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		contentType = "application/json"
 	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(c.t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(c.t, err)
-	out := map[string]any{}
-	if len(raw) > 0 {
-		require.NoError(c.t, json.Unmarshal(raw, &out), "body %s", raw)
-	}
-	return resp.StatusCode, out
+	return testenv.Client{T: c.t, Base: c.base}.Do(method, path, contentType, body)
 }
 
 func (c client) post(path, body string) (int, map[string]any) {

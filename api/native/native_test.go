@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -46,19 +44,7 @@ type client struct {
 
 func (c client) do(method, path, contentType, body string) (int, map[string]any) {
 	c.t.Helper()
-	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
-	require.NoError(c.t, err)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(c.t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(c.t, err)
-	var out map[string]any
-	require.NoError(c.t, json.Unmarshal(raw, &out), "body %s", raw)
-	return resp.StatusCode, out
+	return testenv.Client{T: c.t, Base: c.base}.Do(method, path, contentType, body)
 }
 
 func (c client) post(path, body string) (int, map[string]any) {

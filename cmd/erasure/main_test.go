@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/internal/pgtest"
+	"github.com/erasure-dev/erasure/internal/testenv"
 )
 
 // binary is the erasure command built once by TestMain.
@@ -242,24 +242,11 @@ func (s *server) do(method, path, body string) (int, map[string]any) {
 	return s.doRequest(req)
 }
 
+// doRequest sends req with a deadline: the server is another process, which a test may kill
+// while a request is under way.
 func (s *server) doRequest(req *http.Request) (int, map[string]any) {
 	s.t.Helper()
-	method, path := req.Method, req.URL.Path
-	client := &http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		s.t.Fatalf("%s %s: read body: %v", method, path, err)
-	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		s.t.Fatalf("%s %s: %d, body not a JSON object: %q", method, path, resp.StatusCode, raw)
-	}
-	return resp.StatusCode, out
+	return testenv.Client{T: s.t, Timeout: 30 * time.Second}.Send(req)
 }
 
 func (s *server) createGroup(id, name string) {
