@@ -53,6 +53,7 @@ type App struct {
 	CheckCallback func(ctx context.Context, url string) error
 	targets       []TargetInfo
 	backpressure  Backpressure // bounds of bulk intakes (backpressure.go); zero: none
+	webhooks      *Webhooks    // set by SetWebhooks (webhooks.go); nil: no dispatcher
 }
 
 // TargetInfo describes a configured external target, without its secrets.

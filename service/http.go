@@ -27,7 +27,7 @@ const maxHeaderBytes = 64 << 10
 func (s *Service) handler(exposed bool) http.Handler {
 	mux := http.NewServeMux()
 	native.New(s.App, s.logger).SetMaxBulk(s.cfg.MaxBulk).SetStreamLimits(s.cfg.Streams.PerClient, s.cfg.Streams.Total).
-		SetWebhooks(s.Webhooks).Register(mux)
+		Register(mux)
 	sophon.New(s.App, s.logger, s.cfg.SophonWait).Register(mux)
 	tencent.New(s.App, s.logger, tencent.Config{SecretID: s.cfg.TencentSecretID, SecretKey: s.cfg.TencentSecretKey,
 		Rate: s.cfg.TencentRate, Burst: s.cfg.TencentBurst, Ledger: s.signatures,

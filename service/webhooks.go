@@ -11,7 +11,7 @@ import (
 )
 
 // openWebhooks makes the webhook dispatcher (run as the "webhooks" worker) and has the
-// application layer check deletion callbacks with it.
+// application layer manage subscriptions and check deletion callbacks with it.
 func (s *Service) openWebhooks() error {
 	js, err := jetstream.New(s.nc)
 	if err != nil {
@@ -37,7 +37,7 @@ func (s *Service) openWebhooks() error {
 		return err
 	}
 	s.Metrics.SetWebhookBacklog(s.Webhooks.Backlog)
-	s.App.CheckCallback = s.Webhooks.CheckURL
+	s.App.SetWebhooks(s.Webhooks)
 	return nil
 }
 

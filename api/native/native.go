@@ -15,7 +15,6 @@ import (
 	"github.com/erasure-dev/erasure/api/httpx"
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/domain"
-	"github.com/erasure-dev/erasure/webhooks"
 )
 
 // Limits of the native API.
@@ -30,8 +29,7 @@ const (
 type API struct {
 	app    *app.App
 	logger *slog.Logger
-	bulk   chan struct{}     // slots of bulk deletion requests (limits.go)
-	hooks  *webhooks.Service // webhook subscriptions (webhooks.go); nil: none served
+	bulk   chan struct{} // slots of bulk deletion requests (limits.go)
 	// streams caps the open live-progress streams (streams.go).
 	streams *streamSlots
 }

@@ -13,15 +13,10 @@ import (
 // maxWebhookBody bounds a subscription request: a URL and a few event types.
 const maxWebhookBody = 16 << 10
 
-// SetWebhooks serves the webhook subscriptions (/v1/webhooks) from the dispatcher h; without it
-// those routes answer 404.
-func (api *API) SetWebhooks(h *webhooks.Service) *API {
-	api.hooks = h
-	return api
-}
-
+// registerWebhooks serves the webhook subscriptions (/v1/webhooks) where the application layer
+// manages them (app.SetWebhooks); without a dispatcher those routes answer 404.
 func (api *API) registerWebhooks(mux *http.ServeMux) {
-	if api.hooks == nil {
+	if api.app == nil || api.app.Webhooks() == nil {
 		return
 	}
 	mux.HandleFunc("POST /v1/webhooks", answer(api.createWebhook))
@@ -44,7 +39,7 @@ type webhookJSON struct {
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 }
 
-func toWebhookJSON(s webhooks.Subscription) webhookJSON {
+func toWebhookJSON(s app.Webhook) webhookJSON {
 	return webhookJSON{ID: s.ID, URL: s.URL, EventTypes: s.EventTypes, State: s.State, DisabledReason: s.DisabledReason,
 		CreatedAt: s.CreatedAt, Secret: s.Secret, PreviousSecretExpiresAt: s.PreviousSecretExpiresAt}
 }
@@ -60,7 +55,7 @@ func (api *API) createWebhook(r *http.Request) (reply, error) {
 	if req.URL == nil || *req.URL == "" {
 		return reply{}, fmt.Errorf("%w: url is required", errMissing)
 	}
-	sub, err := api.hooks.Subscribe(r.Context(), *req.URL, req.EventTypes)
+	sub, err := api.app.Webhooks().Subscribe(r.Context(), *req.URL, req.EventTypes)
 	if err != nil {
 		return reply{}, err
 	}
@@ -68,7 +63,7 @@ func (api *API) createWebhook(r *http.Request) (reply, error) {
 }
 
 func (api *API) listWebhooks(r *http.Request) (reply, error) {
-	subs, err := api.hooks.Subscriptions(r.Context())
+	subs, err := api.app.Webhooks().List(r.Context())
 	if err != nil {
 		return reply{}, err
 	}
@@ -82,7 +77,7 @@ func (api *API) listWebhooks(r *http.Request) (reply, error) {
 }
 
 func (api *API) getWebhook(r *http.Request) (reply, error) {
-	sub, err := api.hooks.Get(r.Context(), r.PathValue("id"))
+	sub, err := api.app.Webhooks().Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return reply{}, err
 	}
@@ -90,7 +85,7 @@ func (api *API) getWebhook(r *http.Request) (reply, error) {
 }
 
 func (api *API) deleteWebhook(r *http.Request) (reply, error) {
-	if err := api.hooks.Unsubscribe(r.Context(), r.PathValue("id")); err != nil {
+	if err := api.app.Webhooks().Delete(r.Context(), r.PathValue("id")); err != nil {
 		return reply{}, err
 	}
 	return reply{status: http.StatusNoContent}, nil
@@ -114,7 +109,7 @@ func (api *API) rotateWebhook(r *http.Request) (reply, error) {
 		}
 		overlap = time.Duration(*req.OverlapSeconds) * time.Second
 	}
-	sub, err := api.hooks.Rotate(r.Context(), r.PathValue("id"), overlap)
+	sub, err := api.app.Webhooks().RotateSecret(r.Context(), r.PathValue("id"), overlap)
 	if err != nil {
 		return reply{}, err
 	}
@@ -136,7 +131,7 @@ type deliveryJSON struct {
 	CreatedAt     time.Time  `json:"created_at"`
 }
 
-func toDeliveryJSON(d webhooks.Delivery) deliveryJSON {
+func toDeliveryJSON(d app.WebhookDelivery) deliveryJSON {
 	return deliveryJSON{ID: d.ID, WebhookID: d.MessageID, EventType: d.EventType, State: d.State, Attempts: d.Attempts,
 		NextAttemptAt: d.NextAttemptAt, LastStatus: d.LastStatus, LastError: d.LastError, LastLatencyMS: d.LastLatency.Milliseconds(),
 		LastAttemptAt: d.LastAttemptAt, DeliveredAt: d.DeliveredAt, CreatedAt: d.CreatedAt}
@@ -160,7 +155,7 @@ func (api *API) webhookDeliveries(r *http.Request) (reply, error) {
 			return reply{}, fmt.Errorf("%w: after must be a cursor from a previous page", app.ErrInvalidArgument)
 		}
 	}
-	ds, err := api.hooks.Deliveries(r.Context(), r.PathValue("id"), state, after, limit)
+	ds, err := api.app.Webhooks().Deliveries(r.Context(), r.PathValue("id"), state, after, limit)
 	if err != nil {
 		return reply{}, err
 	}
@@ -183,7 +178,7 @@ func (api *API) redeliverWebhook(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, fmt.Errorf("delivery %q: %w", r.PathValue("delivery"), webhooks.ErrNotFound)
 	}
-	d, err := api.hooks.Redeliver(r.Context(), r.PathValue("id"), id)
+	d, err := api.app.Webhooks().Redeliver(r.Context(), r.PathValue("id"), id)
 	if err != nil {
 		return reply{}, err
 	}
