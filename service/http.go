@@ -15,6 +15,7 @@ import (
 	"github.com/erasure-dev/erasure/api/sophon"
 	"github.com/erasure-dev/erasure/api/tencent"
 	"github.com/erasure-dev/erasure/config"
+	"github.com/erasure-dev/erasure/console"
 )
 
 // maxHeaderBytes is net/http's own bound on a request's header; the guard refuses smaller
@@ -35,17 +36,26 @@ func (s *Service) handler(exposed bool) http.Handler {
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 
 	keys, _ := s.cfg.Keys() // validated by Open
-	var bearer []httpx.BearerKey
+	var bearer, writers []httpx.BearerKey
 	for _, k := range keys {
-		bearer = append(bearer, httpx.BearerKey{Name: k.Name, Key: k.Key})
+		bearer = append(bearer, httpx.BearerKey{Name: k.Name, Key: k.Key, ReadOnly: k.ReadOnly})
+		if !k.ReadOnly {
+			writers = append(writers, bearer[len(bearer)-1])
+		}
 	}
 	v1 := &httpx.Surface{Name: "native", Keys: httpx.NewKeys(bearer...), Refuse: native.Refuse}
+	// The console logs in with the same keys and carries its session in a cookie, so the guard
+	// asks it for no bearer key; it checks the session itself.
+	s.registerConsole(mux, v1.Keys)
+	consoleSurface := &httpx.Surface{Name: "console", Refuse: console.Refuse}
 	open := &httpx.Surface{Name: "native", Refuse: native.Refuse}
 	probe := &httpx.Surface{Name: "native", AnyHost: true, Refuse: native.Refuse}
 	// With API keys set, no surface answers without a credential, wherever it listens (a reverse
 	// proxy makes loopback public): the Sophon surface takes its token or any API key, whose name
 	// is then the actor of what the request records.
-	sophonKeys := slices.Clone(bearer)
+	// Sophon's surface reads and writes through POST alike, so a read-only key is not one of its
+	// credentials at all.
+	sophonKeys := slices.Clone(writers)
 	if s.cfg.SophonToken != "" {
 		sophonKeys = append(sophonKeys, httpx.BearerKey{Name: sophon.TokenActor, Key: s.cfg.SophonToken})
 	}
@@ -75,6 +85,8 @@ func (s *Service) handler(exposed bool) http.Handler {
 		switch {
 		case strings.HasPrefix(path, "/v1/"):
 			return v1
+		case strings.HasPrefix(path, console.Prefix):
+			return consoleSurface
 		case strings.HasPrefix(path, sophon.Prefix):
 			return sophonSurface
 		case path == "/{$}":

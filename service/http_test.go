@@ -327,3 +327,34 @@ func TestTLS(t *testing.T) {
 		require.True(t, errors.Is(err, io.EOF) || strings.Contains(err.Error(), "malformed"), err)
 	}
 }
+
+func TestReadOnlyKeyReadsButChangesNothing(t *testing.T) {
+	cfg := testenv.Config(t, "sqlite")
+	cfg.APIKeys = "ops:" + opsKey + ",auditor:" + ciKey + ":read"
+	env := testenv.Start(t, cfg)
+	base, c := env.HTTP.URL, http.DefaultClient
+
+	a := send(t, c, "POST", base+"/v1/groups", opsKey, "application/json", `{"group_id":"g1","name":"G"}`)
+	require.Equal(t, http.StatusCreated, a.status, a.body)
+	last, err := env.Svc.Log.LastSequence(context.Background())
+	require.NoError(t, err)
+
+	a = send(t, c, "GET", base+"/v1/groups/g1", ciKey, "", "")
+	require.Equal(t, http.StatusOK, a.status, "a read-only key reads: %s", a.body)
+	for _, w := range []struct{ method, path, body string }{
+		{"POST", "/v1/groups", `{"group_id":"g2","name":"G"}`},
+		{"POST", "/v1/deletions", `{"person_ids":["p-1"]}`},
+		{"DELETE", "/v1/groups/g1", ""},
+	} {
+		a = send(t, c, w.method, base+w.path, ciKey, "application/json", w.body)
+		require.Equal(t, http.StatusForbidden, a.status, w.path)
+		require.Equal(t, "READ_ONLY_KEY", a.code(t), w.path)
+	}
+	now, err := env.Svc.Log.LastSequence(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, last, now, "a read-only key's writes recorded nothing")
+
+	// The Sophon surface reads through POST too: a read-only key is no credential there.
+	a = send(t, c, "POST", base+"/sophon/v2/face/getpermissions", ciKey, "application/json", `{}`)
+	require.Equal(t, http.StatusUnauthorized, a.status, a.body)
+}

@@ -206,7 +206,7 @@ func Guard(cfg GuardConfig) func(http.Handler) http.Handler {
 				return
 			case surf.Keys != nil:
 				token, ok := bearer(r)
-				name, known := surf.Keys.Match(token)
+				name, readOnly, known := surf.Keys.Lookup(token)
 				if !ok || !known {
 					w.Header().Set("WWW-Authenticate", `Bearer realm="erasure"`)
 					msg := "send Authorization: Bearer KEY with a key the server knows"
@@ -218,6 +218,10 @@ func Guard(cfg GuardConfig) func(http.Handler) http.Handler {
 				}
 				if st := state(r); st != nil {
 					st.client = name
+				}
+				if readOnly && !Safe(r) {
+					refuse("read_only", fmt.Errorf("%w: %q may read but not change anything; use a key without :read", ErrReadOnly, name))
+					return
 				}
 			}
 			if cfg.Rate > 0 {

@@ -72,6 +72,7 @@ var errorTable = []errorCode{
 	{httpx.ErrUnauthenticated, http.StatusUnauthorized, "UNAUTHENTICATED"},
 	{httpx.ErrHostNotAllowed, http.StatusForbidden, "HOST_NOT_ALLOWED"},
 	{httpx.ErrCrossSite, http.StatusForbidden, "CROSS_SITE_REQUEST"},
+	{httpx.ErrReadOnly, http.StatusForbidden, "READ_ONLY_KEY"},
 	{httpx.ErrRateLimited, http.StatusTooManyRequests, "RATE_LIMITED"},
 	{httpx.ErrTooManyLargeBodies, http.StatusTooManyRequests, "TOO_MANY_LARGE_REQUESTS"},
 	{errTooManyBulk, http.StatusTooManyRequests, "TOO_MANY_BULK_REQUESTS"},

@@ -40,6 +40,7 @@ var requestErrors = []struct {
 	{"UNAUTHENTICATED", 401, "no bearer API key, or one the server does not know (ERASURE_API_KEYS)"},
 	{"HOST_NOT_ALLOWED", 403, "the Host header is not a name of this server: loopback names and addresses, and ERASURE_ALLOWED_HOSTS"},
 	{"CROSS_SITE_REQUEST", 403, "a browser sent a state-changing request from another site (Sec-Fetch-Site, or an Origin other than the Host, or null)"},
+	{"READ_ONLY_KEY", 403, "a read-only API key (name:key:read) sent a state-changing request"},
 	{"RATE_LIMITED", 429, "the client's request rate is over ERASURE_RATE_LIMIT (Retry-After)"},
 	{"TOO_MANY_BULK_REQUESTS", 429, "more bulk deletion requests streaming at once than ERASURE_MAX_BULK (Retry-After)"},
 	{"TOO_MANY_STREAMS", 429, "more event streams (GET /v1/deletions/{id}/events) open at once than ERASURE_MAX_STREAMS_PER_CLIENT for the client or ERASURE_MAX_STREAMS in all (Retry-After)"},
