@@ -23,14 +23,14 @@ import (
 	"github.com/erasure-dev/erasure/config"
 	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
-	"github.com/erasure-dev/erasure/internal/pgtest"
 	"github.com/erasure-dev/erasure/internal/testenv"
+	"github.com/erasure-dev/erasure/internal/testenv/leakcheck"
 	"github.com/erasure-dev/erasure/sagas"
 	"github.com/erasure-dev/erasure/service"
 	"github.com/erasure-dev/erasure/stores"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.RunMain(m)) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // faultyTarget wraps the built-in stores with failures a test switches on, and counts the calls
 // that reached the real store per step and person.

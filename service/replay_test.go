@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -10,12 +9,12 @@ import (
 
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/domain"
-	"github.com/erasure-dev/erasure/internal/pgtest"
 	"github.com/erasure-dev/erasure/internal/testenv"
+	"github.com/erasure-dev/erasure/internal/testenv/leakcheck"
 	"github.com/erasure-dev/erasure/projections"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.RunMain(m)) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // A projection whose code version differs from the one its tables were built with is rebuilt
 // beside the live tables when the server starts, and swapped in; the server answers meanwhile.

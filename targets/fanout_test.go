@@ -22,8 +22,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/erasure-dev/erasure/internal/pgtest"
 	"github.com/erasure-dev/erasure/internal/testenv"
+	"github.com/erasure-dev/erasure/internal/testenv/leakcheck"
 	"github.com/erasure-dev/erasure/sagas"
 	"github.com/erasure-dev/erasure/service"
 )
@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 	os.Setenv("TARGETS_TEST_CLOUD_ID", cloudID)
 	os.Setenv("TARGETS_TEST_CLOUD_KEY", cloudKey)
 	os.Setenv("TARGETS_TEST_WRONG_KEY", "not-the-key-of-the-cloud-instance")
-	os.Exit(pgtest.RunMain(m))
+	leakcheck.Main(m)
 }
 
 func photo(t testing.TB, seed int) string {

@@ -13,7 +13,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,11 +22,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/config"
-	"github.com/erasure-dev/erasure/internal/pgtest"
 	"github.com/erasure-dev/erasure/internal/testenv"
+	"github.com/erasure-dev/erasure/internal/testenv/leakcheck"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.RunMain(m)) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // start runs erasure on dialect with private webhook targets allowed (the receivers are on
 // loopback) and the given retry schedule.

@@ -18,12 +18,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/erasure-dev/erasure/internal/pgtest"
 	"github.com/erasure-dev/erasure/internal/testenv"
+	"github.com/erasure-dev/erasure/internal/testenv/leakcheck"
 	"github.com/erasure-dev/erasure/service"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.RunMain(m)) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // photo returns a small PNG in base64; seed makes each one's bytes distinct.
 func photo(t testing.TB, seed int) string {

@@ -11,8 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/internal/testenv/jstest"
+	"github.com/erasure-dev/erasure/internal/testenv/leakcheck"
 	"github.com/erasure-dev/erasure/internal/wmjs"
 )
+
+// The subscriber's fetch and ack goroutines must end with its context or Close.
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 func setup(t *testing.T, n int) jetstream.Consumer {
 	t.Helper()
