@@ -100,14 +100,16 @@ func (c *Console) Register(mux *http.ServeMux) {
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// headers sets what every console answer sends: the CSP, no MIME sniffing, no referrer (a URL
-// holds IDs), no framing, and no caching of pages (they hold IDs).
+// headers sets what every console answer sends: the CSP, no MIME sniffing, no referrer to
+// another site (a URL holds IDs), no framing, and no caching of pages (they hold IDs). Not
+// "no-referrer": under it a browser sends "Origin: null" with the console's own form posts,
+// which the shared guard refuses as cross-site.
 func (c *Console) headers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)

@@ -181,7 +181,7 @@ func TestEveryAnswerSendsTheSecurityHeaders(t *testing.T) {
 		require.NotContains(t, csp, "unsafe-inline", path)
 		require.NotContains(t, csp, "unsafe-eval", path)
 		require.Equal(t, "nosniff", p.header.Get("X-Content-Type-Options"), path)
-		require.Equal(t, "no-referrer", p.header.Get("Referrer-Policy"), path)
+		require.Equal(t, "same-origin", p.header.Get("Referrer-Policy"), path)
 	}
 	// No inline script or style anywhere: the policy would block it, and the page would break.
 	for _, path := range []string{"/ui/", "/ui/deletions/" + id, "/ui/deletions/new"} {
