@@ -201,8 +201,11 @@ func TestLoginSetsAStrictSessionCookieAndLogoutEndsIt(t *testing.T) {
 	require.Equal(t, "/ui/login?next="+url.QueryEscape("/ui/deletions/new"), p.header.Get("Location"))
 	req, err := http.NewRequest(http.MethodGet, env.HTTP.URL+"/ui/deletions/x/progress?compact=1", nil)
 	require.NoError(t, err)
-	req.Header.Set("HX-Request", "true") // htmx polling a fragment: no redirect to swap in
-	require.Equal(t, http.StatusUnauthorized, b.do(req).status)
+	req.Header.Set("HX-Request", "true") // htmx polling a fragment: the whole page goes to the login form
+	req.Header.Set("HX-Current-URL", env.HTTP.URL+"/ui/deletions/x")
+	p = b.do(req)
+	require.Equal(t, http.StatusUnauthorized, p.status)
+	require.Equal(t, "/ui/login?next="+url.QueryEscape("/ui/deletions/x"), p.header.Get("HX-Redirect"))
 
 	p = b.login("not-a-key-0123456789")
 	require.Equal(t, http.StatusUnauthorized, p.status)

@@ -151,7 +151,15 @@ func (c *Console) authenticate(next http.Handler) http.Handler {
 			c.setCookie(w, r, ss)
 		}
 		if ss == nil {
-			if r.Method == http.MethodGet && r.Header.Get("HX-Request") == "" {
+			if r.Header.Get("HX-Request") != "" {
+				// htmx polling a fragment of a page whose session ended: it loads the login form
+				// in place of the page (HX-Redirect), instead of failing every second.
+				next := Prefix
+				if u, err := url.Parse(r.Header.Get("HX-Current-URL")); err == nil {
+					next = safeNext(u.RequestURI())
+				}
+				w.Header().Set("HX-Redirect", Prefix+"login?next="+url.QueryEscape(next))
+			} else if r.Method == http.MethodGet {
 				http.Redirect(w, r, Prefix+"login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
