@@ -23,6 +23,9 @@ type (
 	failureKey     = app.FailureKey
 )
 
+// New returns the console over a.
+func New(a *app.App, cfg Config) *Console { return newConsole(backend{app: a}, cfg) }
+
 // backend is what the console asks of the application layer, as the actor (the key's name)
 // who asks.
 type backend struct{ app *app.App }

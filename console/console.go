@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/api/httpx"
-	"github.com/erasure-dev/erasure/app"
+	"github.com/erasure-dev/erasure/config"
 )
 
 // Prefix is where the console is served.
@@ -59,11 +59,11 @@ type Console struct {
 	now      func() time.Time
 }
 
-// New returns the console over a.
-func New(a *app.App, cfg Config) *Console {
-	cfg.Session = cmp.Or(cfg.Session, 8*time.Hour)
+// newConsole returns the console over the application layer b (New, in app.go).
+func newConsole(b backend, cfg Config) *Console {
+	cfg.Session = cmp.Or(cfg.Session, config.DefaultConsoleSession)
 	cfg.MaxUpload = cmp.Or(cfg.MaxUpload, 32<<20)
-	return &Console{backend: backend{app: a}, cfg: cfg, keys: cfg.Keys, sessions: newSessions(cfg.Session),
+	return &Console{backend: b, cfg: cfg, keys: cfg.Keys, sessions: newSessions(cfg.Session),
 		pages: pages, logger: cmp.Or(cfg.Logger, slog.Default()), now: time.Now}
 }
 
