@@ -435,3 +435,45 @@ func TestConsoleAnswersOnlyToItsOwnHostsWithoutKeys(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusForbidden, resp.StatusCode, "DNS rebinding: the guard's Host check covers /ui/")
 }
+
+// TestEveryControlIsLabelled: each form control a page shows has a label (label for=, or
+// aria-label), and each button says what it does, so a screen reader names them and a keyboard
+// user knows where the focus is.
+func TestEveryControlIsLabelled(t *testing.T) {
+	env := testenv.Start(t, testenv.Config(t, "sqlite"), service.Without("deletion-dispatcher"))
+	seed(t, env.HTTP.URL, "", 2)
+	id := requestDeletion(t, env.HTTP.URL, "", "p-0", "p-1")
+	b := newBrowser(t, env.HTTP.URL, nil)
+	token := b.csrf("/ui/deletions/new")
+	pages := map[string]string{
+		"preview": b.postMultipart("/ui/deletions/preview", map[string]string{"csrf": token, "ids": "p-0\nbad id!"}, "").body,
+	}
+	for _, path := range []string{"/ui/", "/ui/deletions/" + id, "/ui/deletions/" + id + "/cancel", "/ui/deletions/new"} {
+		pages[path] = b.get(path).body
+	}
+	login := keyed(t)
+	pages["login"] = newBrowser(t, login.HTTP.URL, nil).get("/ui/login").body
+
+	control := regexp.MustCompile(`<(input|select|textarea)\b([^>]*)>`)
+	idAttr := regexp.MustCompile(`\bid="([^"]+)"`)
+	button := regexp.MustCompile(`<button\b[^>]*>([^<]*)</button>`)
+	for name, body := range pages {
+		n := 0
+		for _, m := range control.FindAllStringSubmatch(body, -1) {
+			attrs := m[2]
+			if strings.Contains(attrs, `type="hidden"`) || strings.Contains(attrs, "aria-label=") {
+				continue
+			}
+			id := idAttr.FindStringSubmatch(attrs)
+			require.NotNil(t, id, "%s: a %s without an id or aria-label: %s", name, m[1], m[0])
+			require.Contains(t, body, `<label for="`+id[1]+`"`, "%s: no label for #%s", name, id[1])
+			n++
+		}
+		for _, m := range button.FindAllStringSubmatch(body, -1) {
+			require.NotEmpty(t, strings.TrimSpace(m[1]), "%s: a button without text: %s", name, m[0])
+		}
+		if name != "preview" && name != "/ui/deletions/"+id+"/cancel" { // those two hold buttons only
+			require.Positive(t, n, "%s has controls to check", name)
+		}
+	}
+}
