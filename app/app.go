@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/keys"
 	"github.com/erasure-dev/erasure/projections"
@@ -38,7 +39,7 @@ type Registrar interface {
 
 // App is the application layer.
 type App struct {
-	log        *events.Store
+	log        *eventlog.Store
 	rm         *sqlx.DB
 	keys       *keys.Store
 	stores     Registrar
@@ -77,7 +78,7 @@ func (a *App) Targets() []TargetInfo { return append([]TargetInfo{}, a.targets..
 func (a *App) SetCatchingUp(v bool) { a.catchingUp.Store(v) }
 
 // New returns the application layer over its stores.
-func New(log *events.Store, rm *sqlx.DB, ks *keys.Store, stores Registrar, projection *projections.Runner, logger *slog.Logger) *App {
+func New(log *eventlog.Store, rm *sqlx.DB, ks *keys.Store, stores Registrar, projection *projections.Runner, logger *slog.Logger) *App {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -87,10 +88,10 @@ func New(log *events.Store, rm *sqlx.DB, ks *keys.Store, stores Registrar, proje
 // decider is an aggregate rebuilt from history that decides commands.
 type decider interface{ Decide(cmd any) ([]any, error) }
 
-// execute runs cmd on an aggregate through the log (events.Store.Execute).
+// execute runs cmd on an aggregate through the log (eventlog.Store.Execute).
 func (a *App) execute(ctx context.Context, meta events.Meta, aggregate, id string, rebuild func([]any) decider, cmd any) (uint64, error) {
 	seq, err := a.log.Execute(ctx, meta, aggregate, id, func(h []any) ([]any, error) { return rebuild(h).Decide(cmd) })
-	if errors.Is(err, events.ErrBusy) {
+	if errors.Is(err, eventlog.ErrBusy) {
 		return 0, fmt.Errorf("%w: %v", ErrBusy, err)
 	}
 	return seq, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/projections"
 )
@@ -135,7 +136,7 @@ func (a *App) RequestDeletion(ctx context.Context, caller Caller, in DeletionInp
 		return true
 	})
 	if appendErr != nil {
-		if errors.Is(appendErr, events.ErrConcurrency) && expected == 0 && in.IdempotencyKey != "" {
+		if errors.Is(appendErr, eventlog.ErrConcurrency) && expected == 0 && in.IdempotencyKey != "" {
 			return id, true, nil // a concurrent repeat of the same request won
 		}
 		return "", false, appendErr
@@ -358,8 +359,8 @@ func (a *App) CancelDeletion(ctx context.Context, caller Caller, id string) erro
 	if _, err := a.GetDeletionState(ctx, id); err != nil {
 		return err
 	}
-	seq, err := a.log.Execute(ctx, meta, events.AggregateDeletion, id, func(h []any) ([]any, error) {
-		return domain.DeletionFromHistory(id, h).Decide(domain.CancelDeletion{})
+	seq, err := a.log.UpdateDeletion(ctx, meta, id, func(d *domain.Deletion) ([]any, error) {
+		return d.Decide(domain.CancelDeletion{})
 	})
 	if err != nil {
 		return err

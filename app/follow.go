@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/projections"
 )
@@ -79,7 +80,7 @@ func (a *App) FollowDeletion(ctx context.Context, id string, after uint64, emit 
 	// A request's progress is on its own subject and on its persons' (their outcomes): the
 	// groups' and permission groups' events are never read.
 	err := a.log.Follow(ctx, after+1, 512, f.batch,
-		events.FollowSubjects(a.log.Subject(events.AggregatePerson, "*"), a.log.Subject(events.AggregateDeletion, id)))
+		eventlog.FollowSubjects(a.log.Subject(events.AggregatePerson, "*"), a.log.Subject(events.AggregateDeletion, id)))
 	if errors.Is(err, errFollowDone) {
 		return nil
 	}

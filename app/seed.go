@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 )
 
@@ -53,7 +54,7 @@ func (a *App) Seed(ctx context.Context, caller Caller, persons []SeedPerson) err
 	if err := bulk.RegisterMany(ctx, regs); err != nil {
 		return err
 	}
-	batch := make([]events.Pending, len(persons))
+	batch := make([]eventlog.Pending, len(persons))
 	for i, p := range persons {
 		faces := make([]events.Face, len(p.Faces))
 		for j, f := range p.Faces {
@@ -70,7 +71,7 @@ func (a *App) Seed(ctx context.Context, caller Caller, persons []SeedPerson) err
 		if err != nil {
 			return err
 		}
-		batch[i] = events.Pending{Event: e} // expected 0: a seeded person must be new
+		batch[i] = eventlog.Pending{Event: e} // expected 0: a seeded person must be new
 	}
 	_, errs := a.log.AppendBatch(ctx, batch)
 	for i, err := range errs {

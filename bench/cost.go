@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/internal/sqldb"
 	"github.com/erasure-dev/erasure/internal/wmjs"
 	"github.com/erasure-dev/erasure/service"
@@ -38,7 +38,7 @@ func measureCost(ctx context.Context, svc *service.Service) (cost, error) {
 	}
 	// Both consumer paths count in the client: the log's own consumers (events) and the webhook
 	// intake's Watermill subscriber (wmjs).
-	c.delivered = events.Delivered() + wmjs.Delivered()
+	c.delivered = eventlog.Delivered() + wmjs.Delivered()
 	c.sql = sqldb.Executed()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

@@ -43,17 +43,18 @@ func Register[T any](name string, version int) {
 		return v, nil
 	}}
 	registry.byType[reflect.TypeFor[T]()] = info
-	registry.byName[qualified(name, version)] = info
+	registry.byName[Qualified(name, version)] = info
 }
 
 // RegisterUpcaster registers how to lift name.vFrom payloads to name.v(From+1).
 func RegisterUpcaster(name string, from int, up Upcaster) {
 	registry.Lock()
 	defer registry.Unlock()
-	registry.upcast[qualified(name, from)] = up
+	registry.upcast[Qualified(name, from)] = up
 }
 
-func qualified(name string, version int) string { return name + ".v" + strconv.Itoa(version) }
+// Qualified is a type name with its schema version, as the log's type header holds it ("Name.vN").
+func Qualified(name string, version int) string { return name + ".v" + strconv.Itoa(version) }
 
 // TypeOf returns the registered name and version of an event value.
 func TypeOf(e any) (string, int, error) {
@@ -89,16 +90,17 @@ func Decode(qualifiedType string, raw json.RawMessage) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("upcast %s: %w", qualifiedType, err)
 		}
-		name, version, err := splitQualified(qualifiedType)
+		name, version, err := SplitQualified(qualifiedType)
 		if err != nil {
 			return nil, err
 		}
-		raw, qualifiedType = lifted, qualified(name, version+1)
+		raw, qualifiedType = lifted, Qualified(name, version+1)
 	}
 	return nil, fmt.Errorf("upcast %s: chain too long", qualifiedType)
 }
 
-func splitQualified(q string) (string, int, error) {
+// SplitQualified splits a type header ("Name.vN") into its name and version.
+func SplitQualified(q string) (string, int, error) {
 	i := strings.LastIndex(q, ".v")
 	if i < 0 {
 		return "", 0, fmt.Errorf("%w: %s", ErrUnknownType, q)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 )
 
@@ -488,7 +489,7 @@ type AuditVerification struct {
 // VerifyAudit recomputes the audit chain from the log up to the read model's checkpoint and
 // compares it with the stored trail entry by entry, reporting the first break: an entry
 // changed, missing, added or out of order.
-func VerifyAudit(ctx context.Context, db *sqlx.DB, log *events.Store, checkpointName string) (AuditVerification, error) {
+func VerifyAudit(ctx context.Context, db *sqlx.DB, log *eventlog.Store, checkpointName string) (AuditVerification, error) {
 	if checkpointName == "" {
 		checkpointName = "readmodel"
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
-	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/projections"
 )
 
@@ -42,7 +42,7 @@ func TestAuditCanonicalIsJSON(t *testing.T) {
 }
 
 // auditModel is a read model of history() with its audit trail.
-func auditModel(t *testing.T, dialect string) (*events.Store, *sqlx.DB, *writer, uint64) {
+func auditModel(t *testing.T, dialect string) (*eventlog.Store, *sqlx.DB, *writer, uint64) {
 	t.Helper()
 	s := newStore(t)
 	dbs := openDBs(t, dialect, newDSN(t, dialect))

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/projections"
 )
@@ -37,7 +38,7 @@ func decoded(t *testing.T, subject, qualifiedType string, data []byte, seq uint6
 	h.Set(events.HeaderTime, "2023-06-01T10:00:00.5Z")
 	h.Set(events.HeaderCorrelation, "req-9")
 	h.Set(events.HeaderActor, "person-deletion-saga")
-	r, err := events.DecodeMsg(subject, h, data, seq)
+	r, err := eventlog.DecodeMsg(subject, h, data, seq)
 	require.NoError(t, err)
 	return r
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/sqldb"
 )
@@ -247,7 +248,7 @@ var errStopReading = errors.New("stop reading")
 
 // ReadLog delivers the log's events from..to (inclusive) to fn in batches of at most max, in
 // order, and returns once to is delivered. fn may end it early by returning errStopReading.
-func ReadLog(ctx context.Context, log *events.Store, from, to uint64, max int, fn func([]events.Recorded) error) error {
+func ReadLog(ctx context.Context, log *eventlog.Store, from, to uint64, max int, fn func([]events.Recorded) error) error {
 	if from == 0 {
 		from = 1
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/sqldb"
 	"github.com/erasure-dev/erasure/projections"
@@ -18,7 +19,7 @@ import (
 // seedBusyLog appends, for each of n persons, a registration (2 groups, 3 faces, 2 permission
 // groups), and for every other person the whole deletion saga, plus the bulk request's chunks:
 // about 3.5 events a person. Appends are asynchronous, one round per event of a person.
-func seedBusyLog(t testing.TB, s *events.Store, n int) uint64 {
+func seedBusyLog(t testing.TB, s *eventlog.Store, n int) uint64 {
 	t.Helper()
 	ctx := context.Background()
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -28,7 +29,7 @@ func seedBusyLog(t testing.TB, s *events.Store, n int) uint64 {
 	}
 	last := map[string]uint64{}
 	var max uint64
-	appendRound := func(items []events.Pending) {
+	appendRound := func(items []eventlog.Pending) {
 		for start := 0; start < len(items); start += 2000 {
 			part := items[start:min(start+2000, len(items))]
 			seqs, errs := s.AppendAsync(ctx, part)
@@ -40,7 +41,7 @@ func seedBusyLog(t testing.TB, s *events.Store, n int) uint64 {
 		}
 	}
 	id := func(i int) string { return "p" + strconv.Itoa(i) }
-	var round []events.Pending
+	var round []eventlog.Pending
 	for i := range n {
 		p := id(i)
 		faces := make([]events.Face, 3)
@@ -51,25 +52,25 @@ func seedBusyLog(t testing.TB, s *events.Store, n int) uint64 {
 			GroupIDs: []string{"g" + strconv.Itoa(i%10), "g" + strconv.Itoa(i%7+10)}, PermissionGroupIDs: []string{"pg" + strconv.Itoa(i%5), "door"},
 			Faces: faces}, meta())
 		require.NoError(t, err)
-		round = append(round, events.Pending{Event: e})
+		round = append(round, eventlog.Pending{Event: e})
 	}
 	appendRound(round)
 	var deleted []string
 	for i := 0; i < n; i += 2 {
 		deleted = append(deleted, id(i))
 	}
-	chunks := []events.Pending{}
+	chunks := []eventlog.Pending{}
 	var expected uint64
 	for c, off := 0, 0; off < len(deleted); c, off = c+1, off+1000 {
 		end := min(off+1000, len(deleted))
 		e, err := events.New(events.AggregateDeletion, "bulk", events.DeletionRequested{DeletionID: "bulk", Chunk: c, Offset: off,
 			PersonIDs: deleted[off:end], Last: end == len(deleted), Total: len(deleted)}, meta())
 		require.NoError(t, err)
-		chunks = append(chunks, events.Pending{Event: e})
+		chunks = append(chunks, eventlog.Pending{Event: e})
 	}
 	for _, c := range chunks { // one subject: in order
 		c.Expected = expected
-		seqs, errs := s.AppendAsync(ctx, []events.Pending{c})
+		seqs, errs := s.AppendAsync(ctx, []eventlog.Pending{c})
 		require.NoError(t, errs[0])
 		expected = seqs[0]
 	}
@@ -90,7 +91,7 @@ func seedBusyLog(t testing.TB, s *events.Store, n int) uint64 {
 		for _, p := range deleted {
 			e, err := events.New(events.AggregatePerson, p, step(p), events.Meta{CorrelationID: "bulk", CausationID: "x", Actor: "person-deletion-saga", Time: at})
 			require.NoError(t, err)
-			round = append(round, events.Pending{Expected: last[p], Event: e})
+			round = append(round, eventlog.Pending{Expected: last[p], Event: e})
 		}
 		appendRound(round)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/sqldb"
 	"github.com/erasure-dev/erasure/projections"
@@ -218,7 +219,7 @@ func batchedDeletion(n int, id func(int) string, f func(string, int) events.Face
 }
 
 // allRunner is a runner of every projector, running until the test ends.
-func allRunner(t *testing.T, db *sqlx.DB, s *events.Store, batch int) *runner {
+func allRunner(t *testing.T, db *sqlx.DB, s *eventlog.Store, batch int) *runner {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &runner{
@@ -232,7 +233,7 @@ func allRunner(t *testing.T, db *sqlx.DB, s *events.Store, batch int) *runner {
 
 // reference builds a read model from the whole log statement by statement, as the live runner
 // does, in a database of its own.
-func reference(t *testing.T, dialect string, s *events.Store, last uint64) map[string][]string {
+func reference(t *testing.T, dialect string, s *eventlog.Store, last uint64) map[string][]string {
 	t.Helper()
 	dbs := openDBs(t, dialect, newDSN(t, dialect))
 	r := allRunner(t, dbs.ReadModel, s, 50)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 )
 
@@ -42,7 +43,7 @@ type RunnerConfig struct {
 type Runner struct {
 	cfg        RunnerConfig
 	db         *sqlx.DB
-	log        *events.Store
+	log        *eventlog.Store
 	projectors []Projector
 	labels     []pprof.LabelSet // the CPU profiler's "projector" label of each projector
 
@@ -52,7 +53,7 @@ type Runner struct {
 }
 
 // NewRunner returns a runner applying projectors to db.
-func NewRunner(db *sqlx.DB, log *events.Store, cfg RunnerConfig, projectors ...Projector) *Runner {
+func NewRunner(db *sqlx.DB, log *eventlog.Store, cfg RunnerConfig, projectors ...Projector) *Runner {
 	if cfg.Name == "" {
 		cfg.Name = "readmodel"
 	}

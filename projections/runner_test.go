@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/natsembed"
 	"github.com/erasure-dev/erasure/internal/pgtest"
@@ -67,7 +68,7 @@ func openDBs(t *testing.T, dialect, dsn string) *sqldb.DBs {
 	return dbs
 }
 
-func newStore(t *testing.T) *events.Store {
+func newStore(t *testing.T) *eventlog.Store {
 	t.Helper()
 	srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir(), Memory: true})
 	require.NoError(t, err)
@@ -77,7 +78,7 @@ func newStore(t *testing.T) *events.Store {
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
-	s := events.NewStore(js, events.StoreConfig{})
+	s := eventlog.NewStore(js, eventlog.StoreConfig{})
 	require.NoError(t, s.Provision(context.Background()))
 	return s
 }
@@ -92,7 +93,7 @@ type runner struct {
 	done   chan error
 }
 
-func startRunner(t *testing.T, db *sqlx.DB, s *events.Store, batch int) *runner {
+func startRunner(t *testing.T, db *sqlx.DB, s *eventlog.Store, batch int) *runner {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &runner{
@@ -201,14 +202,14 @@ func history() []step {
 
 // writer appends steps with the right expected sequence per aggregate and remembers what it did.
 type writer struct {
-	s     *events.Store
+	s     *eventlog.Store
 	next  int               // index of the next step (drives its time)
 	last  map[string]uint64 // subject -> last sequence
 	times map[string]time.Time
 	seqs  []uint64
 }
 
-func newWriter(s *events.Store) *writer {
+func newWriter(s *eventlog.Store) *writer {
 	return &writer{s: s, last: map[string]uint64{}, times: map[string]time.Time{}}
 }
 
@@ -252,7 +253,7 @@ func (w *writer) appendRounds(t *testing.T, steps ...step) uint64 {
 	t.Helper()
 	ctx := context.Background()
 	var (
-		round []events.Pending
+		round []eventlog.Pending
 		keys  []string
 		inRnd = map[string]bool{}
 	)
@@ -279,7 +280,7 @@ func (w *writer) appendRounds(t *testing.T, steps ...step) uint64 {
 		}
 		e, err := events.New(st.agg, st.id, data, events.Meta{CorrelationID: "req", Actor: actor, Time: at})
 		require.NoError(t, err)
-		round, keys, inRnd[key] = append(round, events.Pending{Expected: w.last[key], Event: e}), append(keys, key), true
+		round, keys, inRnd[key] = append(round, eventlog.Pending{Expected: w.last[key], Event: e}), append(keys, key), true
 		w.times[key] = at
 	}
 	flush()

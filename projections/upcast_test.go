@@ -10,13 +10,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/natsembed"
 )
 
 // publishFixture writes a committed log fixture (events/testdata) into a fresh stream as an
 // earlier erasure wrote it: payloads and type headers exactly as in the file.
-func publishFixture(t *testing.T, path string) (*events.Store, uint64) {
+func publishFixture(t *testing.T, path string) (*eventlog.Store, uint64) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -39,7 +40,7 @@ func publishFixture(t *testing.T, path string) (*events.Store, uint64) {
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
-	s := events.NewStore(js, events.StoreConfig{})
+	s := eventlog.NewStore(js, eventlog.StoreConfig{})
 	require.NoError(t, s.Provision(context.Background()))
 	var last uint64
 	for _, f := range fixture {

@@ -12,11 +12,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/receipts"
 )
 
-// memLog is a log in memory: recorded events, read by subject as events.Store's Load reads them.
+// memLog is a log in memory: recorded events, read by subject as eventlog.Store's Load reads them.
 type memLog []events.Recorded
 
 func (l memLog) Load(_ context.Context, aggregate, id string) ([]events.Recorded, uint64, error) {
@@ -211,7 +212,7 @@ func fixtureLog(t *testing.T, path string) memLog {
 		h.Set(events.HeaderTime, f.Time)
 		h.Set(events.HeaderCorrelation, f.CorrelationID)
 		h.Set(events.HeaderActor, f.Actor)
-		r, err := events.DecodeMsg(events.Subject("erasure", f.Aggregate, f.AggregateID), h, f.Data, uint64(i+1))
+		r, err := eventlog.DecodeMsg(events.Subject("erasure", f.Aggregate, f.AggregateID), h, f.Data, uint64(i+1))
 		require.NoError(t, err)
 		log = append(log, r)
 	}

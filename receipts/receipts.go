@@ -88,7 +88,7 @@ const (
 
 func count(n int) *int { return &n }
 
-// Loader reads an aggregate's events from the log, oldest first: events.Store's Load.
+// Loader reads an aggregate's events from the log, oldest first: eventlog.Store's Load.
 type Loader interface {
 	Load(ctx context.Context, aggregate, id string) ([]events.Recorded, uint64, error)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 )
 
@@ -29,7 +30,7 @@ import (
 // person's PersonDeletionRequested, and DeletionBatchCompleted, in one atomic batch, so a
 // redelivered last step can never end a person twice.
 type BatchDeletionSaga struct {
-	log    *events.Store
+	log    *eventlog.Store
 	target Target
 	keys   KeyShredder
 	cfg    PersonDeletionConfig
@@ -41,7 +42,7 @@ const batchWorkers = 4
 
 // NewBatchDeletionSaga returns the batch saga over its ports. Of cfg it uses Retry, AckWait,
 // Cancellations, Logger and AfterDeletions.
-func NewBatchDeletionSaga(log *events.Store, target Target, keys KeyShredder, cfg PersonDeletionConfig) *BatchDeletionSaga {
+func NewBatchDeletionSaga(log *eventlog.Store, target Target, keys KeyShredder, cfg PersonDeletionConfig) *BatchDeletionSaga {
 	cfg.Retry.setDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -54,9 +55,9 @@ func NewBatchDeletionSaga(log *events.Store, target Target, keys KeyShredder, cf
 
 // Run consumes batch events until ctx ends.
 func (s *BatchDeletionSaga) Run(ctx context.Context) error {
-	return s.log.Consume(ctx, events.DurableConfig{Name: "batch-deletion-saga", Filter: events.AggregateBatch + ".>",
+	return s.log.Consume(ctx, eventlog.DurableConfig{Name: "batch-deletion-saga", Filter: events.AggregateBatch + ".>",
 		BatchSize: 1, AckWait: s.cfg.AckWait, Workers: batchWorkers},
-		func(ctx context.Context, ds []events.Delivery) {
+		func(ctx context.Context, ds []eventlog.Delivery) {
 			for _, d := range ds {
 				s.Handle(ctx, d)
 			}
@@ -78,7 +79,7 @@ func batchStep(data any) (domain.Step, bool) {
 
 // batchRun is one delivery's work: the batch as it started and the persons still in it.
 type batchRun struct {
-	d       events.Delivery
+	d       eventlog.Delivery
 	started events.DeletionBatchStarted
 	// requested maps each of the batch's persons to the sequence of its PersonDeletionRequested:
 	// the atomic batch that started the batch stored them contiguously, just before its start.
@@ -91,7 +92,7 @@ type batchRun struct {
 
 // Handle runs the step one batch event triggers and acknowledges it once the step's record is
 // durable; on an error it leaves the event for redelivery.
-func (s *BatchDeletionSaga) Handle(ctx context.Context, d events.Delivery) {
+func (s *BatchDeletionSaga) Handle(ctx context.Context, d eventlog.Delivery) {
 	step, ok := batchStep(d.Data)
 	if !ok {
 		_ = d.Msg.Ack() // the batch is complete
@@ -110,7 +111,7 @@ func (s *BatchDeletionSaga) Handle(ctx context.Context, d events.Delivery) {
 	}
 }
 
-func (s *BatchDeletionSaga) handle(ctx context.Context, d events.Delivery, step domain.Step) error {
+func (s *BatchDeletionSaga) handle(ctx context.Context, d eventlog.Delivery, step domain.Step) error {
 	b, done, err := s.load(ctx, d)
 	if err != nil || done {
 		return err
@@ -134,7 +135,7 @@ func (s *BatchDeletionSaga) handle(ctx context.Context, d events.Delivery, step 
 
 // load reads the batch's subject and returns the batch as the trigger leaves it; done means the
 // trigger's next record is already durable (a redelivery after the append, before the ack).
-func (s *BatchDeletionSaga) load(ctx context.Context, d events.Delivery) (batchRun, bool, error) {
+func (s *BatchDeletionSaga) load(ctx context.Context, d eventlog.Delivery) (batchRun, bool, error) {
 	history, last, err := s.log.Load(ctx, events.AggregateBatch, d.AggregateID)
 	if err != nil {
 		return batchRun{}, false, err
@@ -283,7 +284,7 @@ func (s *BatchDeletionSaga) record(ctx context.Context, b batchRun, step domain.
 	if err != nil {
 		return err
 	}
-	return s.appendWith(ctx, b, events.Pending{Expected: b.d.Seq, Event: rec}, s.failures(b, step, failed))
+	return s.appendWith(ctx, b, eventlog.Pending{Expected: b.d.Seq, Event: rec}, s.failures(b, step, failed))
 }
 
 // end appends every remaining person's terminal event with DeletionBatchCompleted. Cancelled
@@ -315,7 +316,7 @@ func (s *BatchDeletionSaga) end(ctx context.Context, b batchRun, failed map[stri
 	if err != nil {
 		return err
 	}
-	return s.appendWith(ctx, b, events.Pending{Expected: b.d.Seq, Event: rec}, terminals)
+	return s.appendWith(ctx, b, eventlog.Pending{Expected: b.d.Seq, Event: rec}, terminals)
 }
 
 // personEnd is a person's terminal event as decided from the batch, and the command that decides
@@ -346,14 +347,14 @@ func (s *BatchDeletionSaga) failures(b batchRun, step domain.Step, failed map[st
 // deletion unbound it; or no atomic batches on this server), each person is ended on its own,
 // decided from its history, and then the record is appended: a crash in between redelivers the
 // trigger, which ends the rest (ending a person twice is a no-op).
-func (s *BatchDeletionSaga) appendWith(ctx context.Context, b batchRun, rec events.Pending, ends []personEnd) error {
-	pending := make([]events.Pending, 0, len(ends)+1)
+func (s *BatchDeletionSaga) appendWith(ctx context.Context, b batchRun, rec eventlog.Pending, ends []personEnd) error {
+	pending := make([]eventlog.Pending, 0, len(ends)+1)
 	for _, e := range ends {
 		env, err := events.New(events.AggregatePerson, e.personID, e.event, s.meta(b.d))
 		if err != nil {
 			return err
 		}
-		pending = append(pending, events.Pending{Expected: b.requested[e.personID], Event: env})
+		pending = append(pending, eventlog.Pending{Expected: b.requested[e.personID], Event: env})
 	}
 	pending = append(pending, rec)
 	if _, err := s.log.AppendAtomic(ctx, pending); err == nil {
@@ -367,8 +368,8 @@ func (s *BatchDeletionSaga) appendWith(ctx context.Context, b batchRun, rec even
 	_ = b.d.Msg.InProgress()
 	err := s.forEach(ctx, make([]string, len(ends)), func(i int, _ string) error {
 		e := ends[i]
-		_, err := s.log.Execute(ctx, s.meta(b.d), events.AggregatePerson, e.personID, func(h []any) ([]any, error) {
-			return domain.PersonFromHistory(e.personID, h).Decide(e.command)
+		_, err := s.log.UpdatePerson(ctx, s.meta(b.d), e.personID, func(p *domain.Person) ([]any, error) {
+			return p.Decide(e.command)
 		})
 		if errors.Is(err, domain.ErrNotDeleting) || errors.Is(err, domain.ErrDeletionUnderway) {
 			return nil // it ended otherwise
@@ -378,7 +379,7 @@ func (s *BatchDeletionSaga) appendWith(ctx context.Context, b batchRun, rec even
 	if err != nil {
 		return fmt.Errorf("end persons of batch %s one by one: %w", b.d.AggregateID, err)
 	}
-	if _, err := s.log.Append(ctx, rec.Expected, rec.Event); err != nil && !errors.Is(err, events.ErrConcurrency) {
+	if _, err := s.log.Append(ctx, rec.Expected, rec.Event); err != nil && !errors.Is(err, eventlog.ErrConcurrency) {
 		return err
 	}
 	return nil
@@ -411,7 +412,7 @@ func (s *BatchDeletionSaga) forEach(ctx context.Context, ids []string, fn func(i
 	return errors.Join(append(errs, ctx.Err())...)
 }
 
-func (s *BatchDeletionSaga) meta(d events.Delivery) events.Meta {
+func (s *BatchDeletionSaga) meta(d eventlog.Delivery) events.Meta {
 	return events.Meta{CorrelationID: d.CorrelationID, CausationID: d.ID, Actor: "batch-deletion-saga"}
 }
 

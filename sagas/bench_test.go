@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/testenv"
 	"github.com/erasure-dev/erasure/internal/testenv/jstest"
@@ -34,14 +35,14 @@ func (c *countingShredder) Destroy(_ context.Context, ids ...string) error {
 // recorded steps each) on a real embedded JetStream with fsync on every write.
 func BenchmarkSagaSteps(b *testing.B) {
 	ctx := context.Background()
-	log := jstest.Store(b, jstest.New(b, jstest.Options{Durable: true}), events.StoreConfig{Atomic: true})
+	log := jstest.Store(b, jstest.New(b, jstest.Options{Durable: true}), eventlog.StoreConfig{Atomic: true})
 
-	var batch []events.Pending
+	var batch []eventlog.Pending
 	for i := range b.N {
 		id := fmt.Sprintf("p%d", i)
 		created, err := events.New(events.AggregatePerson, id, events.PersonCreated{PersonID: id, Faces: []events.Face{{FaceID: "f" + id, PhotoKey: "k" + id}}}, events.Meta{})
 		require.NoError(b, err)
-		batch = append(batch, events.Pending{Event: created})
+		batch = append(batch, eventlog.Pending{Event: created})
 	}
 	seqs, errs := log.AppendBatch(ctx, batch)
 	for _, err := range errs {
@@ -54,13 +55,13 @@ func BenchmarkSagaSteps(b *testing.B) {
 	go func() { _ = saga.Run(runCtx) }()
 
 	b.ResetTimer()
-	requests := make([]events.Pending, b.N)
+	requests := make([]eventlog.Pending, b.N)
 	for i := range b.N {
 		id := fmt.Sprintf("p%d", i)
 		e, err := events.New(events.AggregatePerson, id, events.PersonDeletionRequested{PersonID: id, DeletionID: "d",
 			Faces: []events.Face{{FaceID: "f" + id, PhotoKey: "k" + id}}}, events.Meta{})
 		require.NoError(b, err)
-		requests[i] = events.Pending{Expected: seqs[i], Event: e}
+		requests[i] = eventlog.Pending{Expected: seqs[i], Event: e}
 	}
 	_, errs = log.AppendBatch(ctx, requests)
 	for _, err := range errs {

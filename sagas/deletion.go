@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 )
 
@@ -16,7 +17,7 @@ import (
 // PersonDeletionRequested starts (or joins) the person's saga; IDs naming no person, or a person
 // outside the request's group, are recorded as failed items.
 type DeletionDispatcher struct {
-	log         *events.Store
+	log         *eventlog.Store
 	logger      *slog.Logger
 	concurrency int
 	// States is the read side of the fast path (one query a chunk); nil replays each person.
@@ -25,7 +26,7 @@ type DeletionDispatcher struct {
 	Cancellations Cancellations
 	// AckWait is how long a request's delivery may stay unacknowledged before JetStream hands it
 	// to another worker: after a crash, the rest of a request half dispatched comes back this
-	// soon (default 2m, events.DurableConfig's). A dispatch that takes longer is kept by
+	// soon (default 2m, eventlog.DurableConfig's). A dispatch that takes longer is kept by
 	// heartbeats (InProgress) every third of it.
 	AckWait time.Duration
 	// Batches makes each chunk's persons batches (docs/adr/0003): their PersonDeletionRequested
@@ -47,7 +48,7 @@ type PendingItems interface {
 }
 
 // NewDeletionDispatcher returns a dispatcher appending to log.
-func NewDeletionDispatcher(log *events.Store, logger *slog.Logger) *DeletionDispatcher {
+func NewDeletionDispatcher(log *eventlog.Store, logger *slog.Logger) *DeletionDispatcher {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -59,10 +60,10 @@ func NewDeletionDispatcher(log *events.Store, logger *slog.Logger) *DeletionDisp
 func (d *DeletionDispatcher) Run(ctx context.Context) error {
 	// Requests are dispatched side by side: a paced bulk must not hold up a one-person
 	// deletion (Sophon, Tencent) arriving behind it.
-	return d.log.Consume(ctx, events.DurableConfig{Name: "deletion-dispatch", Filter: events.AggregateDeletion + ".>", BatchSize: 1, Workers: 8, AckWait: d.AckWait},
-		func(ctx context.Context, batch []events.Delivery) {
+	return d.log.Consume(ctx, eventlog.DurableConfig{Name: "deletion-dispatch", Filter: events.AggregateDeletion + ".>", BatchSize: 1, Workers: 8, AckWait: d.AckWait},
+		func(ctx context.Context, batch []eventlog.Delivery) {
 			if d.AckWait > 0 {
-				defer events.KeepInProgress(batch, d.AckWait)()
+				defer eventlog.KeepInProgress(batch, d.AckWait)()
 			}
 			for _, dl := range batch {
 				last, ok := dl.Data.(events.DeletionRequested)
@@ -83,7 +84,7 @@ func (d *DeletionDispatcher) Run(ctx context.Context) error {
 }
 
 // dispatchRequest dispatches every chunk of the request not yet recorded as dispatched.
-func (d *DeletionDispatcher) dispatchRequest(ctx context.Context, dl events.Delivery, id string) error {
+func (d *DeletionDispatcher) dispatchRequest(ctx context.Context, dl eventlog.Delivery, id string) error {
 	history, _, err := d.log.Load(ctx, events.AggregateDeletion, id)
 	if err != nil {
 		return err
@@ -139,7 +140,7 @@ func (d *DeletionDispatcher) pace(ctx context.Context, id string, undispatched i
 	}
 }
 
-func (d *DeletionDispatcher) dispatch(ctx context.Context, dl events.Delivery, chunk events.DeletionRequested) error {
+func (d *DeletionDispatcher) dispatch(ctx context.Context, dl eventlog.Delivery, chunk events.DeletionRequested) error {
 	rejected := make(map[int]bool, len(chunk.Rejected))
 	for _, r := range chunk.Rejected {
 		rejected[r.Index] = true
@@ -172,8 +173,8 @@ func (d *DeletionDispatcher) dispatch(ctx context.Context, dl events.Delivery, c
 		wg.Add(1)
 		go func() {
 			defer func() { <-workers; wg.Done() }()
-			_, err := d.log.Execute(ctx, meta, events.AggregatePerson, personID, func(h []any) ([]any, error) {
-				return domain.PersonFromHistory(personID, h).Decide(domain.RequestPersonDeletion{DeletionID: chunk.DeletionID, GroupID: chunk.GroupID})
+			_, err := d.log.UpdatePerson(ctx, meta, personID, func(p *domain.Person) ([]any, error) {
+				return p.Decide(domain.RequestPersonDeletion{DeletionID: chunk.DeletionID, GroupID: chunk.GroupID})
 			})
 			mu.Lock()
 			defer mu.Unlock()
@@ -211,7 +212,7 @@ func (d *DeletionDispatcher) recordDispatched(ctx context.Context, chunk events.
 // and appends their PersonDeletionRequested in atomic batches, each expecting the person's last
 // event to be the one the read model knows. It returns the items it failed and every item it
 // settled; the rest (stale state, concurrent changes) go through the slow path.
-func (d *DeletionDispatcher) dispatchFast(ctx context.Context, dl events.Delivery, chunk events.DeletionRequested,
+func (d *DeletionDispatcher) dispatchFast(ctx context.Context, dl eventlog.Delivery, chunk events.DeletionRequested,
 	rejected map[int]bool, meta events.Meta) ([]events.Rejection, map[int]bool) {
 	settled := map[int]bool{}
 	if d.States == nil {
@@ -240,7 +241,7 @@ func (d *DeletionDispatcher) dispatchFast(ctx context.Context, dl events.Deliver
 		return nil, settled
 	}
 	var failed []events.Rejection
-	var pending []events.Pending
+	var pending []eventlog.Pending
 	var pendingIdx []int
 	var batchable []batchCandidate
 	batches := d.Batches && d.log.Atomic()
@@ -273,7 +274,7 @@ func (d *DeletionDispatcher) dispatchFast(ctx context.Context, dl events.Deliver
 			if err != nil {
 				continue
 			}
-			pending = append(pending, events.Pending{Expected: st.Version, Event: e})
+			pending = append(pending, eventlog.Pending{Expected: st.Version, Event: e})
 			pendingIdx = append(pendingIdx, index)
 		}
 	}
@@ -302,7 +303,7 @@ type batchCandidate struct {
 // and the batch's start), and the start, which lists every person with what it is to lose,
 // stays well under the server's 1 MiB payload limit.
 const (
-	maxBatchPersons = events.MaxAtomicBatch - 1
+	maxBatchPersons = eventlog.MaxAtomicBatch - 1
 	maxBatchBytes   = 512 << 10
 )
 
@@ -342,7 +343,7 @@ func (d *DeletionDispatcher) appendBatch(ctx context.Context, chunk events.Delet
 	}
 	id := fmt.Sprintf("%s_%d_%d", chunk.DeletionID, chunk.Chunk, cs[0].index)
 	started := events.DeletionBatchStarted{DeletionID: chunk.DeletionID, Batch: id, Persons: make([]events.BatchPerson, len(cs))}
-	pending := make([]events.Pending, 0, len(cs)+1)
+	pending := make([]eventlog.Pending, 0, len(cs)+1)
 	for i, c := range cs {
 		req := c.request
 		req.Batch = id
@@ -351,13 +352,13 @@ func (d *DeletionDispatcher) appendBatch(ctx context.Context, chunk events.Delet
 		if err != nil {
 			return
 		}
-		pending = append(pending, events.Pending{Expected: c.expected, Event: e})
+		pending = append(pending, eventlog.Pending{Expected: c.expected, Event: e})
 	}
 	e, err := events.New(events.AggregateBatch, id, started, meta)
 	if err != nil {
 		return
 	}
-	pending = append(pending, events.Pending{Expected: 0, Event: e})
+	pending = append(pending, eventlog.Pending{Expected: 0, Event: e})
 	_, err = d.log.AppendAtomic(ctx, pending)
 	if err == nil {
 		for _, c := range cs {
@@ -365,7 +366,7 @@ func (d *DeletionDispatcher) appendBatch(ctx context.Context, chunk events.Delet
 		}
 		return
 	}
-	if len(cs) == 1 || !errors.Is(err, events.ErrConcurrency) {
+	if len(cs) == 1 || !errors.Is(err, eventlog.ErrConcurrency) {
 		return // the slow path decides each person from its log
 	}
 	half := len(cs) / 2
@@ -391,14 +392,14 @@ type Cancellations interface {
 
 // DeletionCompleter records DeletionCompleted for every request whose items are all terminal.
 type DeletionCompleter struct {
-	log      *events.Store
+	log      *eventlog.Store
 	progress DeletionProgress
 	logger   *slog.Logger
 	Interval time.Duration
 }
 
 // NewDeletionCompleter returns a completer.
-func NewDeletionCompleter(log *events.Store, progress DeletionProgress, logger *slog.Logger) *DeletionCompleter {
+func NewDeletionCompleter(log *eventlog.Store, progress DeletionProgress, logger *slog.Logger) *DeletionCompleter {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -423,9 +424,9 @@ func (c *DeletionCompleter) Run(ctx context.Context) error {
 			continue
 		}
 		for _, dc := range done {
-			_, err := c.log.Execute(ctx, events.Meta{CorrelationID: dc.DeletionID, Actor: "deletion-completer"}, events.AggregateDeletion, dc.DeletionID,
-				func(h []any) ([]any, error) {
-					return domain.DeletionFromHistory(dc.DeletionID, h).Decide(domain.CompleteDeletion{
+			_, err := c.log.UpdateDeletion(ctx, events.Meta{CorrelationID: dc.DeletionID, Actor: "deletion-completer"}, dc.DeletionID,
+				func(d *domain.Deletion) ([]any, error) {
+					return d.Decide(domain.CompleteDeletion{
 						Total: dc.Total, Deleted: dc.Deleted, Failed: dc.Failed, Cancelled: dc.Cancelled})
 				})
 			if err != nil && ctx.Err() == nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 )
 
@@ -40,13 +41,13 @@ type GroupDeletionConfig struct {
 // before the deletion is not missed. (A membership appended after it is undone by the write that
 // made it: app checks the group again after its append.)
 type GroupDeletionSaga struct {
-	log     *events.Store
+	log     *eventlog.Store
 	members GroupMembers
 	cfg     GroupDeletionConfig
 }
 
 // NewGroupDeletionSaga returns the saga over its ports.
-func NewGroupDeletionSaga(log *events.Store, members GroupMembers, cfg GroupDeletionConfig) *GroupDeletionSaga {
+func NewGroupDeletionSaga(log *eventlog.Store, members GroupMembers, cfg GroupDeletionConfig) *GroupDeletionSaga {
 	if cfg.ChunkSize <= 0 {
 		cfg.ChunkSize = domain.DefaultChunkSize
 	}
@@ -67,11 +68,11 @@ func (s *GroupDeletionSaga) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	// Each labelled for the CPU profiler with its consumer's name.
 	go pprof.Do(ctx, pprof.Labels("worker", "group-deletion-saga"), func(ctx context.Context) {
-		errc <- s.log.Consume(ctx, events.DurableConfig{Name: "group-deletion-saga", Filter: events.AggregateGroup + ".>", BatchSize: 8},
+		errc <- s.log.Consume(ctx, eventlog.DurableConfig{Name: "group-deletion-saga", Filter: events.AggregateGroup + ".>", BatchSize: 8},
 			s.HandleRequests)
 	})
 	go pprof.Do(ctx, pprof.Labels("worker", "group-deletion-completer"), func(ctx context.Context) {
-		errc <- s.log.Consume(ctx, events.DurableConfig{Name: "group-deletion-completer", Filter: events.AggregateDeletion + ".>", BatchSize: 256},
+		errc <- s.log.Consume(ctx, eventlog.DurableConfig{Name: "group-deletion-completer", Filter: events.AggregateDeletion + ".>", BatchSize: 256},
 			s.HandleCompletions)
 	})
 	err := <-errc
@@ -81,7 +82,7 @@ func (s *GroupDeletionSaga) Run(ctx context.Context) error {
 }
 
 // HandleRequests records the member deletion of every group whose deletion a batch requests.
-func (s *GroupDeletionSaga) HandleRequests(ctx context.Context, batch []events.Delivery) {
+func (s *GroupDeletionSaga) HandleRequests(ctx context.Context, batch []eventlog.Delivery) {
 	for _, d := range batch {
 		req, ok := d.Data.(events.GroupDeletionRequested)
 		if !ok {
@@ -104,7 +105,7 @@ func (s *GroupDeletionSaga) HandleRequests(ctx context.Context, batch []events.D
 // recordMembers records the deletion request of the group's members, in chunks in person id
 // order. A redelivery (a crash midway, another replica) resumes after the last recorded chunk:
 // nothing is dispatched before the last chunk, so the memberships it pages through stay put.
-func (s *GroupDeletionSaga) recordMembers(ctx context.Context, d events.Delivery, req events.GroupDeletionRequested) error {
+func (s *GroupDeletionSaga) recordMembers(ctx context.Context, d eventlog.Delivery, req events.GroupDeletionRequested) error {
 	history, _, err := s.log.Load(ctx, events.AggregateGroup, req.GroupID)
 	if err != nil {
 		return err
@@ -166,13 +167,13 @@ func (s *GroupDeletionSaga) recordMembers(ctx context.Context, d events.Delivery
 
 // completeIfEmpty completes a request without items (an empty group): the completer only sees
 // requests with items, and nothing else would ever end this one.
-func (s *GroupDeletionSaga) completeIfEmpty(ctx context.Context, d events.Delivery, last events.DeletionRequested) error {
+func (s *GroupDeletionSaga) completeIfEmpty(ctx context.Context, d eventlog.Delivery, last events.DeletionRequested) error {
 	if last.Total > 0 {
 		return nil
 	}
 	meta := events.Meta{CorrelationID: d.CorrelationID, CausationID: d.ID, Actor: "group-deletion-saga"}
-	_, err := s.log.Execute(ctx, meta, events.AggregateDeletion, last.DeletionID, func(h []any) ([]any, error) {
-		return domain.DeletionFromHistory(last.DeletionID, h).Decide(domain.CompleteDeletion{})
+	_, err := s.log.UpdateDeletion(ctx, meta, last.DeletionID, func(d *domain.Deletion) ([]any, error) {
+		return d.Decide(domain.CompleteDeletion{})
 	})
 	if err != nil {
 		return fmt.Errorf("complete empty deletion %s: %w", last.DeletionID, err)
@@ -182,7 +183,7 @@ func (s *GroupDeletionSaga) completeIfEmpty(ctx context.Context, d events.Delive
 
 // HandleCompletions records GroupDeleted for every completed deletion request that was a group's
 // deletion (and not merely a deletion of some persons from a group).
-func (s *GroupDeletionSaga) HandleCompletions(ctx context.Context, batch []events.Delivery) {
+func (s *GroupDeletionSaga) HandleCompletions(ctx context.Context, batch []eventlog.Delivery) {
 	for _, d := range batch {
 		done, ok := d.Data.(events.DeletionCompleted)
 		if !ok {
@@ -201,7 +202,7 @@ func (s *GroupDeletionSaga) HandleCompletions(ctx context.Context, batch []event
 	}
 }
 
-func (s *GroupDeletionSaga) completeGroup(ctx context.Context, d events.Delivery, deletionID string) error {
+func (s *GroupDeletionSaga) completeGroup(ctx context.Context, d eventlog.Delivery, deletionID string) error {
 	first, found, err := s.log.First(ctx, events.AggregateDeletion, deletionID)
 	if err != nil {
 		return err
@@ -211,8 +212,7 @@ func (s *GroupDeletionSaga) completeGroup(ctx context.Context, d events.Delivery
 		return nil
 	}
 	meta := events.Meta{CorrelationID: d.CorrelationID, CausationID: d.ID, Actor: "group-deletion-saga"}
-	_, err = s.log.Execute(ctx, meta, events.AggregateGroup, req.GroupID, func(h []any) ([]any, error) {
-		g := domain.GroupFromHistory(req.GroupID, h)
+	_, err = s.log.UpdateGroup(ctx, meta, req.GroupID, func(g *domain.Group) ([]any, error) {
 		if g.Status() != domain.GroupDeleting || g.DeletionID() != deletionID {
 			return nil, nil // a deletion of members from a live group, or this group is done
 		}

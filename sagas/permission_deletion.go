@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 )
 
@@ -46,14 +47,14 @@ type PermissionDeletionConfig struct {
 // round, so a person bound just before the deletion is not missed; a bind after it is refused (the
 // group is deleting) or, racing the refusal, undone by the registration itself (app.CreatePerson).
 type PermissionDeletionSaga struct {
-	log     *events.Store
+	log     *eventlog.Store
 	dir     PermissionDirectory
 	members PermissionMembers
 	cfg     PermissionDeletionConfig
 }
 
 // NewPermissionDeletionSaga returns the saga over its ports.
-func NewPermissionDeletionSaga(log *events.Store, dir PermissionDirectory, members PermissionMembers, cfg PermissionDeletionConfig) *PermissionDeletionSaga {
+func NewPermissionDeletionSaga(log *eventlog.Store, dir PermissionDirectory, members PermissionMembers, cfg PermissionDeletionConfig) *PermissionDeletionSaga {
 	cfg.Retry.setDefaults()
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 256
@@ -69,12 +70,12 @@ func NewPermissionDeletionSaga(log *events.Store, dir PermissionDirectory, membe
 
 // Run consumes permission-group events until ctx ends.
 func (s *PermissionDeletionSaga) Run(ctx context.Context) error {
-	return s.log.Consume(ctx, events.DurableConfig{Name: "permission-deletion-saga", Filter: events.AggregatePermission + ".>", BatchSize: 8},
+	return s.log.Consume(ctx, eventlog.DurableConfig{Name: "permission-deletion-saga", Filter: events.AggregatePermission + ".>", BatchSize: 8},
 		s.HandleBatch)
 }
 
 // HandleBatch deletes the permission groups whose deletion a batch requests.
-func (s *PermissionDeletionSaga) HandleBatch(ctx context.Context, batch []events.Delivery) {
+func (s *PermissionDeletionSaga) HandleBatch(ctx context.Context, batch []eventlog.Delivery) {
 	for _, d := range batch {
 		req, ok := d.Data.(events.PermissionGroupDeletionRequested)
 		if !ok {
@@ -93,7 +94,7 @@ func (s *PermissionDeletionSaga) HandleBatch(ctx context.Context, batch []events
 	}
 }
 
-func (s *PermissionDeletionSaga) deleteGroup(ctx context.Context, d events.Delivery, req events.PermissionGroupDeletionRequested) error {
+func (s *PermissionDeletionSaga) deleteGroup(ctx context.Context, d eventlog.Delivery, req events.PermissionGroupDeletionRequested) error {
 	id := req.PermissionGroupID
 	history, _, err := s.log.Load(ctx, events.AggregatePermission, id)
 	if err != nil {
@@ -150,8 +151,8 @@ func (s *PermissionDeletionSaga) deleteGroup(ctx context.Context, d events.Deliv
 	if err := s.cfg.Retry.do(ctx, func() error { return s.dir.PurgePermissionGroup(ctx, id) }); err != nil {
 		return fmt.Errorf("purge %s: %w", id, err)
 	}
-	_, err = s.log.Execute(ctx, meta, events.AggregatePermission, id, func(h []any) ([]any, error) {
-		return domain.PermissionGroupFromHistory(id, h).Decide(domain.CompletePermissionGroupDeletion{})
+	_, err = s.log.UpdatePermissionGroup(ctx, meta, id, func(g *domain.PermissionGroup) ([]any, error) {
+		return g.Decide(domain.CompletePermissionGroupDeletion{})
 	})
 	if err != nil {
 		return fmt.Errorf("complete deletion of %s: %w", id, err)
@@ -172,8 +173,8 @@ func (s *PermissionDeletionSaga) recordUnbound(ctx context.Context, meta events.
 		wg.Add(1)
 		go func() {
 			defer func() { <-workers; wg.Done() }()
-			_, err := s.log.Execute(ctx, meta, events.AggregatePerson, personID, func(h []any) ([]any, error) {
-				return domain.PersonFromHistory(personID, h).Decide(domain.UnbindPermissionGroup{PermissionGroupID: groupID})
+			_, err := s.log.UpdatePerson(ctx, meta, personID, func(p *domain.Person) ([]any, error) {
+				return p.Decide(domain.UnbindPermissionGroup{PermissionGroupID: groupID})
 			})
 			if err != nil {
 				mu.Lock()

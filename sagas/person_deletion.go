@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/retry"
 	"github.com/erasure-dev/erasure/internal/storeerr"
@@ -94,7 +95,7 @@ type PersonDeletionConfig struct {
 // point redelivers the step: the side effects are idempotent, and recording a step that is
 // already recorded is a no-op decided by the Person aggregate.
 type PersonDeletionSaga struct {
-	log    *events.Store
+	log    *eventlog.Store
 	target Target
 	keys   KeyShredder
 	cfg    PersonDeletionConfig
@@ -112,7 +113,7 @@ type PersonDeletionSaga struct {
 const maxSnapshots = 200_000
 
 // NewPersonDeletionSaga returns the saga over its ports.
-func NewPersonDeletionSaga(log *events.Store, target Target, keys KeyShredder, cfg PersonDeletionConfig) *PersonDeletionSaga {
+func NewPersonDeletionSaga(log *eventlog.Store, target Target, keys KeyShredder, cfg PersonDeletionConfig) *PersonDeletionSaga {
 	cfg.Retry.setDefaults()
 	if cfg.TargetRetry.Attempts <= 0 {
 		cfg.TargetRetry.Attempts = 8
@@ -144,7 +145,7 @@ func NewPersonDeletionSaga(log *events.Store, target Target, keys KeyShredder, c
 
 // Run consumes person events until ctx ends.
 func (s *PersonDeletionSaga) Run(ctx context.Context) error {
-	return s.log.Consume(ctx, events.DurableConfig{Name: "person-deletion-saga", Filter: events.AggregatePerson + ".>", BatchSize: s.cfg.BatchSize, AckWait: s.cfg.AckWait,
+	return s.log.Consume(ctx, eventlog.DurableConfig{Name: "person-deletion-saga", Filter: events.AggregatePerson + ".>", BatchSize: s.cfg.BatchSize, AckWait: s.cfg.AckWait,
 		// A person has one step in flight at a time (each step is triggered by the previous
 		// one's record), so batches can run side by side.
 		Workers: 3},
@@ -169,8 +170,8 @@ func stepFor(data any) (domain.Step, bool) {
 
 // HandleBatch runs the steps a batch of person events triggers, one downstream call per step
 // for the whole batch, then records each person's step and acknowledges.
-func (s *PersonDeletionSaga) HandleBatch(ctx context.Context, batch []events.Delivery) {
-	byStep := map[domain.Step][]events.Delivery{}
+func (s *PersonDeletionSaga) HandleBatch(ctx context.Context, batch []eventlog.Delivery) {
+	byStep := map[domain.Step][]eventlog.Delivery{}
 	for _, d := range batch {
 		step, ok := stepFor(d.Data)
 		if !ok {
@@ -198,7 +199,7 @@ func (s *PersonDeletionSaga) HandleBatch(ctx context.Context, batch []events.Del
 	}
 }
 
-func (s *PersonDeletionSaga) runStep(ctx context.Context, step domain.Step, ds []events.Delivery) {
+func (s *PersonDeletionSaga) runStep(ctx context.Context, step domain.Step, ds []eventlog.Delivery) {
 	if step == domain.StepDeleteFromTargets {
 		s.runTargets(ctx, ds)
 		return
@@ -257,13 +258,13 @@ func (s *PersonDeletionSaga) runStep(ctx context.Context, step domain.Step, ds [
 // for the whole batch from the read model and appends in atomic batches, each append expecting
 // the trigger to still be the person's last event; any person it cannot settle (a stale read
 // model, a concurrent event) takes the slow path: replay the person's events, decide, append.
-func (s *PersonDeletionSaga) record(ctx context.Context, step domain.Step, ds []events.Delivery, commands []any) {
+func (s *PersonDeletionSaga) record(ctx context.Context, step domain.Step, ds []eventlog.Delivery, commands []any) {
 	slow := make([]int, 0, len(ds))
-	var pending []events.Pending
+	var pending []eventlog.Pending
 	var pendingIdx []int
 	states := s.cached(ds)
 	if len(states) < len(ds) {
-		var missing []events.Delivery
+		var missing []eventlog.Delivery
 		for _, d := range ds {
 			if _, ok := states[d.AggregateID]; !ok {
 				missing = append(missing, d)
@@ -290,7 +291,7 @@ func (s *PersonDeletionSaga) record(ctx context.Context, step domain.Step, ds []
 			slow = append(slow, i)
 			continue
 		}
-		pending = append(pending, events.Pending{Expected: d.Seq, Event: e})
+		pending = append(pending, eventlog.Pending{Expected: d.Seq, Event: e})
 		pendingIdx = append(pendingIdx, i)
 	}
 	if len(pending) > 0 {
@@ -306,8 +307,8 @@ func (s *PersonDeletionSaga) record(ctx context.Context, step domain.Step, ds []
 	}
 	for _, i := range slow {
 		d, cmd := ds[i], commands[i]
-		_, err := s.log.Execute(ctx, stepMeta(d), events.AggregatePerson, d.AggregateID, func(h []any) ([]any, error) {
-			return domain.PersonFromHistory(d.AggregateID, h).Decide(cmd)
+		_, err := s.log.UpdatePerson(ctx, stepMeta(d), d.AggregateID, func(p *domain.Person) ([]any, error) {
+			return p.Decide(cmd)
 		})
 		switch {
 		case err == nil, errors.Is(err, domain.ErrNotDeleting):
@@ -321,7 +322,7 @@ func (s *PersonDeletionSaga) record(ctx context.Context, step domain.Step, ds []
 
 // cancelRequested stops, before anything is removed, the persons whose deletion request was
 // cancelled, and returns the deliveries that go on.
-func (s *PersonDeletionSaga) cancelRequested(ctx context.Context, ds []events.Delivery) []events.Delivery {
+func (s *PersonDeletionSaga) cancelRequested(ctx context.Context, ds []eventlog.Delivery) []eventlog.Delivery {
 	if s.cfg.Cancellations == nil {
 		return ds
 	}
@@ -340,8 +341,8 @@ func (s *PersonDeletionSaga) cancelRequested(ctx context.Context, ds []events.De
 			rest = append(rest, d)
 			continue
 		}
-		_, err := s.log.Execute(ctx, stepMeta(d), events.AggregatePerson, d.AggregateID, func(h []any) ([]any, error) {
-			return domain.PersonFromHistory(d.AggregateID, h).Decide(domain.CancelPersonDeletion{DeletionID: deletion})
+		_, err := s.log.UpdatePerson(ctx, stepMeta(d), d.AggregateID, func(p *domain.Person) ([]any, error) {
+			return p.Decide(domain.CancelPersonDeletion{DeletionID: deletion})
 		})
 		if err != nil {
 			rest = append(rest, d) // already past the first step, or not this deletion: it goes on
@@ -376,7 +377,7 @@ func (s *PersonDeletionSaga) settled(e events.Envelope) {
 
 // cached returns the states it holds for the deliveries: as recorded when the deletion started,
 // each expected to be at its trigger (the append checks it).
-func (s *PersonDeletionSaga) cached(ds []events.Delivery) map[string]PersonState {
+func (s *PersonDeletionSaga) cached(ds []eventlog.Delivery) map[string]PersonState {
 	out := make(map[string]PersonState, len(ds))
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -388,13 +389,13 @@ func (s *PersonDeletionSaga) cached(ds []events.Delivery) map[string]PersonState
 	return out
 }
 
-func stepMeta(d events.Delivery) events.Meta {
+func stepMeta(d eventlog.Delivery) events.Meta {
 	return events.Meta{CorrelationID: d.CorrelationID, CausationID: d.ID, Actor: "person-deletion-saga"}
 }
 
 // states reads the batch's persons from the read model once it has applied every trigger; nil
 // (all slow path) when there is no read side or it does not catch up in time.
-func (s *PersonDeletionSaga) states(ctx context.Context, step domain.Step, ds []events.Delivery) map[string]PersonState {
+func (s *PersonDeletionSaga) states(ctx context.Context, step domain.Step, ds []eventlog.Delivery) map[string]PersonState {
 	if s.cfg.States == nil {
 		return nil
 	}
@@ -420,7 +421,7 @@ func (s *PersonDeletionSaga) states(ctx context.Context, step domain.Step, ds []
 // stillDue reports whether a step must run. A first delivery always is; a redelivered one may
 // come after the step was recorded (a crash before the ack), and then the person may even have
 // been re-created: its new data must not be touched, so the step's side effect is skipped.
-func (s *PersonDeletionSaga) stillDue(ctx context.Context, step domain.Step, d events.Delivery) bool {
+func (s *PersonDeletionSaga) stillDue(ctx context.Context, step domain.Step, d eventlog.Delivery) bool {
 	if md, err := d.Msg.Metadata(); err == nil && md.NumDelivered <= 1 {
 		return true
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/retry"
 )
@@ -28,11 +29,11 @@ type targetFailure struct {
 // every target confirmed moves on to the last step (the confirmation event triggers it); one
 // that some target kept refusing fails, naming the targets, for an operator's retry (which runs
 // only the targets still pending).
-func (s *PersonDeletionSaga) runTargets(ctx context.Context, ds []events.Delivery) {
+func (s *PersonDeletionSaga) runTargets(ctx context.Context, ds []eventlog.Delivery) {
 	// Targets may take longer than AckWait to answer: no other worker takes these meanwhile.
-	defer events.KeepInProgress(ds, s.cfg.AckWait)()
+	defer eventlog.KeepInProgress(ds, s.cfg.AckWait)()
 	byTarget := map[string][]string{}
-	due := map[string]events.Delivery{}
+	due := map[string]eventlog.Delivery{}
 	for _, d := range ds {
 		history, _, err := s.log.Load(ctx, events.AggregatePerson, d.AggregateID)
 		if err != nil {
@@ -170,9 +171,9 @@ func (s *PersonDeletionSaga) deleteFromTarget(ctx context.Context, name string, 
 }
 
 // execute records one command on a person, through the log.
-func (s *PersonDeletionSaga) execute(ctx context.Context, d events.Delivery, cmd any) error {
-	_, err := s.log.Execute(ctx, stepMeta(d), events.AggregatePerson, d.AggregateID, func(h []any) ([]any, error) {
-		return domain.PersonFromHistory(d.AggregateID, h).Decide(cmd)
+func (s *PersonDeletionSaga) execute(ctx context.Context, d eventlog.Delivery, cmd any) error {
+	_, err := s.log.UpdatePerson(ctx, stepMeta(d), d.AggregateID, func(p *domain.Person) ([]any, error) {
+		return p.Decide(cmd)
 	})
 	if err == nil || errors.Is(err, domain.ErrNotDeleting) {
 		return nil

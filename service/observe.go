@@ -14,6 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/metrics"
 	"github.com/erasure-dev/erasure/projections"
@@ -238,7 +239,7 @@ func deletionBacklog(db *sqlx.DB) func(context.Context) (metrics.DeletionBacklog
 // projectionLag measures how far the read model is behind the log: the events not applied yet,
 // and the age of the oldest of them. The checkpoint is read from the database, so a replica that
 // shares the read model with others reports the shared lag.
-func projectionLag(log *events.Store, runner *projections.Runner) func(context.Context) (uint64, float64, error) {
+func projectionLag(log *eventlog.Store, runner *projections.Runner) func(context.Context) (uint64, float64, error) {
 	return func(ctx context.Context) (uint64, float64, error) {
 		applied, err := runner.Checkpoint(ctx)
 		if err != nil {

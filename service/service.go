@@ -24,6 +24,7 @@ import (
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/config"
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/natsembed"
 	"github.com/erasure-dev/erasure/internal/sqldb"
@@ -44,7 +45,7 @@ type Service struct {
 	unlock     func()
 	embedded   *natsembed.Server
 	nc         *nats.Conn
-	Log        *events.Store
+	Log        *eventlog.Store
 	DBs        *sqldb.DBs
 	Keys       *keys.Store
 	Stores     *stores.Builtin
@@ -313,7 +314,7 @@ func (s *Service) openLog(ctx context.Context) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	atomic := serverAtLeast(s.nc.ConnectedServerVersion(), 2, 12)
-	s.Log = events.NewStore(js, events.StoreConfig{Stream: s.cfg.Stream, Replicas: replicas, Atomic: atomic})
+	s.Log = eventlog.NewStore(js, eventlog.StoreConfig{Stream: s.cfg.Stream, Replicas: replicas, Atomic: atomic})
 	if err := s.Log.Provision(ctx); err != nil {
 		return err
 	}

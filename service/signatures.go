@@ -42,13 +42,13 @@ func openSignatureLedger(ctx context.Context, js jetstream.JetStream, replicas i
 }
 
 // ledgerOpenWait bounds how long opening the ledger waits for a JetStream that is temporarily
-// unavailable (events.Store.Provision waits as long).
+// unavailable (eventlog.Store.Provision waits as long).
 const ledgerOpenWait = 30 * time.Second
 
 // openSignatureLedgerOnce is one attempt of openSignatureLedger.
 func openSignatureLedgerOnce(ctx context.Context, js jetstream.JetStream, replicas int) (signatureLedger, error) {
 	// A replica starting next to running ones finds the bucket as it needs it: updating it anyway
-	// would race, inside nats-server, with the others' use of it (see events.Store.Provision).
+	// would race, inside nats-server, with the others' use of it (see eventlog.Store.Provision).
 	if kv, err := js.KeyValue(ctx, SignatureBucket); err == nil {
 		if st, err := kv.Status(ctx); err == nil && st.TTL() == ledgerTTL {
 			return signatureLedger{kv: kv}, nil

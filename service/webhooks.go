@@ -19,7 +19,7 @@ func (s *Service) openWebhooks() error {
 	}
 	stream := s.cfg.Stream
 	if stream == "" {
-		stream = "ERASURE" // events.StoreConfig's default
+		stream = "ERASURE" // eventlog.StoreConfig's default
 	}
 	s.Webhooks, err = webhooks.New(webhooks.Config{
 		RetrySchedule: s.cfg.WebhookRetrySchedule,

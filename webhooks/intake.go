@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/retry"
 	"github.com/erasure-dev/erasure/internal/wmjs"
@@ -64,7 +65,7 @@ func decodeMessage(msg *message.Message) (events.Recorded, error) {
 		h.Set(k, v)
 	}
 	h.Set(nats.MsgIdHdr, msg.UUID)
-	return events.DecodeMsg(msg.Metadata.Get(metaSubject), h, msg.Payload, seq)
+	return eventlog.DecodeMsg(msg.Metadata.Get(metaSubject), h, msg.Payload, seq)
 }
 
 // outcomeTypes are the events the intake decodes; every other event is acknowledged unread.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/sqldb"
 	"github.com/erasure-dev/erasure/internal/testenv/jstest"
@@ -16,7 +17,7 @@ import (
 // would read the whole log again.
 func TestIntakeConsumerSurvivesShutdown(t *testing.T) {
 	js := jstest.New(t, jstest.Options{})
-	log := jstest.Store(t, js, events.StoreConfig{Memory: true})
+	log := jstest.Store(t, js, eventlog.StoreConfig{Memory: true})
 	ctx := context.Background()
 	dbs, err := sqldb.OpenSQLite(t.TempDir())
 	require.NoError(t, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 )
 
@@ -48,7 +49,7 @@ type Items interface {
 // Deps are what the dispatcher runs on.
 type Deps struct {
 	DB     *sqlx.DB // the stores database: endpoints and queues live beside the built-in stores
-	Log    *events.Store
+	Log    *eventlog.Store
 	JS     jetstream.JetStream // the intake's durable consumer
 	Stream string              // the log's stream name
 	Items  Items

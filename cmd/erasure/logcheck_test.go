@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/testenv/jstest"
 	"github.com/erasure-dev/erasure/projections"
@@ -25,7 +26,7 @@ func requireOneEndPerPerson(t *testing.T, dir string, persons []string) {
 	defer srv.Stop()
 	// The configuration erasure serve gave the stream (embedded 2.15: atomic batches), so that
 	// opening it changes nothing.
-	log := jstest.Store(t, srv.JetStream("log-check"), events.StoreConfig{Atomic: true})
+	log := jstest.Store(t, srv.JetStream("log-check"), eventlog.StoreConfig{Atomic: true})
 	last, err := log.LastSequence(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/internal/natsembed"
 )
 
@@ -119,9 +119,9 @@ func client(t testing.TB, nc *nats.Conn) jetstream.JetStream {
 }
 
 // Store returns the event log on js, provisioned with cfg.
-func Store(t testing.TB, js jetstream.JetStream, cfg events.StoreConfig) *events.Store {
+func Store(t testing.TB, js jetstream.JetStream, cfg eventlog.StoreConfig) *eventlog.Store {
 	t.Helper()
-	s := events.NewStore(js, cfg)
+	s := eventlog.NewStore(js, cfg)
 	if err := s.Provision(context.Background()); err != nil {
 		t.Fatalf("jstest: provision the event log: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/testenv/jstest"
 	"github.com/erasure-dev/erasure/internal/testenv/leakcheck"
@@ -29,7 +30,7 @@ func TestStopHandsTheStoreOn(t *testing.T) {
 			ctx := context.Background()
 			dir := t.TempDir()
 			first := jstest.Start(t, jstest.Options{StoreDir: dir, Durable: tc.durable})
-			log := jstest.Store(t, first.JetStream("writer"), events.StoreConfig{})
+			log := jstest.Store(t, first.JetStream("writer"), eventlog.StoreConfig{})
 			e, err := events.New(events.AggregatePerson, "p1", events.PersonDeleted{PersonID: "p1", DeletionID: "d1"}, events.Meta{})
 			require.NoError(t, err)
 			seq, err := log.Append(ctx, 0, e)
@@ -37,7 +38,7 @@ func TestStopHandsTheStoreOn(t *testing.T) {
 			first.Stop()
 			first.Stop() // a second Stop, as the test's cleanup will call, does nothing
 
-			again := jstest.Store(t, jstest.New(t, jstest.Options{StoreDir: dir}), events.StoreConfig{})
+			again := jstest.Store(t, jstest.New(t, jstest.Options{StoreDir: dir}), eventlog.StoreConfig{})
 			history, last, err := again.Load(ctx, events.AggregatePerson, "p1")
 			require.NoError(t, err)
 			require.Equal(t, seq, last)

@@ -1,4 +1,4 @@
-package events_test
+package eventlog_test
 
 import (
 	"context"
@@ -8,11 +8,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/natsembed"
 )
 
-func benchStore(b *testing.B, atomic bool) *events.Store {
+func benchStore(b *testing.B, atomic bool) *eventlog.Store {
 	b.Helper()
 	srv, err := natsembed.Start(natsembed.Options{StoreDir: b.TempDir()})
 	require.NoError(b, err)
@@ -22,18 +23,18 @@ func benchStore(b *testing.B, atomic bool) *events.Store {
 	b.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	require.NoError(b, err)
-	s := events.NewStore(js, events.StoreConfig{Atomic: atomic})
+	s := eventlog.NewStore(js, eventlog.StoreConfig{Atomic: atomic})
 	require.NoError(b, s.Provision(context.Background()))
 	return s
 }
 
-func pendingBatch(b *testing.B, round, n int) []events.Pending {
-	batch := make([]events.Pending, n)
+func pendingBatch(b *testing.B, round, n int) []eventlog.Pending {
+	batch := make([]eventlog.Pending, n)
 	for i := range batch {
 		id := fmt.Sprintf("p%d-%d", round, i)
 		e, err := events.New(events.AggregatePerson, id, events.PersonDeleted{PersonID: id, DeletionID: "d"}, events.Meta{})
 		require.NoError(b, err)
-		batch[i] = events.Pending{Event: e}
+		batch[i] = eventlog.Pending{Event: e}
 	}
 	return batch
 }
@@ -60,7 +61,7 @@ func BenchmarkAppend(b *testing.B) {
 			s := benchStore(b, mode.atomic)
 			const size = 500
 			rounds := (b.N + size - 1) / size
-			batches := make([][]events.Pending, rounds)
+			batches := make([][]eventlog.Pending, rounds)
 			for r := range batches {
 				batches[r] = pendingBatch(b, r, size)
 			}

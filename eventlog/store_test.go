@@ -1,4 +1,4 @@
-package events_test
+package eventlog_test
 
 import (
 	"context"
@@ -10,13 +10,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/natsembed"
 )
 
-func newStore(t *testing.T) *events.Store {
+func newStore(t *testing.T) *eventlog.Store {
 	t.Helper()
-	return newStoreOn(t, newJetStream(t), events.StoreConfig{})
+	return newStoreOn(t, newJetStream(t), eventlog.StoreConfig{})
 }
 
 // newJetStream starts an embedded nats-server for the test and returns a JetStream client of it.
@@ -34,9 +35,9 @@ func newJetStream(t *testing.T) jetstream.JetStream {
 }
 
 // newStoreOn provisions a store of cfg on js.
-func newStoreOn(t *testing.T, js jetstream.JetStream, cfg events.StoreConfig) *events.Store {
+func newStoreOn(t *testing.T, js jetstream.JetStream, cfg eventlog.StoreConfig) *eventlog.Store {
 	t.Helper()
-	s := events.NewStore(js, cfg)
+	s := eventlog.NewStore(js, cfg)
 	require.NoError(t, s.Provision(context.Background()))
 	return s
 }
@@ -101,7 +102,7 @@ func TestConcurrentAppendsExactlyOneWins(t *testing.T) {
 			switch {
 			case err == nil:
 				wins++
-			case errors.Is(err, events.ErrConcurrency):
+			case errors.Is(err, eventlog.ErrConcurrency):
 				conflict++
 			default:
 				t.Errorf("unexpected error: %v", err)
@@ -140,10 +141,10 @@ func TestFollowDeliversInOrderFromSequence(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s := newStore(t)
-	var batch []events.Pending
+	var batch []eventlog.Pending
 	for i := range 50 {
 		id := "p" + events.SeqString(uint64(i))
-		batch = append(batch, events.Pending{Event: mustEvent(t, id, events.PersonCreated{PersonID: id})})
+		batch = append(batch, eventlog.Pending{Event: mustEvent(t, id, events.PersonCreated{PersonID: id})})
 	}
 	seqs, errs := s.AppendAsync(ctx, batch)
 	for _, err := range errs {

@@ -1,9 +1,11 @@
-package events
+package eventlog
 
 import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/erasure-dev/erasure/events"
 )
 
 // ErrBusy means an aggregate kept changing under a command for every attempt.
@@ -19,7 +21,7 @@ type Decide func(history []any) ([]any, error)
 // Execute loads an aggregate, decides, and appends the decided events with the expected
 // sequence, reloading and deciding again when another writer got there first. It returns the
 // sequence of the last event appended, or of the aggregate's last event when nothing was.
-func (s *Store) Execute(ctx context.Context, meta Meta, aggregate, id string, decide Decide) (uint64, error) {
+func (s *Store) Execute(ctx context.Context, meta events.Meta, aggregate, id string, decide Decide) (uint64, error) {
 	for range maxExecuteAttempts {
 		history, last, err := s.Load(ctx, aggregate, id)
 		if err != nil {
@@ -42,9 +44,9 @@ func (s *Store) Execute(ctx context.Context, meta Meta, aggregate, id string, de
 	return 0, fmt.Errorf("%s %s: %w", aggregate, id, ErrBusy)
 }
 
-func (s *Store) appendChain(ctx context.Context, meta Meta, aggregate, id string, expected uint64, decided []any) (uint64, error) {
+func (s *Store) appendChain(ctx context.Context, meta events.Meta, aggregate, id string, expected uint64, decided []any) (uint64, error) {
 	for _, d := range decided {
-		e, err := New(aggregate, id, d, meta)
+		e, err := events.New(aggregate, id, d, meta)
 		if err != nil {
 			return 0, err
 		}

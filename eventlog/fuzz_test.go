@@ -1,4 +1,4 @@
-package events
+package eventlog
 
 import (
 	"encoding/json"
@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/erasure-dev/erasure/events"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 )
@@ -13,7 +14,7 @@ import (
 // FuzzDecodeMsg: decoding a stored message never panics, whatever its headers and payload, and
 // what decodes encodes back to the same event.
 func FuzzDecodeMsg(f *testing.F) {
-	for _, file := range []string{"testdata/log_per_person.json", "testdata/log_batch.json", "testdata/log_v0.json"} {
+	for _, file := range []string{"../events/testdata/log_per_person.json", "../events/testdata/log_batch.json", "../events/testdata/log_v0.json"} {
 		raw, err := os.ReadFile(file)
 		require.NoError(f, err)
 		var log []struct {
@@ -32,9 +33,9 @@ func FuzzDecodeMsg(f *testing.F) {
 	f.Add("nodots", "PersonDeleted", "yesterday", "", []byte(`null`))
 	f.Fuzz(func(t *testing.T, subject, typ, at, correlation string, data []byte) {
 		h := nats.Header{}
-		h.Set(HeaderType, typ)
-		h.Set(HeaderTime, at)
-		h.Set(HeaderCorrelation, correlation)
+		h.Set(events.HeaderType, typ)
+		h.Set(events.HeaderTime, at)
+		h.Set(events.HeaderCorrelation, correlation)
 		h.Set(nats.MsgIdHdr, "e1")
 		r, err := DecodeMsg(subject, h, data, 7)
 		if err != nil {

@@ -1,4 +1,4 @@
-package events
+package eventlog
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/storeerr"
 )
 
@@ -119,12 +120,14 @@ func sameStreamConfig(have, want jetstream.StreamConfig) bool {
 const provisionWait = 30 * time.Second
 
 // Subject returns the subject of an aggregate instance.
-func (s *Store) Subject(aggregate, id string) string { return Subject(s.cfg.Prefix, aggregate, id) }
+func (s *Store) Subject(aggregate, id string) string {
+	return events.Subject(s.cfg.Prefix, aggregate, id)
+}
 
 // Append stores e on its aggregate's subject if the subject's last sequence is still expected
 // (0: the subject has no events yet). It returns the new event's stream sequence. A retry of the
 // same envelope (same ID) within the Duplicates window is stored once and returns the first sequence.
-func (s *Store) Append(ctx context.Context, expected uint64, e Envelope) (uint64, error) {
+func (s *Store) Append(ctx context.Context, expected uint64, e events.Envelope) (uint64, error) {
 	subject := s.Subject(e.Aggregate, e.AggregateID)
 	m, err := Encode(subject, e)
 	if err != nil {
@@ -157,7 +160,7 @@ func (s *Store) storedAfter(ctx context.Context, subject string, expected uint64
 // Pending is one append of a batch.
 type Pending struct {
 	Expected uint64
-	Event    Envelope
+	Event    events.Envelope
 }
 
 // AppendAsync publishes many appends without waiting for each acknowledgement in turn, then
@@ -207,10 +210,10 @@ func (s *Store) AppendAsync(ctx context.Context, batch []Pending) ([]uint64, []e
 
 // Load returns an aggregate instance's history, oldest first, and the sequence of its last event
 // (0 when it has none), which is what the next Append expects.
-func (s *Store) Load(ctx context.Context, aggregate, id string) ([]Recorded, uint64, error) {
+func (s *Store) Load(ctx context.Context, aggregate, id string) ([]events.Recorded, uint64, error) {
 	subject := s.Subject(aggregate, id)
 	var (
-		history []Recorded
+		history []events.Recorded
 		last    uint64
 	)
 	// Next-by-subject gets work on every server from 2.9 and cost one round trip per event;
@@ -260,7 +263,7 @@ func FollowSubjects(subjects ...string) FollowOption {
 // Follow delivers the log from sequence from (inclusive) in order, in batches of at most max
 // events, to fn until ctx ends or fn fails. A batch holds what is available without waiting, so
 // a quiet log still delivers each event promptly. Its consumer is removed when it returns.
-func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(context.Context, []Recorded) error, opts ...FollowOption) error {
+func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(context.Context, []events.Recorded) error, opts ...FollowOption) error {
 	if from == 0 {
 		from = 1
 	}
@@ -323,7 +326,7 @@ func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(contex
 			_ = s.stream.DeleteConsumer(dctx, ci.Name) // best effort: the threshold removes it otherwise
 		}
 	}()
-	batch := make([]Recorded, 0, max)
+	batch := make([]events.Recorded, 0, max)
 	for {
 		select {
 		case <-ctx.Done():
@@ -389,7 +392,7 @@ func (s *Store) orderedConsumer(ctx context.Context, from uint64, subjects []str
 
 // createOrderedConsumer is one attempt of orderedConsumer.
 func (s *Store) createOrderedConsumer(ctx context.Context, from uint64, subjects []string) (jetstream.Consumer, error) {
-	prefix := NewID() // names the consumer, so that one whose creation went unanswered can be removed
+	prefix := events.NewID() // names the consumer, so that one whose creation went unanswered can be removed
 	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    from,
@@ -406,7 +409,7 @@ func (s *Store) createOrderedConsumer(ctx context.Context, from uint64, subjects
 		// nats-server before 2.10 ignored the filters and created the consumer on every
 		// subject: remove it, and follow every subject instead.
 		_ = s.stream.DeleteConsumer(cctx, prefix+"_1")
-		cfg.FilterSubjects, cfg.NamePrefix = nil, NewID()
+		cfg.FilterSubjects, cfg.NamePrefix = nil, events.NewID()
 		cons, err = s.stream.OrderedConsumer(cctx, cfg)
 	}
 	if err != nil {
@@ -423,10 +426,10 @@ func (s *Store) createOrderedConsumer(ctx context.Context, from uint64, subjects
 	return cons, nil
 }
 
-func decodeJS(m jetstream.Msg) (Recorded, error) {
+func decodeJS(m jetstream.Msg) (events.Recorded, error) {
 	md, err := m.Metadata()
 	if err != nil {
-		return Recorded{}, fmt.Errorf("message metadata: %w", err)
+		return events.Recorded{}, fmt.Errorf("message metadata: %w", err)
 	}
 	return DecodeMsg(m.Subject(), m.Headers(), m.Data(), md.Sequence.Stream)
 }

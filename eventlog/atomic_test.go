@@ -1,4 +1,4 @@
-package events_test
+package eventlog_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 )
 
@@ -15,21 +16,21 @@ func TestAppendAtomic(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	js := newJetStream(t)
-	s := newStoreOn(t, js, events.StoreConfig{Atomic: true})
+	s := newStoreOn(t, js, eventlog.StoreConfig{Atomic: true})
 
 	existing, err := s.Append(ctx, 0, mustEvent(t, "old", events.PersonCreated{PersonID: "old"}))
 	require.NoError(t, err)
-	stale := []events.Pending{
+	stale := []eventlog.Pending{
 		{Expected: 0, Event: mustEvent(t, "n1", events.PersonCreated{PersonID: "n1"})},
 		{Expected: existing - 1, Event: mustEvent(t, "old", events.PersonAddedToGroup{PersonID: "old", GroupID: "g"})},
 	}
 	_, err = s.AppendAtomic(ctx, stale)
-	require.ErrorIs(t, err, events.ErrConcurrency)
+	require.ErrorIs(t, err, eventlog.ErrConcurrency)
 	history, _, err := s.Load(ctx, events.AggregatePerson, "n1")
 	require.NoError(t, err)
 	require.Empty(t, history, "nothing of a refused atomic batch is stored")
 
-	ok := []events.Pending{
+	ok := []eventlog.Pending{
 		{Expected: 0, Event: mustEvent(t, "n1", events.PersonCreated{PersonID: "n1"})},
 		{Expected: existing, Event: mustEvent(t, "old", events.PersonAddedToGroup{PersonID: "old", GroupID: "g"})},
 	}
@@ -40,7 +41,7 @@ func TestAppendAtomic(t *testing.T) {
 	_, err = s.AppendAtomic(ctx, append(ok, ok[0]))
 	require.Error(t, err, "one subject twice in one atomic batch")
 
-	plain := events.NewStore(js, events.StoreConfig{Stream: "PLAIN", Prefix: "plain"})
+	plain := eventlog.NewStore(js, eventlog.StoreConfig{Stream: "PLAIN", Prefix: "plain"})
 	_, err = plain.AppendAtomic(ctx, ok)
-	require.ErrorIs(t, err, events.ErrNotAtomic)
+	require.ErrorIs(t, err, eventlog.ErrNotAtomic)
 }

@@ -1,4 +1,4 @@
-package events_test
+package eventlog_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 )
 
@@ -14,11 +15,11 @@ func TestAppendBatch(t *testing.T) {
 		t.Run(map[bool]string{true: "atomic", false: "async"}[atomic], func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			s := newStoreOn(t, newJetStream(t), events.StoreConfig{Atomic: atomic})
+			s := newStoreOn(t, newJetStream(t), eventlog.StoreConfig{Atomic: atomic})
 
 			existing, err := s.Append(ctx, 0, mustEvent(t, "old", events.PersonCreated{PersonID: "old"}))
 			require.NoError(t, err)
-			batch := []events.Pending{
+			batch := []eventlog.Pending{
 				{Expected: 0, Event: mustEvent(t, "n1", events.PersonCreated{PersonID: "n1"})},
 				{Expected: existing, Event: mustEvent(t, "old", events.PersonAddedToGroup{PersonID: "old", GroupID: "g"})},
 				{Expected: 0, Event: mustEvent(t, "n2", events.PersonCreated{PersonID: "n2"})},
@@ -35,14 +36,14 @@ func TestAppendBatch(t *testing.T) {
 			}
 
 			// One stale aggregate: it alone fails; the others in the batch are stored.
-			stale := []events.Pending{
+			stale := []eventlog.Pending{
 				{Expected: 0, Event: mustEvent(t, "n3", events.PersonCreated{PersonID: "n3"})},
 				{Expected: existing, Event: mustEvent(t, "old", events.PersonAddedToGroup{PersonID: "old", GroupID: "h"})},
 				{Expected: 0, Event: mustEvent(t, "n4", events.PersonCreated{PersonID: "n4"})},
 			}
 			_, errs = s.AppendBatch(ctx, stale)
 			require.NoError(t, errs[0])
-			require.ErrorIs(t, errs[1], events.ErrConcurrency)
+			require.ErrorIs(t, errs[1], eventlog.ErrConcurrency)
 			require.NoError(t, errs[2])
 
 			// A retried batch (same event ids) is stored once.

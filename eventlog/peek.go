@@ -1,9 +1,11 @@
-package events
+package eventlog
 
 import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/erasure-dev/erasure/events"
 )
 
 // TimeAt returns the time of the event stored at stream sequence seq, from its header alone:
@@ -13,9 +15,9 @@ func (s *Store) TimeAt(ctx context.Context, seq uint64) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("get message %d: %w", seq, err)
 	}
-	t, err := time.Parse(time.RFC3339Nano, raw.Header.Get(HeaderTime))
+	t, err := time.Parse(time.RFC3339Nano, raw.Header.Get(events.HeaderTime))
 	if err != nil {
-		return time.Time{}, fmt.Errorf("message %d: bad %s: %w", seq, HeaderTime, err)
+		return time.Time{}, fmt.Errorf("message %d: bad %s: %w", seq, events.HeaderTime, err)
 	}
 	return t, nil
 }

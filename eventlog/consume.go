@@ -1,4 +1,4 @@
-package events
+package eventlog
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/erasure-dev/erasure/events"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -24,7 +25,7 @@ func Delivered() uint64 { return delivered.Load() }
 
 // Delivery is one event delivered by a durable consumer, to be acknowledged once handled.
 type Delivery struct {
-	Recorded
+	events.Recorded
 	Msg jetstream.Msg
 }
 
@@ -130,7 +131,7 @@ func (s *Store) Consume(ctx context.Context, cfg DurableConfig, fn func(context.
 func appendDelivery(batch []Delivery, m jetstream.Msg) []Delivery {
 	r, err := decodeJS(m)
 	if err != nil {
-		if errors.Is(err, ErrUnknownType) {
+		if errors.Is(err, events.ErrUnknownType) {
 			_ = m.Ack()
 		} else {
 			_ = m.Term()
@@ -142,7 +143,7 @@ func appendDelivery(batch []Delivery, m jetstream.Msg) []Delivery {
 
 // AppendOnce stores e without an expected-sequence check, deduplicated by its ID within the
 // Duplicates window: for records that any number of writers may make, each meaning the same.
-func (s *Store) AppendOnce(ctx context.Context, e Envelope) (uint64, error) {
+func (s *Store) AppendOnce(ctx context.Context, e events.Envelope) (uint64, error) {
 	subject := s.Subject(e.Aggregate, e.AggregateID)
 	m, err := Encode(subject, e)
 	if err != nil {

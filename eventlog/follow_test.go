@@ -1,4 +1,4 @@
-package events_test
+package eventlog_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 )
 
@@ -21,10 +22,10 @@ func TestFollowLeavesNoGoroutineWhenFnFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s := newStore(t)
-	var batch []events.Pending
+	var batch []eventlog.Pending
 	for i := range 100 {
 		id := "p" + events.SeqString(uint64(i))
-		batch = append(batch, events.Pending{Event: mustEvent(t, id, events.PersonCreated{PersonID: id})})
+		batch = append(batch, eventlog.Pending{Event: mustEvent(t, id, events.PersonCreated{PersonID: id})})
 	}
 	_, errs := s.AppendAsync(ctx, batch)
 	for _, err := range errs {

@@ -1,28 +1,29 @@
-package events
+package eventlog
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
+	"github.com/erasure-dev/erasure/events"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // First returns an aggregate instance's first event, and false when it has none: one round trip,
 // where Load reads the whole history (a bulk deletion request has thousands of chunk events, and
 // its first one names the request's group).
-func (s *Store) First(ctx context.Context, aggregate, id string) (Recorded, bool, error) {
+func (s *Store) First(ctx context.Context, aggregate, id string) (events.Recorded, bool, error) {
 	subject := s.Subject(aggregate, id)
 	raw, err := s.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subject))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return Recorded{}, false, nil
+		return events.Recorded{}, false, nil
 	}
 	if err != nil {
-		return Recorded{}, false, fmt.Errorf("first of %s: %w", subject, err)
+		return events.Recorded{}, false, fmt.Errorf("first of %s: %w", subject, err)
 	}
 	r, err := DecodeMsg(raw.Subject, raw.Header, raw.Data, raw.Sequence)
 	if err != nil {
-		return Recorded{}, false, fmt.Errorf("first of %s: %w", subject, err)
+		return events.Recorded{}, false, fmt.Errorf("first of %s: %w", subject, err)
 	}
 	return r, true, nil
 }

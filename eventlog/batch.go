@@ -1,10 +1,11 @@
-package events
+package eventlog
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
+	"github.com/erasure-dev/erasure/events"
 	"github.com/nats-io/nats.go"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 )
@@ -62,7 +63,7 @@ func (s *Store) publishAtomic(ctx context.Context, part []Pending) ([]uint64, er
 		if err != nil {
 			return nil, err
 		}
-		m.Header.Set(nats.ExpectedLastSubjSeqHdr, SeqString(p.Expected))
+		m.Header.Set(nats.ExpectedLastSubjSeqHdr, events.SeqString(p.Expected))
 		m.Header.Set(nats.ExpectedStreamHdr, s.cfg.Stream)
 		msgs[i] = m
 	}

@@ -1,4 +1,4 @@
-package events_test
+package eventlog_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 )
 
@@ -27,7 +28,7 @@ func TestDeliveredCountsEveryConsumer(t *testing.T) {
 			d0 = seq
 		}
 	}
-	before := events.Delivered()
+	before := eventlog.Delivered()
 
 	followCtx, stopFollow := context.WithCancel(ctx)
 	followed := 0
@@ -38,13 +39,13 @@ func TestDeliveredCountsEveryConsumer(t *testing.T) {
 		return nil
 	})
 	require.ErrorIs(t, err, context.Canceled)
-	require.Equal(t, uint64(n), events.Delivered()-before, "a follower's deliveries")
+	require.Equal(t, uint64(n), eventlog.Delivered()-before, "a follower's deliveries")
 
 	consumeCtx, stopConsume := context.WithCancel(ctx)
 	acked := make(chan int, n)
 	go func() {
-		_ = s.Consume(consumeCtx, events.DurableConfig{Name: "counted", Filter: events.AggregatePerson + ".>", BatchSize: 4},
-			func(_ context.Context, batch []events.Delivery) {
+		_ = s.Consume(consumeCtx, eventlog.DurableConfig{Name: "counted", Filter: events.AggregatePerson + ".>", BatchSize: 4},
+			func(_ context.Context, batch []eventlog.Delivery) {
 				for _, d := range batch {
 					_ = d.Msg.Ack()
 				}
@@ -54,7 +55,7 @@ func TestDeliveredCountsEveryConsumer(t *testing.T) {
 	for got := 0; got < n; got += <-acked {
 	}
 	stopConsume()
-	require.Equal(t, uint64(2*n), events.Delivered()-before, "and a durable consumer's")
+	require.Equal(t, uint64(2*n), eventlog.Delivered()-before, "and a durable consumer's")
 	byConsumer, err := s.ConsumerDeliveries(ctx)
 	require.NoError(t, err)
 	require.Equal(t, map[string]uint64{"counted": n}, byConsumer, "the server counts the same for the durable consumer; followers are gone")
