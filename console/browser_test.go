@@ -44,7 +44,7 @@ func chromium(t *testing.T) string {
 // step of persons named slow-* until the test ends (a deletion that stays running), and it
 // fails purging the faces of flaky-* persons while broken.
 type steeredTarget struct {
-	sagas.Target
+	sagas.Stores
 	held   chan struct{}
 	broken atomic.Bool
 }
@@ -60,7 +60,7 @@ func (s *steeredTarget) UnbindPermissionGroups(ctx context.Context, ids []string
 			break
 		}
 	}
-	return s.Target.UnbindPermissionGroups(ctx, ids)
+	return s.Stores.UnbindPermissionGroups(ctx, ids)
 }
 
 func (s *steeredTarget) PurgeFaces(ctx context.Context, ids []string) error {
@@ -69,7 +69,7 @@ func (s *steeredTarget) PurgeFaces(ctx context.Context, ids []string) error {
 			return errors.New("face store refuses")
 		}
 	}
-	return s.Target.PurgeFaces(ctx, ids)
+	return s.Stores.PurgeFaces(ctx, ids)
 }
 
 // pageErrors collects what the browser reports as wrong: uncaught exceptions, console.error
@@ -129,7 +129,7 @@ func TestBrowserConsole(t *testing.T) {
 	cfg := testenv.Config(t, "sqlite")
 	cfg.APIKeys = "ops:" + opsKey
 	env := testenv.Start(t, cfg,
-		service.WithTarget(func(b *stores.Builtin) sagas.Target { target.Target = b; return target }),
+		service.WithTarget(func(b *stores.Builtin) sagas.Stores { target.Stores = b; return target }),
 		service.WithRetry(sagas.Retry{Attempts: 2, Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond}))
 	t.Cleanup(func() { close(target.held) }) // registered after Start: runs before the service stops
 	base := env.HTTP.URL

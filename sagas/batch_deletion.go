@@ -31,7 +31,7 @@ import (
 // redelivered last step can never end a person twice.
 type BatchDeletionSaga struct {
 	log    *eventlog.Store
-	target Target
+	target Stores
 	keys   KeyShredder
 	cfg    PersonDeletionConfig
 }
@@ -42,7 +42,7 @@ const batchWorkers = 4
 
 // NewBatchDeletionSaga returns the batch saga over its ports. Of cfg it uses Retry, AckWait,
 // Cancellations, Logger and AfterDeletions.
-func NewBatchDeletionSaga(log *eventlog.Store, target Target, keys KeyShredder, cfg PersonDeletionConfig) *BatchDeletionSaga {
+func NewBatchDeletionSaga(log *eventlog.Store, target Stores, keys KeyShredder, cfg PersonDeletionConfig) *BatchDeletionSaga {
 	cfg.Retry.setDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

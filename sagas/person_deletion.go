@@ -82,7 +82,7 @@ type PersonDeletionConfig struct {
 	// jittered waits of up to 1s doubling to 30s: at most 91s of waiting, about 45s on average,
 	// plus the calls), TargetConcurrency how many persons' outcomes are recorded at once
 	// (default 16).
-	Targets           []RemoteTarget
+	Targets           []Target
 	TargetRetry       Retry
 	TargetConcurrency int
 	// ObserveStep sees each step's downstream call (metrics); nil: nobody.
@@ -96,7 +96,7 @@ type PersonDeletionConfig struct {
 // already recorded is a no-op decided by the Person aggregate.
 type PersonDeletionSaga struct {
 	log    *eventlog.Store
-	target Target
+	target Stores
 	keys   KeyShredder
 	cfg    PersonDeletionConfig
 
@@ -113,7 +113,7 @@ type PersonDeletionSaga struct {
 const maxSnapshots = 200_000
 
 // NewPersonDeletionSaga returns the saga over its ports.
-func NewPersonDeletionSaga(log *eventlog.Store, target Target, keys KeyShredder, cfg PersonDeletionConfig) *PersonDeletionSaga {
+func NewPersonDeletionSaga(log *eventlog.Store, target Stores, keys KeyShredder, cfg PersonDeletionConfig) *PersonDeletionSaga {
 	cfg.Retry.setDefaults()
 	if cfg.TargetRetry.Attempts <= 0 {
 		cfg.TargetRetry.Attempts = 8

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) { leakcheck.Main(m) }
 // faultyTarget wraps the built-in stores with failures a test switches on, and counts the calls
 // that reached the real store per step and person.
 type faultyTarget struct {
-	inner sagas.Target
+	inner sagas.Stores
 
 	mu        sync.Mutex
 	transient map[domain.Step]int  // failures left before the step works
@@ -46,7 +46,7 @@ type faultyTarget struct {
 	held      chan string // reports "step/person" when a held call has done its effect
 }
 
-func newFaultyTarget(inner sagas.Target) *faultyTarget {
+func newFaultyTarget(inner sagas.Stores) *faultyTarget {
 	return &faultyTarget{inner: inner, transient: map[domain.Step]int{}, broken: map[domain.Step]bool{}, brokenFor: map[string]bool{},
 		effects: map[string]int{}, hold: map[domain.Step]chan struct{}{}, held: make(chan string, 64)}
 }
@@ -470,7 +470,7 @@ func startWith(t *testing.T, cfg config.Config, target **faultyTarget, opts ...s
 	t.Helper()
 	opts = append(opts,
 		service.WithRetry(sagas.Retry{Attempts: 4, Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond}),
-		service.WithTarget(func(b *stores.Builtin) sagas.Target {
+		service.WithTarget(func(b *stores.Builtin) sagas.Stores {
 			if *target == nil {
 				*target = newFaultyTarget(b)
 			}

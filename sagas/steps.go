@@ -32,7 +32,7 @@ type stepDef struct {
 
 // ports are what the steps remove from: the built-in stores and the persons' data keys.
 type ports struct {
-	target Target
+	target Stores
 	keys   KeyShredder
 }
 

@@ -5,19 +5,19 @@ import (
 	"errors"
 )
 
-// Target is the downstream side of a person deletion: the stores that hold what a deletion
+// Stores is the downstream side of a person deletion: the stores that hold what a deletion
 // removes. Every method takes a batch of persons, removes all they hold in that store, and is
 // idempotent: purging what is already gone succeeds.
-type Target interface {
+type Stores interface {
 	UnbindPermissionGroups(ctx context.Context, personIDs []string) error
 	PurgeFaces(ctx context.Context, personIDs []string) error
 	PurgePhotos(ctx context.Context, personIDs []string) error
 }
 
-// RemoteTarget is an external system a person is also deleted from: an edge box, a cloud face
+// Target is an external system a person is also deleted from: an edge box, a cloud face
 // library, any HTTP service. A deletion fans out to every configured one after the built-in
 // stores are purged, and the person is deleted only once each confirmed.
-type RemoteTarget interface {
+type Target interface {
 	// Name identifies the target in events, items and logs.
 	Name() string
 	// DeletePersons deletes the persons from the target, as many per call as its API allows,

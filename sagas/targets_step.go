@@ -115,7 +115,7 @@ func (s *PersonDeletionSaga) runTargets(ctx context.Context, ds []eventlog.Deliv
 // TargetRetry, and records each confirmation as it comes. It returns the persons that failed.
 func (s *PersonDeletionSaga) deleteFromTarget(ctx context.Context, name string, ids []string, record func(string, any)) map[string]targetFailure {
 	failed := map[string]targetFailure{}
-	var target RemoteTarget
+	var target Target
 	for _, t := range s.cfg.Targets {
 		if t.Name() == name {
 			target = t

@@ -176,11 +176,11 @@ func (o *eventObserver) completed(ctx context.Context, r events.Recorded, e even
 
 // observedRemote counts each call to an external target and how each person in it ended.
 type observedRemote struct {
-	next sagas.RemoteTarget
+	next sagas.Target
 	m    *metrics.Metrics
 }
 
-var _ sagas.RemoteTarget = observedRemote{}
+var _ sagas.Target = observedRemote{}
 
 func (t observedRemote) Name() string { return t.next.Name() }
 
@@ -205,8 +205,8 @@ func (t observedRemote) DeletePersons(ctx context.Context, ids []string) map[str
 	return errs
 }
 
-func observeRemotes(remotes []sagas.RemoteTarget, m *metrics.Metrics) []sagas.RemoteTarget {
-	out := make([]sagas.RemoteTarget, len(remotes))
+func observeRemotes(remotes []sagas.Target, m *metrics.Metrics) []sagas.Target {
+	out := make([]sagas.Target, len(remotes))
 	for i, r := range remotes {
 		out[i] = observedRemote{next: r, m: m}
 	}

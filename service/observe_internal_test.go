@@ -178,7 +178,7 @@ func (a answeringRemote) DeletePersons(context.Context, []string) map[string]err
 
 func TestObservedRemoteCountsEachPersonOfACall(t *testing.T) {
 	m := metrics.New()
-	remote := observeRemotes([]sagas.RemoteTarget{answeringRemote{
+	remote := observeRemotes([]sagas.Target{answeringRemote{
 		"p2": errors.New("503"),
 		"p3": fmt.Errorf("401: %w", sagas.ErrPermanent),
 	}}, m)[0]

@@ -26,7 +26,7 @@ import (
 // heldTarget holds every deletion at its first step until released, and refuses to purge the
 // faces of the person named failing, whatever the retries.
 type heldTarget struct {
-	sagas.Target
+	sagas.Stores
 	failing string
 	open    chan struct{}
 	once    sync.Once
@@ -40,14 +40,14 @@ func (h *heldTarget) UnbindPermissionGroups(ctx context.Context, ids []string) e
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return h.Target.UnbindPermissionGroups(ctx, ids)
+	return h.Stores.UnbindPermissionGroups(ctx, ids)
 }
 
 func (h *heldTarget) PurgeFaces(ctx context.Context, ids []string) error {
 	if slices.Contains(ids, h.failing) {
 		return errors.New("face store refuses")
 	}
-	return h.Target.PurgeFaces(ctx, ids)
+	return h.Stores.PurgeFaces(ctx, ids)
 }
 
 // logLines returns the lines of a text log whose message is msg and that carry every attr
@@ -84,7 +84,7 @@ func TestDeletionMetricsAndLogLines(t *testing.T) {
 		ctx := context.Background()
 		svc, err := service.Open(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)),
 			service.WithRetry(sagas.Retry{Attempts: 3, Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond}),
-			service.WithTarget(func(b *stores.Builtin) sagas.Target { target.Target = b; return target }))
+			service.WithTarget(func(b *stores.Builtin) sagas.Stores { target.Stores = b; return target }))
 		require.NoError(t, err)
 		t.Cleanup(svc.Close)
 		waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)

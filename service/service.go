@@ -69,7 +69,7 @@ type Option func(*options)
 type options struct {
 	readOnly bool
 	without  []string
-	target   func(*stores.Builtin) sagas.Target
+	target   func(*stores.Builtin) sagas.Stores
 	retry    sagas.Retry
 	ackWait  time.Duration
 	// targetRetry bounds the external targets' retries (tests shorten it).
@@ -90,7 +90,7 @@ func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
 func WithAckWait(d time.Duration) Option { return func(o *options) { o.ackWait = d } }
 
 // WithTarget replaces the saga's downstream target, e.g. with one that fails on purpose.
-func WithTarget(f func(*stores.Builtin) sagas.Target) Option {
+func WithTarget(f func(*stores.Builtin) sagas.Stores) Option {
 	return func(o *options) { o.target = f }
 }
 
@@ -122,7 +122,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 			s.Close()
 		}
 	}()
-	var remotes []sagas.RemoteTarget
+	var remotes []sagas.Target
 	var remoteSpecs []targets.Spec
 	if cfg.TargetsFile != "" {
 		// Before anything opens: a wrong file stops the start with its reason.
@@ -181,7 +181,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 
-	var target sagas.Target = s.Stores
+	var target sagas.Stores = s.Stores
 	if o.target != nil {
 		target = o.target(s.Stores)
 	}

@@ -25,7 +25,7 @@ type Builtin struct {
 }
 
 var (
-	_ sagas.Target  = (*Builtin)(nil)
+	_ sagas.Stores  = (*Builtin)(nil)
 	_ app.Registrar = (*Builtin)(nil)
 )
 

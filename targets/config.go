@@ -51,7 +51,7 @@ type Spec struct {
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // Load reads and validates a targets file and builds its targets.
-func Load(path string, getenv func(string) string) ([]sagas.RemoteTarget, []Spec, error) {
+func Load(path string, getenv func(string) string) ([]sagas.Target, []Spec, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("targets file: %w", err)
@@ -169,8 +169,8 @@ func (s *Spec) validate() error {
 }
 
 // Build builds the targets of validated specs, reading their secrets from the environment.
-func Build(specs []Spec, getenv func(string) string) ([]sagas.RemoteTarget, error) {
-	out := make([]sagas.RemoteTarget, 0, len(specs))
+func Build(specs []Spec, getenv func(string) string) ([]sagas.Target, error) {
+	out := make([]sagas.Target, 0, len(specs))
 	for _, s := range specs {
 		secret := func(env string) (string, error) {
 			if env == "" {

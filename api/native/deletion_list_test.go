@@ -177,7 +177,7 @@ func TestListDeletions(t *testing.T) {
 
 // failingStore fails the face or photo purge of chosen persons until healed.
 type failingStore struct {
-	sagas.Target
+	sagas.Stores
 	mu            sync.Mutex
 	faces, photos map[string]bool
 }
@@ -199,14 +199,14 @@ func (s *failingStore) PurgeFaces(ctx context.Context, ids []string) error {
 	if s.refuses(s.faces, ids) {
 		return errStoreDown
 	}
-	return s.Target.PurgeFaces(ctx, ids)
+	return s.Stores.PurgeFaces(ctx, ids)
 }
 
 func (s *failingStore) PurgePhotos(ctx context.Context, ids []string) error {
 	if s.refuses(s.photos, ids) {
 		return errStoreDown
 	}
-	return s.Target.PurgePhotos(ctx, ids)
+	return s.Stores.PurgePhotos(ctx, ids)
 }
 
 func (s *failingStore) heal() {
@@ -221,7 +221,7 @@ func TestDeletionFailuresAndRetryOfOneGroup(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		store := &failingStore{faces: map[string]bool{"fa1": true, "fa2": true}, photos: map[string]bool{"fb1": true}}
 		env := testenv.Start(t, testenv.Config(t, dialect),
-			service.WithTarget(func(b *stores.Builtin) sagas.Target { store.Target = b; return store }),
+			service.WithTarget(func(b *stores.Builtin) sagas.Stores { store.Stores = b; return store }),
 			service.WithRetry(sagas.Retry{Attempts: 1, Initial: time.Millisecond, Max: time.Millisecond}))
 		c := client{t, env.HTTP.URL}
 		for i, id := range []string{"fa1", "fa2", "fb1", "ok1"} {

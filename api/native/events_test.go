@@ -89,7 +89,7 @@ func (s *sseStream) next(t *testing.T, d time.Duration) (sseEvent, bool) {
 
 // faceGate holds the saga's face purge until opened.
 type faceGate struct {
-	sagas.Target
+	sagas.Stores
 	open chan struct{}
 	once sync.Once
 }
@@ -100,7 +100,7 @@ func (g *faceGate) PurgeFaces(ctx context.Context, ids []string) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return g.Target.PurgeFaces(ctx, ids)
+	return g.Stores.PurgeFaces(ctx, ids)
 }
 
 func (g *faceGate) release() { g.once.Do(func() { close(g.open) }) }
@@ -111,7 +111,7 @@ func TestDeletionEventsResumeAfterADroppedConnection(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		gate := &faceGate{open: make(chan struct{})}
 		env := testenv.Start(t, testenv.Config(t, dialect),
-			service.WithTarget(func(b *stores.Builtin) sagas.Target { gate.Target = b; return gate }))
+			service.WithTarget(func(b *stores.Builtin) sagas.Stores { gate.Stores = b; return gate }))
 		defer gate.release()
 		c := client{t, env.HTTP.URL}
 		for i, id := range []string{"e1", "e2", "e3"} {

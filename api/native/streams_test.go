@@ -169,7 +169,7 @@ func startStreamEnv(t *testing.T, adjust func(*config.Config)) *streamEnv {
 	if adjust != nil {
 		adjust(&cfg)
 	}
-	env := testenv.Start(t, cfg, service.WithTarget(func(b *stores.Builtin) sagas.Target { gate.Target = b; return gate }))
+	env := testenv.Start(t, cfg, service.WithTarget(func(b *stores.Builtin) sagas.Stores { gate.Stores = b; return gate }))
 	t.Cleanup(gate.release) // before the service stops (cleanups run last first)
 	st, err := jstest.Connect(t, "nats://"+cfg.NATSListen).Stream(context.Background(), cfg.Stream)
 	require.NoError(t, err)

@@ -159,7 +159,7 @@ func native(t testing.TB, env *testenv.Env, method, path, body string) (int, map
 // gate holds the person-deletion saga's face purge until opened, so that persons stay in the
 // deleting state for as long as a test needs.
 type gate struct {
-	sagas.Target
+	sagas.Stores
 	once sync.Once
 	open chan struct{}
 	hit  chan struct{} // closed when a purge first waits at the gate
@@ -169,7 +169,7 @@ type gate struct {
 func newGate() *gate { return &gate{open: make(chan struct{}), hit: make(chan struct{})} }
 
 func (g *gate) withTarget() service.Option {
-	return service.WithTarget(func(b *stores.Builtin) sagas.Target { g.Target = b; return g })
+	return service.WithTarget(func(b *stores.Builtin) sagas.Stores { g.Stores = b; return g })
 }
 
 func (g *gate) PurgeFaces(ctx context.Context, ids []string) error {
@@ -179,7 +179,7 @@ func (g *gate) PurgeFaces(ctx context.Context, ids []string) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return g.Target.PurgeFaces(ctx, ids)
+	return g.Stores.PurgeFaces(ctx, ids)
 }
 
 func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
