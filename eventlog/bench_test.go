@@ -5,27 +5,16 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
-	"github.com/erasure-dev/erasure/internal/natsembed"
+	"github.com/erasure-dev/erasure/internal/testenv/jstest"
 )
 
 func benchStore(b *testing.B, atomic bool) *eventlog.Store {
 	b.Helper()
-	srv, err := natsembed.Start(natsembed.Options{StoreDir: b.TempDir()})
-	require.NoError(b, err)
-	b.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect("bench")
-	require.NoError(b, err)
-	b.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(b, err)
-	s := eventlog.NewStore(js, eventlog.StoreConfig{Atomic: atomic})
-	require.NoError(b, s.Provision(context.Background()))
-	return s
+	return jstest.Store(b, jstest.New(b, jstest.Options{Durable: true}), eventlog.StoreConfig{Atomic: atomic})
 }
 
 func pendingBatch(b *testing.B, round, n int) []eventlog.Pending {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
-	"github.com/erasure-dev/erasure/internal/natsembed"
+	"github.com/erasure-dev/erasure/internal/testenv/jstest"
 )
 
 func newStore(t *testing.T) *eventlog.Store {
@@ -23,15 +23,7 @@ func newStore(t *testing.T) *eventlog.Store {
 // newJetStream starts an embedded nats-server for the test and returns a JetStream client of it.
 func newJetStream(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir()})
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect("test")
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	return js
+	return jstest.New(t, jstest.Options{Durable: true})
 }
 
 // newStoreOn provisions a store of cfg on js.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -14,18 +13,18 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
-	"github.com/erasure-dev/erasure/internal/natsembed"
 	"github.com/erasure-dev/erasure/internal/pgtest"
 	"github.com/erasure-dev/erasure/internal/sqldb"
+	"github.com/erasure-dev/erasure/internal/testenv/jstest"
+	"github.com/erasure-dev/erasure/internal/testenv/leakcheck"
 	"github.com/erasure-dev/erasure/projections"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.RunMain(m)) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 var dialects = []string{sqldb.SQLite, sqldb.Postgres}
 
@@ -70,17 +69,7 @@ func openDBs(t *testing.T, dialect, dsn string) *sqldb.DBs {
 
 func newStore(t *testing.T) *eventlog.Store {
 	t.Helper()
-	srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir(), Memory: true})
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect("projections-test")
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	s := eventlog.NewStore(js, eventlog.StoreConfig{})
-	require.NoError(t, s.Provision(context.Background()))
-	return s
+	return jstest.Store(t, jstest.New(t, jstest.Options{}), eventlog.StoreConfig{})
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -7,12 +7,11 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
-	"github.com/erasure-dev/erasure/internal/natsembed"
+	"github.com/erasure-dev/erasure/internal/testenv/jstest"
 )
 
 // publishFixture writes a committed log fixture (events/testdata) into a fresh stream as an
@@ -32,16 +31,8 @@ func publishFixture(t *testing.T, path string) (*eventlog.Store, uint64) {
 		Data          json.RawMessage `json:"data"`
 	}
 	require.NoError(t, json.Unmarshal(b, &fixture))
-	srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir(), Memory: true})
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect("upcast-test")
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	s := eventlog.NewStore(js, eventlog.StoreConfig{})
-	require.NoError(t, s.Provision(context.Background()))
+	js := jstest.New(t, jstest.Options{})
+	s := jstest.Store(t, js, eventlog.StoreConfig{})
 	var last uint64
 	for _, f := range fixture {
 		m := nats.NewMsg(events.Subject("erasure", f.Aggregate, f.AggregateID))
