@@ -60,7 +60,13 @@ func (s *Service) handler(exposed bool) http.Handler {
 		sophonKeys = append(sophonKeys, httpx.BearerKey{Name: sophon.TokenActor, Key: s.cfg.SophonToken})
 	}
 	sophonSurface := &httpx.Surface{Name: "sophon", Keys: httpx.NewKeys(sophonKeys...), Refuse: sophon.Refuse}
-	if sophonSurface.Keys == nil && exposed {
+	switch {
+	case sophonSurface.Keys == nil && len(bearer) > 0:
+		// Keys are set but every one is read-only: the surface must not fall open (it would take
+		// anonymous deletions, and with keys set the Host check is off). It needs a key that
+		// may write, or the Sophon token.
+		sophonSurface.Closed = "the Sophon surface takes a key that may write, or ERASURE_SOPHON_TOKEN: every key in ERASURE_API_KEYS is read-only"
+	case sophonSurface.Keys == nil && exposed:
 		// Unreachable through serve (CheckServe wants keys there), kept for a Handler served so.
 		sophonSurface.Closed = "the Sophon surface is off on an address other machines can reach until ERASURE_SOPHON_TOKEN or ERASURE_API_KEYS is set"
 	}

@@ -358,3 +358,23 @@ func TestReadOnlyKeyReadsButChangesNothing(t *testing.T) {
 	a = send(t, c, "POST", base+"/sophon/v2/face/getpermissions", ciKey, "application/json", `{}`)
 	require.Equal(t, http.StatusUnauthorized, a.status, a.body)
 }
+
+// With only read-only keys set, the Sophon surface (which reads and writes through POST alike)
+// takes no request at all: it must not fall open to anonymous callers.
+func TestOnlyReadOnlyKeysCloseTheSophonSurface(t *testing.T) {
+	cfg := testenv.Config(t, "sqlite")
+	cfg.APIKeys = "auditor:" + ciKey + ":read"
+	env := testenv.Start(t, cfg)
+	base, c := env.HTTP.URL, http.DefaultClient
+	last, err := env.Svc.Log.LastSequence(context.Background())
+	require.NoError(t, err)
+	for _, key := range []string{"", ciKey} {
+		a := send(t, c, "POST", base+"/sophon/v2/face/deleteidentities", key, "application/json", `{"identity_ids":["p-1"]}`)
+		require.Equal(t, http.StatusUnauthorized, a.status, "key %q: %s", key, a.body)
+		a = send(t, c, "POST", base+"/sophon/v2/face/getpermissions", key, "application/json", `{}`)
+		require.Equal(t, http.StatusUnauthorized, a.status, "key %q: %s", key, a.body)
+	}
+	now, err := env.Svc.Log.LastSequence(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, last, now, "nothing was recorded")
+}
