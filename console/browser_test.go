@@ -117,13 +117,7 @@ func (p *pageErrors) take() []string {
 // each page's screenshot is kept.
 func TestBrowserConsole(t *testing.T) {
 	path := chromium(t)
-	artifacts := os.Getenv("ERASURE_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = t.TempDir()
-	}
-	artifacts = filepath.Join(artifacts, "console-screenshots")
-	require.NoError(t, os.MkdirAll(artifacts, 0o755))
-	t.Logf("screenshots in %s", artifacts)
+	artifacts := screenshotDir(t)
 
 	target := &steeredTarget{held: make(chan struct{})}
 	cfg := testenv.Config(t, "sqlite")
@@ -147,22 +141,8 @@ func TestBrowserConsole(t *testing.T) {
 	idFile := filepath.Join(t.TempDir(), "ids.txt")
 	require.NoError(t, os.WriteFile(idFile, []byte(strings.Join(ids, "\n")+"\n"), 0o600))
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path),
-		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a busy CI machine, under -race
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	errs := watch(ctx)
-	defer func() {
-		cancelBrowser()
-		<-errs.done
-	}()
-	b := &tab{t: t, ctx: ctx, errs: errs, artifacts: artifacts}
+	b := openTab(t, path, artifacts)
+	ctx, errs := b.ctx, b.errs
 
 	// The watcher hears what the browser reports: a test that heard nothing would prove nothing.
 	b.do("probe", chromedp.Navigate(base+"/ui/login"))
@@ -248,6 +228,40 @@ func TestBrowserConsole(t *testing.T) {
 
 	b.do("log out", chromedp.Click(chromedp.CSS(".who button")), chromedp.WaitVisible(chromedp.ID("l-key")))
 	require.Empty(t, errs.take())
+}
+
+// screenshotDir is where a browser test saves its screenshots: under $ERASURE_ARTIFACTS (which
+// .ci/run keeps), else in the test's temporary directory.
+func screenshotDir(t *testing.T) string {
+	artifacts := os.Getenv("ERASURE_ARTIFACTS")
+	if artifacts == "" {
+		artifacts = t.TempDir()
+	}
+	artifacts = filepath.Join(artifacts, "console-screenshots")
+	require.NoError(t, os.MkdirAll(artifacts, 0o755))
+	t.Logf("screenshots in %s", artifacts)
+	return artifacts
+}
+
+// openTab starts the headless browser at path and returns its one tab, watched for errors;
+// the browser stops when the test ends. Five minutes bound it: a busy CI machine, under -race.
+func openTab(t *testing.T, path, artifacts string) *tab {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path),
+		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	errs := watch(ctx)
+	t.Cleanup(func() {
+		cancelBrowser()
+		<-errs.done
+		cancelAlloc()
+		cancel()
+	})
+	return &tab{t: t, ctx: ctx, errs: errs, artifacts: artifacts}
 }
 
 // tab drives one browser tab, failing the test on any error the browser reports.

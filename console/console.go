@@ -89,6 +89,10 @@ func (c *Console) Register(mux *http.ServeMux) {
 	mux.Handle("GET "+Prefix+"deletions/new", page(c.newDeletionPage))
 	mux.Handle("POST "+Prefix+"deletions/preview", page(c.changes(c.preview)))
 	mux.Handle("POST "+Prefix+"deletions", page(c.changes(c.confirm)))
+	c.registerAudit(mux, page)    // audit.go
+	c.registerReceipts(mux, page) // receipts.go
+	c.registerTargets(mux, page)  // targets.go
+	c.registerWebhooks(mux, page) // webhooks.go
 	mux.Handle(Prefix, page(func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "There is no such page in the console.")
 	}))

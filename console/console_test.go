@@ -448,7 +448,8 @@ func TestEveryControlIsLabelled(t *testing.T) {
 	pages := map[string]string{
 		"preview": b.postMultipart("/ui/deletions/preview", map[string]string{"csrf": token, "ids": "p-0\nbad id!"}, "").body,
 	}
-	for _, path := range []string{"/ui/", "/ui/deletions/" + id, "/ui/deletions/" + id + "/cancel", "/ui/deletions/new"} {
+	for _, path := range []string{"/ui/", "/ui/deletions/" + id, "/ui/deletions/" + id + "/cancel", "/ui/deletions/new",
+		"/ui/audit", "/ui/receipts", "/ui/webhooks"} {
 		pages[path] = b.get(path).body
 	}
 	login := keyed(t)

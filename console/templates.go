@@ -12,7 +12,7 @@ import (
 
 // pageNames are the pages; each is parsed with the layout and the shared partials, since each
 // defines its own "content".
-var pageNames = []string{"deletions", "deletion", "cancel", "new", "login", "error"}
+var pageNames = []string{"deletions", "deletion", "cancel", "new", "login", "error", "audit", "receipts", "targets", "webhooks"}
 
 var funcs = template.FuncMap{
 	"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
