@@ -64,7 +64,7 @@ var ErrNoIDs = errors.New("the request names no person id")
 // the same subject, finds it taken, and answers the first deletion id, without any lookup race.
 func deletionIDFor(key string) string {
 	if key == "" {
-		return events.NewID()
+		return events.NewDeletionID()
 	}
 	sum := sha256.Sum256([]byte(key))
 	return "k" + hex.EncodeToString(sum[:15])

@@ -189,7 +189,7 @@ func (a *App) DeleteGroup(ctx context.Context, caller Caller, groupID string) (s
 	if err := domain.ValidateID(groupID); err != nil {
 		return "", fmt.Errorf("group_id: %w", err)
 	}
-	deletionID := events.NewID()
+	deletionID := events.NewDeletionID()
 	if meta.CorrelationID == "" {
 		meta.CorrelationID = deletionID
 	}

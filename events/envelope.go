@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Envelope is one event with its metadata. Data holds one of the registered event structs.
@@ -58,6 +60,12 @@ func NewID() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// NewDeletionID returns a fresh deletion request id: a UUIDv7 (RFC 9562) in its canonical text,
+// so that ids sort by creation time (milliseconds, then a counter that keeps ids made in one
+// process in order) and a list, a log line or a directory of receipts reads in the order
+// requests were made. Ids made before (NewID's 32 hex digits) stay valid: nothing parses an id.
+func NewDeletionID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // Subject returns the subject an aggregate instance's events live on.
 func Subject(prefix, aggregate, id string) string { return prefix + "." + aggregate + "." + id }

@@ -103,6 +103,12 @@ func TestListDeletions(t *testing.T) {
 			return out
 		}
 
+		// New deletion IDs are UUIDv7: they sort as they were made, on every surface.
+		require.True(t, slices.IsSorted(created), "ids in creation order: %v", created)
+		for _, id := range created {
+			require.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, id)
+		}
+
 		all, next := list("")
 		require.Empty(t, next, "one page holds them all")
 		newestFirst := slices.Clone(created)
