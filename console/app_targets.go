@@ -23,6 +23,8 @@ const (
 	deliveryPending   = webhooks.DeliveryPending
 	deliveryDelivered = webhooks.DeliveryDelivered
 	deliveryDead      = webhooks.DeliveryDead
+	// webhookActive is the state of a subscription that gets deliveries (else: disabled).
+	webhookActive = webhooks.StateActive
 )
 
 // webhookEventTypes are the event types a subscription may ask for, in the documentation's order.
