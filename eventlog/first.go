@@ -27,3 +27,18 @@ func (s *Store) First(ctx context.Context, aggregate, id string) (events.Recorde
 	}
 	return r, true, nil
 }
+
+// HasAfter reports whether an aggregate instance has an event after sequence seq: one round
+// trip that reads no event, where Load reads and decodes the whole history to learn its last
+// sequence.
+func (s *Store) HasAfter(ctx context.Context, aggregate, id string, seq uint64) (bool, error) {
+	subject := s.Subject(aggregate, id)
+	_, err := s.stream.GetMsg(ctx, seq+1, jetstream.WithGetMsgSubject(subject))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("after %d on %s: %w", seq, subject, err)
+	}
+	return true, nil
+}

@@ -133,22 +133,33 @@ func (s *BatchDeletionSaga) handle(ctx context.Context, d eventlog.Delivery, ste
 	return s.record(ctx, b, step, failed)
 }
 
-// load reads the batch's subject and returns the batch as the trigger leaves it; done means the
-// trigger's next record is already durable (a redelivery after the append, before the ack).
+// load returns the batch as the trigger leaves it; done means the trigger's next record is
+// already durable (a redelivery after the append, before the ack). It reads no more of the
+// batch's subject than whether anything follows the trigger and, unless the trigger is the
+// batch's start, the start: reading the whole subject decoded every earlier step's record
+// again at each step (a third of the saga's CPU in erasure bench).
 func (s *BatchDeletionSaga) load(ctx context.Context, d eventlog.Delivery) (batchRun, bool, error) {
-	history, last, err := s.log.Load(ctx, events.AggregateBatch, d.AggregateID)
-	if err != nil {
-		return batchRun{}, false, err
+	if after, err := s.log.HasAfter(ctx, events.AggregateBatch, d.AggregateID, d.Seq); err != nil || after {
+		return batchRun{}, after, err
 	}
-	if last != d.Seq {
-		return batchRun{}, true, nil
+	start := d.Recorded
+	if !is[events.DeletionBatchStarted](d.Data) {
+		var (
+			ok  bool
+			err error
+		)
+		if start, ok, err = s.log.First(ctx, events.AggregateBatch, d.AggregateID); err != nil {
+			return batchRun{}, false, err
+		} else if !ok {
+			return batchRun{}, false, fmt.Errorf("batch %s has no start", d.AggregateID)
+		}
 	}
-	started, ok := history[0].Data.(events.DeletionBatchStarted)
+	started, ok := start.Data.(events.DeletionBatchStarted)
 	if !ok {
-		return batchRun{}, false, fmt.Errorf("batch %s starts with %s", d.AggregateID, history[0].Type)
+		return batchRun{}, false, fmt.Errorf("batch %s starts with %s", d.AggregateID, start.Type)
 	}
 	b := batchRun{d: d, started: started, requested: make(map[string]uint64, len(started.Persons))}
-	first := history[0].Seq - uint64(len(started.Persons))
+	first := start.Seq - uint64(len(started.Persons))
 	for i, p := range started.Persons {
 		b.requested[p.PersonID] = first + uint64(i)
 	}
@@ -360,9 +371,9 @@ func (s *BatchDeletionSaga) appendWith(ctx context.Context, b batchRun, rec even
 	if _, err := s.log.AppendAtomic(ctx, pending); err == nil {
 		return nil
 	}
-	if _, last, err := s.log.Load(ctx, events.AggregateBatch, b.d.AggregateID); err != nil {
+	if after, err := s.log.HasAfter(ctx, events.AggregateBatch, b.d.AggregateID, rec.Expected); err != nil {
 		return err
-	} else if last != rec.Expected {
+	} else if after {
 		return nil // another worker recorded the step meanwhile (this one was a redelivery's twin)
 	}
 	_ = b.d.Msg.InProgress()
