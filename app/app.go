@@ -40,7 +40,7 @@ type Registrar interface {
 // App is the application layer.
 type App struct {
 	log        *eventlog.Store
-	rm         *sqlx.DB
+	reads      projections.Queries // every read of the read model
 	keys       *keys.Store
 	stores     Registrar
 	projection *projections.Runner
@@ -82,7 +82,7 @@ func New(log *eventlog.Store, rm *sqlx.DB, ks *keys.Store, stores Registrar, pro
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &App{log: log, rm: rm, keys: ks, stores: stores, projection: projection, logger: logger, WriteTimeout: 30 * time.Second}
+	return &App{log: log, reads: projections.Queries{DB: rm}, keys: ks, stores: stores, projection: projection, logger: logger, WriteTimeout: 30 * time.Second}
 }
 
 // decider is an aggregate rebuilt from history that decides commands.
@@ -120,7 +120,7 @@ func (a *App) Ready(ctx context.Context) error {
 	if _, err := a.log.LastSequence(ctx); err != nil {
 		return fmt.Errorf("event log: %w", err)
 	}
-	if err := a.rm.PingContext(ctx); err != nil {
+	if err := a.reads.Ping(ctx); err != nil {
 		return fmt.Errorf("read model: %w", err)
 	}
 	if a.catchingUp.Load() {

@@ -36,12 +36,12 @@ func (a *App) AuditEntries(ctx context.Context, f projections.AuditFilter) ([]pr
 			return nil, fmt.Errorf("person_id: %w", err)
 		}
 	}
-	return projections.AuditEntries(ctx, a.rm, f)
+	return a.reads.AuditEntries(ctx, f)
 }
 
 // VerifyAudit recomputes the audit chain from the log and compares it with the stored trail.
 func (a *App) VerifyAudit(ctx context.Context) (projections.AuditVerification, error) {
-	return projections.VerifyAudit(ctx, a.rm, a.log, "")
+	return a.reads.VerifyAudit(ctx, a.log)
 }
 
 // PersonAsOf is what the registry held for a person at a moment, rebuilt from the log.

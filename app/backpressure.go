@@ -61,17 +61,10 @@ func (a *App) waitForRoom(ctx context.Context, deletionID string, own int) error
 func (a *App) overloaded(ctx context.Context, b Backpressure, deletionID string, own int) (bool, string, error) {
 	// Other running requests' pending items, and what of this one's the read model shows ended
 	// (its own pending: what it recorded, less that).
-	var row struct {
-		Pending int `db:"pending"`
-		Ended   int `db:"ended"`
+	pending, ended, err := a.reads.Backlog(ctx, deletionID)
+	if err != nil {
+		return false, "", err
 	}
-	if err := a.rm.GetContext(ctx, &row, a.rm.Rebind(`SELECT
-			COALESCE(SUM(CASE WHEN deletion_id <> ? AND state = 'running' THEN pending ELSE 0 END), 0) AS pending,
-			COALESCE(SUM(CASE WHEN deletion_id = ? THEN deleted + failed + cancelled ELSE 0 END), 0) AS ended
-		FROM deletions WHERE state = 'running' OR deletion_id = ?`), deletionID, deletionID, deletionID); err != nil {
-		return false, "", fmt.Errorf("deletion backlog: %w", err)
-	}
-	pending, ended := row.Pending, row.Ended
 	pending += max(0, own-ended)
 	if pending > b.MaxPendingItems {
 		return true, fmt.Sprintf("%d items pending, bound %d", pending, b.MaxPendingItems), nil

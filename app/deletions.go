@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -154,53 +153,19 @@ func (a *App) RequestDeletion(ctx context.Context, caller Caller, in DeletionInp
 }
 
 // Deletion is the read model's view of a deletion request.
-type Deletion struct {
-	DeletionID  string     `db:"deletion_id"`
-	State       string     `db:"state"`
-	GroupID     string     `db:"group_id"`
-	CallbackURL string     `db:"callback_url"`
-	CreatedAt   time.Time  `db:"created_at"`
-	CompletedAt *time.Time `db:"completed_at"`
-	Total       int        `db:"recorded"`
-	Pending     int        `db:"pending"`
-	Deleted     int        `db:"deleted"`
-	Failed      int        `db:"failed"`
-	Cancelled   int        `db:"cancelled"`
-	// Actor requested it: an API key's name or a surface's actor (a group's deletion: the
-	// requester of the group's deletion). Source is the surface (projections.SourceNative...).
-	Actor  string `db:"actor"`
-	Source string `db:"source"`
-}
+type Deletion = projections.Deletion
 
 // GetDeletion returns a deletion request with its counters.
 func (a *App) GetDeletion(ctx context.Context, id string) (Deletion, error) {
-	var d Deletion
-	err := a.rm.GetContext(ctx, &d, a.rm.Rebind(`SELECT `+deletionColumns+` FROM deletions WHERE deletion_id = ?`), id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Deletion{}, fmt.Errorf("deletion %s: %w", id, ErrNotFound)
-	}
+	d, err := a.reads.Deletion(ctx, id)
 	if err != nil {
-		return Deletion{}, fmt.Errorf("get deletion %s: %w", id, err)
+		return Deletion{}, fromReadModel(err, fmt.Errorf("deletion %s: %w", id, ErrNotFound))
 	}
 	return d, nil
 }
 
-// deletionColumns are the columns a Deletion reads.
-const deletionColumns = `deletion_id, state, group_id, callback_url, created_at, completed_at,
-	recorded, pending, deleted, failed, cancelled, actor, source`
-
 // DeletionItem is one ID of a deletion request and its outcome.
-type DeletionItem struct {
-	Position     int64  `db:"position"`
-	PersonID     string `db:"person_id"`
-	State        string `db:"state"`
-	ErrorCode    string `db:"error_code"`
-	ErrorMessage string `db:"error_message"`
-	ErrorStep    string `db:"error_step"`
-	SagaID       string `db:"saga_id"`
-	// Targets are the external targets' outcomes, for deletions that have any.
-	Targets []projections.TargetOutcome `db:"-"`
-}
+type DeletionItem = projections.DeletionItem
 
 // DeletionItems lists a request's items in request order after the cursor position, optionally
 // in one state.
@@ -210,42 +175,17 @@ func (a *App) DeletionItems(ctx context.Context, id, state string, after int64, 
 
 // ItemFilter selects a request's items for DeletionItemsWhere. Zero fields select everything;
 // a value nothing has (an unknown code, say) selects nothing.
-type ItemFilter struct {
-	State string // pending, deleted, failed or cancelled
-	Code  string // the item's error code
-	// Target is an external target: the items it refused, as in the request's failure group
-	// of that target (DeletionFailures).
-	Target string
-}
+type ItemFilter = projections.ItemFilter
 
 // DeletionItemsWhere lists a request's items that f selects, in request order after the
-// cursor position.
+// cursor position, with their targets' outcomes when targets are configured.
 func (a *App) DeletionItemsWhere(ctx context.Context, id string, f ItemFilter, after int64, limit int) ([]DeletionItem, error) {
 	if _, err := a.GetDeletionState(ctx, id); err != nil {
 		return nil, err
 	}
-	items := []DeletionItem{}
-	q := `SELECT position, person_id, state, error_code, error_message, error_step, saga_id FROM deletion_items i
-		WHERE deletion_id = ? AND position > ?`
-	args := []any{id, after}
-	if f.State != "" {
-		q += ` AND state = ?`
-		args = append(args, f.State)
-	}
-	if f.Code != "" {
-		q += ` AND error_code = ?`
-		args = append(args, f.Code)
-	}
-	if f.Target != "" {
-		// One primary-key probe per item of the request's range, not a scan of the outcomes.
-		q += ` AND EXISTS (SELECT 1 FROM target_outcomes t
-			WHERE t.person_id = i.person_id AND t.saga_id = i.saga_id AND t.target = ? AND t.state = 'failed')`
-		args = append(args, f.Target)
-	}
-	q += ` ORDER BY position LIMIT ?`
-	args = append(args, limit)
-	if err := a.rm.SelectContext(ctx, &items, a.rm.Rebind(q), args...); err != nil {
-		return nil, fmt.Errorf("items of %s: %w", id, err)
+	items, err := a.reads.DeletionItems(ctx, id, f, after, limit)
+	if err != nil {
+		return nil, err
 	}
 	if len(a.targets) == 0 || len(items) == 0 {
 		return items, nil
@@ -254,7 +194,7 @@ func (a *App) DeletionItemsWhere(ctx context.Context, id string, f ItemFilter, a
 	for i, it := range items {
 		ids[i] = it.PersonID
 	}
-	outcomes, err := projections.TargetOutcomesOf(ctx, a.rm, ids)
+	outcomes, err := a.reads.TargetOutcomes(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("items of %s: %w", id, err)
 	}
@@ -266,13 +206,9 @@ func (a *App) DeletionItemsWhere(ctx context.Context, id string, f ItemFilter, a
 
 // GetDeletionState returns a request's state without counting its items.
 func (a *App) GetDeletionState(ctx context.Context, id string) (string, error) {
-	var state string
-	err := a.rm.GetContext(ctx, &state, a.rm.Rebind(`SELECT state FROM deletions WHERE deletion_id = ?`), id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("deletion %s: %w", id, ErrNotFound)
-	}
+	state, err := a.reads.DeletionState(ctx, id)
 	if err != nil {
-		return "", fmt.Errorf("deletion %s: %w", id, err)
+		return "", fromReadModel(err, fmt.Errorf("deletion %s: %w", id, ErrNotFound))
 	}
 	return state, nil
 }
@@ -311,14 +247,14 @@ func (a *App) RetryFailures(ctx context.Context, caller Caller, id string, g Fai
 	if err != nil {
 		return 0, err
 	}
-	refused, err := a.refusedBy(ctx, id, g.Target)
+	refused, err := a.reads.RefusedBy(ctx, id, g.Target)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	var last uint64
 	for _, it := range items {
-		if it.ErrorCode != domain.CodeStepFailed || !g.matches(it) || (refused != nil && !refused[it.PersonID+"\x00"+it.SagaID]) {
+		if it.ErrorCode != domain.CodeStepFailed || !matchesFailure(g, it) || (refused != nil && !refused[it.PersonID+"\x00"+it.SagaID]) {
 			continue
 		}
 		seq, err := a.execute(ctx, meta, events.AggregatePerson, it.PersonID, personDecider(it.PersonID), domain.RetryPersonDeletion{})
@@ -337,19 +273,7 @@ func (a *App) RetryFailures(ctx context.Context, caller Caller, id string, g Fai
 // DeletionLatencies returns, for each deleted item of a request, the time from the request to
 // the item's terminal event.
 func (a *App) DeletionLatencies(ctx context.Context, id string) ([]time.Duration, error) {
-	var rows []struct {
-		Requested time.Time `db:"created_at"`
-		Done      time.Time `db:"updated_at"`
-	}
-	if err := a.rm.SelectContext(ctx, &rows, a.rm.Rebind(`SELECT d.created_at, i.updated_at FROM deletion_items i
-		JOIN deletions d ON d.deletion_id = i.deletion_id WHERE i.deletion_id = ? AND i.state = 'deleted'`), id); err != nil {
-		return nil, fmt.Errorf("latencies of %s: %w", id, err)
-	}
-	out := make([]time.Duration, len(rows))
-	for i, r := range rows {
-		out[i] = r.Done.Sub(r.Requested)
-	}
-	return out, nil
+	return a.reads.DeletionLatencies(ctx, id)
 }
 
 // CancelDeletion cancels a deletion request: items not yet past their first step end cancelled,

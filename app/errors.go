@@ -1,6 +1,10 @@
 package app
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/erasure-dev/erasure/projections"
+)
 
 // Errors of the application layer, besides the domain's sentinels which pass through wrapped.
 var (
@@ -14,3 +18,14 @@ var (
 	ErrInvalidArgument         = errors.New("invalid argument")
 	ErrBusy                    = errors.New("too many concurrent changes to one aggregate, try again")
 )
+
+// fromReadModel maps the read side's "no such row" (projections.ErrNotFound) to notFound, the
+// error this layer's callers branch on (ErrNotFound or a domain sentinel, as each query
+// promises); any other error passes on as the read side wrapped it. It is the one place a read
+// model's absence becomes an answer.
+func fromReadModel(err, notFound error) error {
+	if errors.Is(err, projections.ErrNotFound) {
+		return notFound
+	}
+	return err
+}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,23 +9,16 @@ import (
 
 	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/projections"
 )
 
 // Face is one of a person's faces as the read model shows it: its id and the key of its
 // registration photo (no photo is stored for a face registered from a feature vector).
-type Face struct {
-	FaceID   string `db:"face_id"`
-	PhotoKey string `db:"photo_key"`
-}
+type Face = projections.Face
 
 // Faces returns a person's faces in the order they were registered.
 func (a *App) Faces(ctx context.Context, personID string) ([]Face, error) {
-	faces := []Face{}
-	err := a.rm.SelectContext(ctx, &faces, a.rm.Rebind(`SELECT face_id, photo_key FROM faces WHERE person_id = ? ORDER BY added_at, face_id`), personID)
-	if err != nil {
-		return nil, fmt.Errorf("faces of %s: %w", personID, err)
-	}
-	return faces, nil
+	return a.reads.Faces(ctx, personID)
 }
 
 // AddFace registers one more face for an active person: its photo and feature record go to the
@@ -92,13 +84,9 @@ func (a *App) DeleteFace(ctx context.Context, caller Caller, personID, faceID st
 // RegistrationPhoto returns the registration photo stored under photoKey and its person. A face
 // registered from a feature vector has none: ErrNotFound.
 func (a *App) RegistrationPhoto(ctx context.Context, photoKey string) (personID string, photo []byte, err error) {
-	err = a.rm.GetContext(ctx, &personID, a.rm.Rebind(`SELECT f.person_id FROM faces f JOIN persons p ON p.person_id = f.person_id
-		WHERE f.photo_key = ? AND p.state = 'active'`), photoKey)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil, fmt.Errorf("photo %s: %w", photoKey, domain.ErrFaceNotFound)
-	}
+	personID, err = a.reads.PhotoOwner(ctx, photoKey)
 	if err != nil {
-		return "", nil, fmt.Errorf("photo %s: %w", photoKey, err)
+		return "", nil, fromReadModel(err, fmt.Errorf("photo %s: %w", photoKey, domain.ErrFaceNotFound))
 	}
 	photo, err = a.stores.Photo(personID, photoKey)
 	if errors.Is(err, fs.ErrNotExist) {

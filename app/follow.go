@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/projections"
@@ -43,23 +41,19 @@ var errFollowDone = errors.New("deletion completed")
 // a Seq of an earlier update it resumes right after it, missing nothing in between: the item
 // outcomes come from the log, read from that position.
 func (a *App) FollowDeletion(ctx context.Context, id string, after uint64, emit func(DeletionUpdate) error) error {
-	var row struct {
-		Completed *time.Time `db:"completed_at"`
-		Version   uint64     `db:"version"`
-	}
-	if err := a.rm.GetContext(ctx, &row, a.rm.Rebind(`SELECT completed_at, version FROM deletions WHERE deletion_id = ?`), id); err != nil {
+	row, err := a.reads.DeletionVersion(ctx, id)
+	if err != nil {
 		if _, serr := a.GetDeletionState(ctx, id); serr != nil {
 			return serr
 		}
 		return fmt.Errorf("follow deletion %s: %w", id, err)
 	}
 	if after != 0 {
-		var err error
 		if after, err = a.followStart(ctx, id, after); err != nil {
 			return err
 		}
 	}
-	if after == 0 || (row.Completed != nil && after >= row.Version) {
+	if after == 0 || (row.CompletedAt != nil && after >= row.Version) {
 		pos, err := a.projection.Checkpoint(ctx)
 		if err != nil {
 			return err
@@ -79,7 +73,7 @@ func (a *App) FollowDeletion(ctx context.Context, id string, after uint64, emit 
 	f := &deletionFollower{a: a, id: id, emit: emit}
 	// A request's progress is on its own subject and on its persons' (their outcomes): the
 	// groups' and permission groups' events are never read.
-	err := a.log.Follow(ctx, after+1, 512, f.batch,
+	err = a.log.Follow(ctx, after+1, 512, f.batch,
 		eventlog.FollowSubjects(a.log.Subject(events.AggregatePerson, "*"), a.log.Subject(events.AggregateDeletion, id)))
 	if errors.Is(err, errFollowDone) {
 		return nil
@@ -173,7 +167,7 @@ func (f *deletionFollower) batch(ctx context.Context, batch []events.Recorded) e
 	}
 	sent := false
 	for _, c := range cands {
-		var matched []followedItem
+		var matched []DeletionItem
 		for _, it := range items {
 			if it.State == projections.ItemPending {
 				continue
@@ -188,7 +182,7 @@ func (f *deletionFollower) batch(ctx context.Context, batch []events.Recorded) e
 			if i < len(matched)-1 {
 				seq = 0
 			}
-			if err := f.emit(DeletionUpdate{Kind: UpdateItem, Seq: seq, Item: it.DeletionItem}); err != nil {
+			if err := f.emit(DeletionUpdate{Kind: UpdateItem, Seq: seq, Item: it}); err != nil {
 				return err
 			}
 			sent = true
@@ -233,13 +227,8 @@ func rejectedPositions(rs []events.Rejection) []int {
 	return out
 }
 
-type followedItem struct {
-	DeletionItem
-	SagaID string `db:"saga_id"`
-}
-
 // followedItems reads the request's items that the candidates name, by person or by position.
-func (a *App) followedItems(ctx context.Context, id string, cands []settled) ([]followedItem, error) {
+func (a *App) followedItems(ctx context.Context, id string, cands []settled) ([]DeletionItem, error) {
 	var persons []string
 	var positions []int
 	for _, c := range cands {
@@ -249,32 +238,5 @@ func (a *App) followedItems(ctx context.Context, id string, cands []settled) ([]
 			persons = append(persons, c.personID)
 		}
 	}
-	var out []followedItem
-	const cols = `position, person_id, state, error_code, error_message, error_step, saga_id`
-	for _, q := range []struct {
-		where string
-		args  []any
-	}{{"person_id IN (?)", anySlice(persons)}, {"position IN (?)", anySlice(positions)}} {
-		for start := 0; start < len(q.args); start += 500 {
-			chunk := q.args[start:min(start+500, len(q.args))]
-			query, args, err := sqlx.In(`SELECT `+cols+` FROM deletion_items WHERE deletion_id = ? AND `+q.where, id, chunk)
-			if err != nil {
-				return nil, err
-			}
-			var rows []followedItem
-			if err := a.rm.SelectContext(ctx, &rows, a.rm.Rebind(query), args...); err != nil {
-				return nil, fmt.Errorf("items of %s: %w", id, err)
-			}
-			out = append(out, rows...)
-		}
-	}
-	return out, nil
-}
-
-func anySlice[T any](xs []T) []any {
-	out := make([]any, len(xs))
-	for i, x := range xs {
-		out[i] = x
-	}
-	return out
+	return a.reads.ItemsOf(ctx, id, persons, positions)
 }

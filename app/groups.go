@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -18,23 +17,14 @@ import (
 var ErrDeletionFailed = errors.New("the deletion failed at a step and waits for an operator's retry")
 
 // GroupInfo is a group with its creation time.
-type GroupInfo struct {
-	Group
-	CreatedAt time.Time `db:"created_at"`
-}
+type GroupInfo = projections.GroupInfo
 
 // ActiveGroup returns a group that is active: ErrGroupNotFound when there is none,
 // ErrGroupDeleting while it is being deleted.
 func (a *App) ActiveGroup(ctx context.Context, id string) (GroupInfo, error) {
-	var g GroupInfo
-	err := a.rm.GetContext(ctx, &g, a.rm.Rebind(`SELECT g.group_id, g.name, g.tag, g.state, g.created_at,
-		(SELECT COUNT(*) FROM memberships m WHERE m.group_id = g.group_id) AS person_count
-		FROM groups g WHERE g.group_id = ?`), id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return GroupInfo{}, fmt.Errorf("group %s: %w", id, domain.ErrGroupNotFound)
-	}
+	g, err := a.reads.GroupInfo(ctx, id)
 	if err != nil {
-		return GroupInfo{}, fmt.Errorf("get group %s: %w", id, err)
+		return GroupInfo{}, fromReadModel(err, fmt.Errorf("group %s: %w", id, domain.ErrGroupNotFound))
 	}
 	if g.State != string(domain.GroupActive) {
 		return GroupInfo{}, fmt.Errorf("group %s: %w", id, domain.ErrGroupDeleting)
@@ -45,18 +35,7 @@ func (a *App) ActiveGroup(ctx context.Context, id string) (GroupInfo, error) {
 // GroupPage returns one page (offset, limit) of the active groups in creation order, and how
 // many active groups there are.
 func (a *App) GroupPage(ctx context.Context, offset, limit int) ([]GroupInfo, int, error) {
-	var total int
-	if err := a.rm.GetContext(ctx, &total, `SELECT COUNT(*) FROM groups WHERE state = 'active'`); err != nil {
-		return nil, 0, fmt.Errorf("count groups: %w", err)
-	}
-	groups := []GroupInfo{}
-	err := a.rm.SelectContext(ctx, &groups, a.rm.Rebind(`SELECT g.group_id, g.name, g.tag, g.state, g.created_at,
-		(SELECT COUNT(*) FROM memberships m WHERE m.group_id = g.group_id) AS person_count
-		FROM groups g WHERE g.state = 'active' ORDER BY g.created_at, g.group_id LIMIT ? OFFSET ?`), limit, offset)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list groups: %w", err)
-	}
-	return groups, total, nil
+	return a.reads.ActiveGroups(ctx, offset, limit)
 }
 
 // Member is an active person of a group with its registration time.
@@ -72,20 +51,9 @@ func (a *App) GroupMembersPage(ctx context.Context, groupID string, offset, limi
 	if _, err := a.ActiveGroup(ctx, groupID); err != nil {
 		return nil, 0, 0, err
 	}
-	const active = `FROM memberships m JOIN persons p ON p.person_id = m.person_id WHERE m.group_id = ? AND p.state = 'active'`
-	if err := a.rm.GetContext(ctx, &total, a.rm.Rebind(`SELECT COUNT(*) `+active), groupID); err != nil {
-		return nil, 0, 0, fmt.Errorf("count members of %s: %w", groupID, err)
-	}
-	if err := a.rm.GetContext(ctx, &faces, a.rm.Rebind(`SELECT COUNT(*) FROM faces f WHERE f.person_id IN (SELECT p.person_id `+active+`)`), groupID); err != nil {
-		return nil, 0, 0, fmt.Errorf("count faces of %s: %w", groupID, err)
-	}
-	var rows []struct {
-		PersonID  string    `db:"person_id"`
-		CreatedAt time.Time `db:"created_at"`
-	}
-	if err := a.rm.SelectContext(ctx, &rows, a.rm.Rebind(`SELECT p.person_id, p.created_at `+active+`
-		ORDER BY m.added_at, p.person_id LIMIT ? OFFSET ?`), groupID, limit, offset); err != nil {
-		return nil, 0, 0, fmt.Errorf("list members of %s: %w", groupID, err)
+	rows, total, faces, err := a.reads.ActiveMembers(ctx, groupID, offset, limit)
+	if err != nil {
+		return nil, 0, 0, err
 	}
 	members = make([]Member, 0, len(rows))
 	for _, r := range rows {
@@ -208,12 +176,11 @@ func (a *App) WaitDeletionRecorded(ctx context.Context, id string) error {
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		var recorded int
-		err := a.rm.GetContext(ctx, &recorded, a.rm.Rebind(`SELECT fully_recorded FROM deletions WHERE deletion_id = ?`), id)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		recorded, err := a.reads.FullyRecorded(ctx, id)
+		if err != nil {
 			return fmt.Errorf("wait for deletion %s: %w", id, err)
 		}
-		if err == nil && recorded == 1 {
+		if recorded {
 			return nil
 		}
 		select {

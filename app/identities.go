@@ -3,12 +3,12 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/keys"
+	"github.com/erasure-dev/erasure/projections"
 )
 
 // PersonFilter narrows a paged listing of active persons.
@@ -23,33 +23,18 @@ type PersonFilter struct {
 // every candidate's name: a scan, acceptable for the size of a Sophon edge library and the price
 // of never keeping a name in clear.
 func (a *App) FindPersons(ctx context.Context, f PersonFilter, offset, limit int) ([]Person, int, error) {
-	where, args := []string{`p.state = 'active'`}, []any{}
-	if f.PersonID != "" {
-		where, args = append(where, `p.person_id = ?`), append(args, f.PersonID)
-	}
-	if len(f.PermissionGroupIDs) > 0 {
-		where = append(where, `EXISTS (SELECT 1 FROM permission_bindings b WHERE b.person_id = p.person_id
-			AND b.permission_group_id IN (?`+strings.Repeat(", ?", len(f.PermissionGroupIDs)-1)+`))`)
-		for _, id := range f.PermissionGroupIDs {
-			args = append(args, id)
-		}
-	}
-	cond := strings.Join(where, " AND ")
+	active := projections.ActivePersonFilter{PersonID: f.PersonID, PermissionGroupIDs: f.PermissionGroupIDs}
 	var ids []string
 	total := 0
 	if f.NameContains == "" {
-		if err := a.rm.GetContext(ctx, &total, a.rm.Rebind(`SELECT COUNT(*) FROM persons p WHERE `+cond), args...); err != nil {
-			return nil, 0, fmt.Errorf("count persons: %w", err)
-		}
-		if err := a.rm.SelectContext(ctx, &ids, a.rm.Rebind(`SELECT p.person_id FROM persons p WHERE `+cond+`
-			ORDER BY p.created_at, p.person_id LIMIT ? OFFSET ?`), append(args, limit, offset)...); err != nil {
-			return nil, 0, fmt.Errorf("list persons: %w", err)
+		var err error
+		if ids, total, err = a.reads.ActivePersonIDs(ctx, active, offset, limit); err != nil {
+			return nil, 0, err
 		}
 	} else {
-		var rows []personRow
-		if err := a.rm.SelectContext(ctx, &rows, a.rm.Rebind(`SELECT p.person_id, p.name_sealed, p.profile_sealed, p.state, p.deletion_id
-			FROM persons p WHERE `+cond+` ORDER BY p.created_at, p.person_id`), args...); err != nil {
-			return nil, 0, fmt.Errorf("list persons: %w", err)
+		rows, err := a.reads.ActivePersonRows(ctx, active)
+		if err != nil {
+			return nil, 0, err
 		}
 		needle := strings.ToLower(f.NameContains)
 		for _, r := range rows {

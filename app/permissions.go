@@ -2,14 +2,13 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/projections"
 )
 
 // PermissionDirectory is the downstream permission directory together with the registry of
@@ -31,12 +30,7 @@ func permissionDecider(id string) func([]any) decider {
 }
 
 // PermissionGroup is the read model's view of a permission group.
-type PermissionGroup struct {
-	PermissionGroupID string `db:"permission_group_id"`
-	Name              string `db:"name"`
-	Description       string `db:"description"`
-	State             string `db:"state"`
-}
+type PermissionGroup = projections.PermissionGroup
 
 // CreatePermissionGroup creates a permission group with a unique name and returns it once
 // visible. An empty id is replaced by a generated one.
@@ -174,12 +168,11 @@ func (a *App) DeletePermissionGroup(ctx context.Context, caller Caller, id strin
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		var n int
-		err := a.rm.GetContext(ctx, &n, a.rm.Rebind(`SELECT COUNT(*) FROM permission_groups WHERE permission_group_id = ? AND state = 'deleting'`), id)
+		deleting, err := a.reads.PermissionGroupDeleting(ctx, id)
 		if err != nil {
 			return fmt.Errorf("wait for permission group %s to be deleted: %w", id, err)
 		}
-		if n == 0 {
+		if !deleting {
 			return nil // deleted (or, in a race, already re-created: this deletion is done either way)
 		}
 		select {
@@ -192,23 +185,18 @@ func (a *App) DeletePermissionGroup(ctx context.Context, caller Caller, id strin
 
 // GetPermissionGroup returns an active permission group; ErrPermissionNotFound otherwise.
 func (a *App) GetPermissionGroup(ctx context.Context, id string) (PermissionGroup, error) {
-	return a.getPermissionGroup(ctx, `permission_group_id = ?`, id)
+	g, err := a.reads.ActivePermissionGroup(ctx, id)
+	if err != nil {
+		return PermissionGroup{}, fromReadModel(err, fmt.Errorf("permission group %s: %w", id, domain.ErrPermissionNotFound))
+	}
+	return g, nil
 }
 
 // GetPermissionGroupByName returns the active permission group of that name.
 func (a *App) GetPermissionGroupByName(ctx context.Context, name string) (PermissionGroup, error) {
-	return a.getPermissionGroup(ctx, `name = ?`, name)
-}
-
-func (a *App) getPermissionGroup(ctx context.Context, where, arg string) (PermissionGroup, error) {
-	var g PermissionGroup
-	err := a.rm.GetContext(ctx, &g, a.rm.Rebind(`SELECT permission_group_id, name, description, state FROM permission_groups
-		WHERE state = 'active' AND `+where), arg)
-	if errors.Is(err, sql.ErrNoRows) {
-		return PermissionGroup{}, fmt.Errorf("permission group %s: %w", arg, domain.ErrPermissionNotFound)
-	}
+	g, err := a.reads.ActivePermissionGroupByName(ctx, name)
 	if err != nil {
-		return PermissionGroup{}, fmt.Errorf("get permission group %s: %w", arg, err)
+		return PermissionGroup{}, fromReadModel(err, fmt.Errorf("permission group %s: %w", name, domain.ErrPermissionNotFound))
 	}
 	return g, nil
 }
@@ -216,26 +204,8 @@ func (a *App) getPermissionGroup(ctx context.Context, where, arg string) (Permis
 // ListPermissionGroups returns one page of the active permission groups whose name contains
 // nameLike (any, if empty; case-insensitive), in creation order, and how many match in all.
 func (a *App) ListPermissionGroups(ctx context.Context, nameLike string, offset, limit int) ([]PermissionGroup, int, error) {
-	where, args := `state = 'active'`, []any{}
-	if nameLike != "" {
-		where += ` AND LOWER(name) LIKE LOWER(?) ESCAPE '\'`
-		args = append(args, "%"+likeEscaper.Replace(nameLike)+"%")
-	}
-	var total int
-	if err := a.rm.GetContext(ctx, &total, a.rm.Rebind(`SELECT COUNT(*) FROM permission_groups WHERE `+where), args...); err != nil {
-		return nil, 0, fmt.Errorf("count permission groups: %w", err)
-	}
-	groups := []PermissionGroup{}
-	err := a.rm.SelectContext(ctx, &groups, a.rm.Rebind(`SELECT permission_group_id, name, description, state FROM permission_groups
-		WHERE `+where+` ORDER BY created_at, permission_group_id LIMIT ? OFFSET ?`), append(args, limit, offset)...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list permission groups: %w", err)
-	}
-	return groups, total, nil
+	return a.reads.ActivePermissionGroups(ctx, nameLike, offset, limit)
 }
-
-// likeEscaper makes a search text match itself only in a LIKE pattern with ESCAPE '\'.
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // ensurePermissionGroups checks that every permission group a registration names is active. With
 // create, the missing ones are created (name = id, as the native API promises), so the native and

@@ -2,23 +2,17 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
 	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/keys"
+	"github.com/erasure-dev/erasure/projections"
 )
 
 // Group is the read model's view of a group.
-type Group struct {
-	GroupID     string `db:"group_id"`
-	Name        string `db:"name"`
-	Tag         string `db:"tag"`
-	State       string `db:"state"`
-	PersonCount int    `db:"person_count"`
-}
+type Group = projections.Group
 
 // CreateGroup creates a group and returns it once visible.
 func (a *App) CreateGroup(ctx context.Context, caller Caller, id, name, tag string) (Group, error) {
@@ -35,29 +29,16 @@ func (a *App) CreateGroup(ctx context.Context, caller Caller, id, name, tag stri
 
 // GetGroup returns a group; ErrGroupNotFound if it does not exist.
 func (a *App) GetGroup(ctx context.Context, id string) (Group, error) {
-	var g Group
-	err := a.rm.GetContext(ctx, &g, a.rm.Rebind(`SELECT g.group_id, g.name, g.tag, g.state,
-		(SELECT COUNT(*) FROM memberships m WHERE m.group_id = g.group_id) AS person_count
-		FROM groups g WHERE g.group_id = ?`), id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Group{}, domain.ErrGroupNotFound
-	}
+	g, err := a.reads.Group(ctx, id)
 	if err != nil {
-		return Group{}, fmt.Errorf("get group %s: %w", id, err)
+		return Group{}, fromReadModel(err, domain.ErrGroupNotFound)
 	}
 	return g, nil
 }
 
 // ListGroups returns groups ordered by id after the cursor, at most limit.
 func (a *App) ListGroups(ctx context.Context, after string, limit int) ([]Group, error) {
-	groups := []Group{}
-	err := a.rm.SelectContext(ctx, &groups, a.rm.Rebind(`SELECT g.group_id, g.name, g.tag, g.state,
-		(SELECT COUNT(*) FROM memberships m WHERE m.group_id = g.group_id) AS person_count
-		FROM groups g WHERE g.group_id > ? ORDER BY g.group_id LIMIT ?`), after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list groups: %w", err)
-	}
-	return groups, nil
+	return a.reads.Groups(ctx, after, limit)
 }
 
 // NewPhoto is a registration photo given to CreatePerson.
@@ -219,58 +200,29 @@ type Person struct {
 	FaceIDs            []string
 }
 
-type personRow struct {
-	PersonID      string `db:"person_id"`
-	NameSealed    string `db:"name_sealed"`
-	ProfileSealed string `db:"profile_sealed"`
-	State         string `db:"state"`
-	DeletionID    string `db:"deletion_id"`
-}
-
-// GetPerson returns a person; ErrPersonNotFound once deleted or if it never existed.
+// GetPerson returns a person; ErrPersonNotFound once deleted or if it never existed. Its name
+// and profile are opened with the person's key (empty once it is shredded).
 func (a *App) GetPerson(ctx context.Context, id string) (Person, error) {
-	var row personRow
-	err := a.rm.GetContext(ctx, &row, a.rm.Rebind(`SELECT person_id, name_sealed, profile_sealed, state, deletion_id FROM persons WHERE person_id = ?`), id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Person{}, domain.ErrPersonNotFound
-	}
+	row, err := a.reads.Person(ctx, id)
 	if err != nil {
-		return Person{}, fmt.Errorf("get person %s: %w", id, err)
+		return Person{}, fromReadModel(err, domain.ErrPersonNotFound)
 	}
-	p := Person{PersonID: row.PersonID, State: row.State, DeletionID: row.DeletionID}
+	p := Person{PersonID: row.PersonID, State: row.State, DeletionID: row.DeletionID,
+		GroupIDs: row.GroupIDs, PermissionGroupIDs: row.PermissionGroupIDs, FaceIDs: row.FaceIDs}
 	if p.Name, err = a.keys.Open(ctx, id, events.Sealed(row.NameSealed)); err != nil && !errors.Is(err, keys.ErrShredded) {
 		return Person{}, err
 	}
 	if p.Profile, err = a.keys.Open(ctx, id, events.Sealed(row.ProfileSealed)); err != nil && !errors.Is(err, keys.ErrShredded) {
 		return Person{}, err
 	}
-	for _, q := range []struct {
-		dst   *[]string
-		query string
-	}{
-		{&p.GroupIDs, `SELECT group_id FROM memberships WHERE person_id = ? ORDER BY added_at, group_id`},
-		{&p.PermissionGroupIDs, `SELECT permission_group_id FROM permission_bindings WHERE person_id = ? ORDER BY bound_at, permission_group_id`},
-		{&p.FaceIDs, `SELECT face_id FROM faces WHERE person_id = ? ORDER BY added_at, face_id`},
-	} {
-		*q.dst = []string{}
-		if err := a.rm.SelectContext(ctx, q.dst, a.rm.Rebind(q.query), id); err != nil {
-			return Person{}, fmt.Errorf("get person %s: %w", id, err)
-		}
-	}
 	return p, nil
 }
 
 // ListPersons returns persons ordered by id after the cursor, optionally only a group's members.
 func (a *App) ListPersons(ctx context.Context, groupID, after string, limit int) ([]Person, error) {
-	var ids []string
-	var err error
-	if groupID != "" {
-		err = a.rm.SelectContext(ctx, &ids, a.rm.Rebind(`SELECT person_id FROM memberships WHERE group_id = ? AND person_id > ? ORDER BY person_id LIMIT ?`), groupID, after, limit)
-	} else {
-		err = a.rm.SelectContext(ctx, &ids, a.rm.Rebind(`SELECT person_id FROM persons WHERE person_id > ? ORDER BY person_id LIMIT ?`), after, limit)
-	}
+	ids, err := a.reads.PersonIDs(ctx, groupID, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("list persons: %w", err)
+		return nil, err
 	}
 	persons := make([]Person, 0, len(ids))
 	for _, id := range ids {
@@ -288,13 +240,9 @@ func (a *App) ListPersons(ctx context.Context, groupID, after string, limit int)
 
 // Photo returns a person's registration photo for a face.
 func (a *App) Photo(ctx context.Context, personID, faceID string) ([]byte, error) {
-	var key string
-	err := a.rm.GetContext(ctx, &key, a.rm.Rebind(`SELECT photo_key FROM faces WHERE person_id = ? AND face_id = ?`), personID, faceID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, domain.ErrFaceNotFound
-	}
+	key, err := a.reads.PhotoKey(ctx, personID, faceID)
 	if err != nil {
-		return nil, fmt.Errorf("photo: %w", err)
+		return nil, fromReadModel(err, domain.ErrFaceNotFound)
 	}
 	return a.stores.Photo(personID, key)
 }

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -36,14 +35,9 @@ func (a *App) TargetStatuses(ctx context.Context) ([]TargetStatus, error) {
 	if len(a.targets) == 0 {
 		return out, nil
 	}
-	var counts []struct {
-		Target string `db:"target"`
-		State  string `db:"state"`
-		N      int    `db:"n"`
-	}
-	if err := a.rm.SelectContext(ctx, &counts,
-		`SELECT target, state, COUNT(*) AS n FROM target_outcomes GROUP BY target, state`); err != nil {
-		return nil, fmt.Errorf("target figures: %w", err)
+	counts, err := a.reads.TargetCounts(ctx)
+	if err != nil {
+		return nil, err
 	}
 	at := make(map[string]*TargetStatus, len(a.targets))
 	for i, t := range a.targets {
@@ -68,15 +62,9 @@ func (a *App) TargetStatuses(ctx context.Context) ([]TargetStatus, error) {
 		if out[i].Failed == 0 {
 			continue
 		}
-		var last struct {
-			PersonID  string    `db:"person_id"`
-			LastError string    `db:"last_error"`
-			UpdatedAt time.Time `db:"updated_at"`
-		}
-		err := a.rm.GetContext(ctx, &last, a.rm.Rebind(`SELECT person_id, last_error, updated_at FROM target_outcomes
-			WHERE target = ? AND state = 'failed' ORDER BY updated_at DESC LIMIT 1`), out[i].Name)
+		last, err := a.reads.LastRefusal(ctx, out[i].Name)
 		if err != nil {
-			return nil, fmt.Errorf("last error of target %s: %w", out[i].Name, err)
+			return nil, err
 		}
 		when := last.UpdatedAt.UTC()
 		out[i].LastError = &TargetError{Code: domain.CodeStepFailed, Message: targetMessage(last.LastError, out[i].Name, last.PersonID)}
