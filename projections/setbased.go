@@ -193,8 +193,8 @@ var errNotOnItsSubject = errors.New("a person's own event is not on its subject"
 func newPersonRun(run []events.Recorded) (personRun, error) {
 	pr := personRun{}
 	for _, r := range run {
-		id := personIDOf(r.Data)
-		if r.Aggregate != events.AggregatePerson || r.AggregateID != id {
+		id, own := events.PersonIDOf(r.Data)
+		if !own || r.Aggregate != events.AggregatePerson || r.AggregateID != id {
 			return pr, fmt.Errorf("%s of %q on %s.%s: %w", r.Type, id, r.Aggregate, r.AggregateID, errNotOnItsSubject)
 		}
 		pr.ids = append(pr.ids, id)
@@ -274,23 +274,6 @@ func (lr listedRun) deleteFrom(ctx context.Context, tx *sqlx.Tx, table string) e
 	}
 	in, list := inList(tx, lr.ids)
 	return execSQL(ctx, tx, `DELETE FROM `+table+` WHERE person_id `+in, list)
-}
-
-// personIDOf is the person a person's own event names ("": not such an event).
-func personIDOf(data any) string {
-	switch e := data.(type) {
-	case events.PersonCreated:
-		return e.PersonID
-	case events.PersonDeletionRequested:
-		return e.PersonID
-	case events.PersonDeleted:
-		return e.PersonID
-	case events.PersonDeletionFailed:
-		return e.PersonID
-	case events.PersonDeletionCancelled:
-		return e.PersonID
-	}
-	return ""
 }
 
 // registryRun applies a run to the registry tables set-based; false: not a run it handles.

@@ -33,7 +33,8 @@ func scrapeMetrics(t *testing.T, m *metrics.Metrics) string {
 func TestEventObserver(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	at := func(secs int, data any) events.Recorded {
-		return events.Recorded{Envelope: events.Envelope{AggregateID: personOf(data), Time: t0.Add(time.Duration(secs) * time.Second), Data: data}}
+		personID, _ := events.PersonIDOf(data) // "" for a request's events
+		return events.Recorded{Envelope: events.Envelope{AggregateID: personID, Time: t0.Add(time.Duration(secs) * time.Second), Data: data}}
 	}
 	tests := []struct {
 		name     string
@@ -152,22 +153,6 @@ func TestEventObserver(t *testing.T) {
 			require.NotContains(t, out, "Li Lei")
 		})
 	}
-}
-
-func personOf(data any) string {
-	switch e := data.(type) {
-	case events.PersonDeletionRequested:
-		return e.PersonID
-	case events.PersonDeleted:
-		return e.PersonID
-	case events.PersonDeletionFailed:
-		return e.PersonID
-	case events.PersonDeletionCancelled:
-		return e.PersonID
-	case events.PersonRemovedFromTargets:
-		return e.PersonID
-	}
-	return ""
 }
 
 type answeringRemote map[string]error
