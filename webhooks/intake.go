@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,8 +57,8 @@ func unmarshalLogMsg(m jetstream.Msg) (*message.Message, error) {
 
 // decodeMessage maps a Watermill message back to the recorded event.
 func decodeMessage(msg *message.Message) (events.Recorded, error) {
-	var seq uint64
-	if _, err := fmt.Sscan(msg.Metadata.Get(metaSeq), &seq); err != nil {
+	seq, err := strconv.ParseUint(msg.Metadata.Get(metaSeq), 10, 64)
+	if err != nil {
 		return events.Recorded{}, fmt.Errorf("log message without a sequence: %w", err)
 	}
 	h := nats.Header{}

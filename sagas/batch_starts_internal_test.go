@@ -1,0 +1,47 @@
+package sagas
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/erasure-dev/erasure/events"
+)
+
+func startOf(persons int) events.Recorded {
+	ps := make([]events.BatchPerson, persons)
+	for i := range ps {
+		ps[i].PersonID = fmt.Sprintf("p-%d", i)
+	}
+	return events.Recorded{Envelope: events.Envelope{Data: events.DeletionBatchStarted{Persons: ps}}}
+}
+
+// The kept starts never hold more persons than the bound: the oldest go first, a completed
+// batch's start goes at once, and a start larger than the bound is not kept at all.
+func TestBatchStartsStayBounded(t *testing.T) {
+	c := newBatchStarts(10)
+	c.put("a", startOf(4))
+	c.put("b", startOf(4))
+	c.put("c", startOf(4)) // evicts a
+	_, ok := c.get("a")
+	require.False(t, ok)
+	for _, k := range []string{"b", "c"} {
+		_, ok := c.get(k)
+		require.True(t, ok, k)
+	}
+	require.Equal(t, 8, c.persons)
+
+	c.forget("b")
+	require.Equal(t, 4, c.persons)
+	c.put("d", startOf(6))
+	require.Equal(t, 10, c.persons)
+	c.put("huge", startOf(11))
+	_, ok = c.get("huge")
+	require.False(t, ok)
+
+	c.forget("c")
+	c.forget("d")
+	require.Zero(t, c.persons)
+	require.Empty(t, c.order, "the eviction order does not outgrow the kept starts")
+}
