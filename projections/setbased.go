@@ -259,12 +259,22 @@ func newListedRun(run []events.Recorded) listedRun {
 	return lr
 }
 
+// touch moves the version and time of the persons whose own subject the run's events are on.
+// A batch's event moves neither: it is not the person's event (a read-your-writes wait is for
+// the person's own sequence), and rewriting every row of a batch at each of its steps for a
+// time no query reads was a fifth of the registry projector's cost.
 func (lr listedRun) touch(ctx context.Context, tx *sqlx.Tx) error {
-	if len(lr.ids) == 0 {
+	var own listedRun
+	for i, seq := range lr.seqs {
+		if seq > 0 {
+			own.ids, own.seqs, own.times = append(own.ids, lr.ids[i]), append(own.seqs, seq), append(own.times, lr.times[i])
+		}
+	}
+	if len(own.ids) == 0 {
 		return nil
 	}
-	src, args := rowsFrom(tx, textColumn("id", lr.ids), intColumn("seq", lr.seqs), timeColumn("t", lr.times))
-	return execSQL(ctx, tx, `UPDATE persons AS p SET updated_at = u.t, version = CASE WHEN u.seq > 0 THEN u.seq ELSE p.version END
+	src, args := rowsFrom(tx, textColumn("id", own.ids), intColumn("seq", own.seqs), timeColumn("t", own.times))
+	return execSQL(ctx, tx, `UPDATE persons AS p SET updated_at = u.t, version = u.seq
 		FROM `+src+` WHERE p.person_id = u.id`, args...)
 }
 

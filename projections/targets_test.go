@@ -87,11 +87,17 @@ func TestTargetOutcomesOfABatch(t *testing.T) {
 			"p3 cloud:pending:0", "p3 site-a:pending:0",
 			"p4 site-a:pending:0",
 		}, pairs(t, db, `SELECT person_id || ' ' || target, state || ':' || attempts FROM target_outcomes WHERE saga_id = 'd1'`))
-		// Written as a single row's insert writes its time: the persons' rows, touched by the same
-		// event, hold the same value.
+		// Written as a single row's insert writes its time: the batch's rows equal the event's
+		// time bound as a parameter, and p4's the value its person row, touched by the same
+		// event, holds.
+		batch, _, err := s.Load(context.Background(), events.AggregateBatch, "d1_0_0")
+		require.NoError(t, err)
 		var same int
+		require.NoError(t, db.Get(&same, db.Rebind(`SELECT COUNT(*) FROM target_outcomes
+			WHERE updated_at = ? AND state = 'pending' AND person_id <> 'p4'`), batch[0].Time))
+		require.Equal(t, 5, same)
 		require.NoError(t, db.Get(&same, `SELECT COUNT(*) FROM target_outcomes o JOIN persons p ON p.person_id = o.person_id
-			WHERE o.updated_at = p.updated_at AND o.state = 'pending'`))
-		require.Equal(t, 6, same)
+			WHERE o.updated_at = p.updated_at AND o.person_id = 'p4'`))
+		require.Equal(t, 1, same)
 	})
 }
