@@ -119,7 +119,10 @@ func TestBrowserAuditAndReceipts(t *testing.T) {
 	altered := bytes.Replace([]byte(dl.Body), []byte(`"person_id":"audit-1"`), []byte(`"person_id":"audit-3"`), 1)
 	require.NotEqual(t, dl.Body, string(altered))
 	require.NoError(t, os.WriteFile(bad, altered, 0o600))
-	b.do("verify an altered receipt", chromedp.SetUploadFiles(chromedp.ID("v-file"), []string{bad}),
+	// From a fresh page: on the verdict's page a wait for [data-verdict] could be met by the old
+	// verdict while the new one loads, and the next step then acts on a page being replaced.
+	b.do("verify an altered receipt", chromedp.Navigate(base+"/ui/receipts"), chromedp.WaitVisible(chromedp.ID("v-file")),
+		chromedp.SetUploadFiles(chromedp.ID("v-file"), []string{bad}),
 		chromedp.Click(chromedp.CSS(`form[action="/ui/receipts/verify"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("[data-verdict]")))
 	b.shot("receipt-invalid")

@@ -161,10 +161,15 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	_, _ = buf.WriteTo(w)
 }
 
-// fragment writes a template without the layout (what htmx swaps in).
-func (c *Console) fragment(w http.ResponseWriter, r *http.Request, name string, data any) {
+// fragment writes template name of page without the layout (what htmx swaps in).
+func (c *Console) fragment(w http.ResponseWriter, r *http.Request, page, name string, data any) {
+	t, ok := c.pages[page]
+	if !ok {
+		c.internal(w, r, errors.New("no page template "+page))
+		return
+	}
 	var buf bytes.Buffer
-	if err := c.pages["deletion"].ExecuteTemplate(&buf, name, data); err != nil {
+	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
 		c.internal(w, r, err)
 		return
 	}

@@ -173,7 +173,8 @@ func TestEveryAnswerSendsTheSecurityHeaders(t *testing.T) {
 	b := newBrowser(t, env.HTTP.URL, nil)
 	id := requestDeletion(t, env.HTTP.URL, "", "nobody")
 	for _, path := range []string{"/ui/", "/ui/deletions/" + id, "/ui/deletions/" + id + "/progress", "/ui/deletions/" + id + "/cancel",
-		"/ui/deletions/new", "/ui/deletions/none", "/ui/no-such-page", "/ui/static/htmx.min.js", "/ui/static/console.css"} {
+		"/ui/deletions/new", "/ui/deletions/none", "/ui/no-such-page", "/ui/static/htmx.min.js", "/ui/static/console.css",
+		"/ui/targets", "/ui/targets/figures", "/ui/audit", "/ui/audit/verify", "/ui/receipts", "/ui/webhooks", "/ui/webhooks/none"} {
 		p := b.get(path)
 		csp := p.header.Get("Content-Security-Policy")
 		require.Contains(t, csp, "script-src 'self'", path)
@@ -184,7 +185,7 @@ func TestEveryAnswerSendsTheSecurityHeaders(t *testing.T) {
 		require.Equal(t, "same-origin", p.header.Get("Referrer-Policy"), path)
 	}
 	// No inline script or style anywhere: the policy would block it, and the page would break.
-	for _, path := range []string{"/ui/", "/ui/deletions/" + id, "/ui/deletions/new"} {
+	for _, path := range []string{"/ui/", "/ui/deletions/" + id, "/ui/deletions/new", "/ui/targets", "/ui/audit", "/ui/receipts", "/ui/webhooks"} {
 		body := b.get(path).body
 		require.NotRegexp(t, `<script(?:\s[^>]*)?>\s*[^<\s]`, body, path)
 		require.NotContains(t, body, " style=", path)

@@ -279,7 +279,7 @@ func (c *Console) progressFragment(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("compact") != "" {
 		name = "progress-compact"
 	}
-	c.fragment(w, r, name, progressOf(d, c.now()))
+	c.fragment(w, r, "deletion", name, progressOf(d, c.now()))
 }
 
 type cancelPage struct {

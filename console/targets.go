@@ -1,7 +1,6 @@
 package console
 
 import (
-	"bytes"
 	"net/http"
 	"net/url"
 	"strings"
@@ -47,13 +46,7 @@ func (c *Console) targetFigures(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var buf bytes.Buffer
-	if err := c.pages["targets"].ExecuteTemplate(&buf, "target-figures", figures); err != nil {
-		c.internal(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = buf.WriteTo(w)
+	c.fragment(w, r, "targets", "target-figures", figures)
 }
 
 func (c *Console) loadTargetFigures(w http.ResponseWriter, r *http.Request) (targetFigures, bool) {

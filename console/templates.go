@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/erasure-dev/erasure/api/httpx"
@@ -22,7 +23,8 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
-	"path": url.PathEscape,
+	"path":      url.PathEscape,
+	"hasPrefix": strings.HasPrefix,
 	// itemsLink is the Deletion page's items table filtered to a failure group.
 	"itemsLink": func(id, code, target string) string {
 		q := url.Values{"state": {"failed"}}
