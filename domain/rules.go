@@ -57,29 +57,24 @@ func ValidateName(name string) error {
 	if name == "" {
 		return ErrNameEmpty
 	}
-	if !utf8.ValidString(name) {
-		return ErrNameIllegal
-	}
-	if utf8.RuneCountInString(name) > MaxNameLength {
-		return ErrNameTooLong
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return ErrNameIllegal
-		}
-	}
-	return nil
+	return validateText(name, MaxNameLength, ErrNameTooLong)
 }
 
-// ValidateTag checks an optional group tag.
+// ValidateTag checks an optional group tag: at most 40 characters, no control characters.
 func ValidateTag(tag string) error {
-	if !utf8.ValidString(tag) {
+	return validateText(tag, MaxTagLength, ErrTagTooLong)
+}
+
+// validateText is the rule names and tags share. Length is judged before characters, as
+// Tencent does, so a text both too long and illegal is answered as too long.
+func validateText(s string, maxRunes int, tooLong error) error {
+	if !utf8.ValidString(s) {
 		return ErrNameIllegal
 	}
-	if utf8.RuneCountInString(tag) > MaxTagLength {
-		return ErrTagTooLong
+	if utf8.RuneCountInString(s) > maxRunes {
+		return tooLong
 	}
-	for _, r := range tag {
+	for _, r := range s {
 		if unicode.IsControl(r) {
 			return ErrNameIllegal
 		}

@@ -134,14 +134,14 @@ func (api *API) createGroup(ctx context.Context, c app.Caller, decode func(any) 
 	if req.GroupName == nil {
 		return nil, fmt.Errorf("%w: GroupName", errMissing)
 	}
-	if err := domain.ValidateTencentName(*req.GroupName); err != nil {
+	if err := validateName(*req.GroupName); err != nil {
 		return nil, fieldError("GroupName", err, errGroupNameIllegal, errGroupNameTooLong)
 	}
 	tag := ""
 	if req.Tag != nil {
 		tag = *req.Tag
 	}
-	if err := domain.ValidateTencentTag(tag); err != nil {
+	if err := validateTag(tag); err != nil {
 		return nil, fieldError("Tag", err, errGroupTagIllegal, errGroupTagTooLong)
 	}
 	if _, err := api.app.CreateGroup(ctx, c, id, *req.GroupName, tag); err != nil {
@@ -255,7 +255,7 @@ func (api *API) createPerson(ctx context.Context, c app.Caller, decode func(any)
 	if req.PersonName == nil {
 		return nil, fmt.Errorf("%w: PersonName", errMissing)
 	}
-	if err := domain.ValidateTencentName(*req.PersonName); err != nil {
+	if err := validateName(*req.PersonName); err != nil {
 		return nil, fieldError("PersonName", err, errPersonNameIllegal, errPersonNameTooLong)
 	}
 	var pr profile
