@@ -3,7 +3,6 @@ package sqldb
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -22,16 +21,9 @@ func OpenFreshPostgres(ctx context.Context, rawURL, schema string) (*sqlx.DB, er
 	if err := ExecPostgres(ctx, rawURL, "CREATE SCHEMA "+QuoteIdent(schema)); err != nil {
 		return nil, fmt.Errorf("create schema %s: %w", schema, err)
 	}
-	u, err := url.Parse(rawURL)
+	db, err := openSchema(rawURL, schema)
 	if err != nil {
-		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := openCounted("postgres", u.String())
-	if err != nil {
-		return nil, fmt.Errorf("open schema %s: %w", schema, err)
+		return nil, err
 	}
 	db.SetMaxOpenConns(4)
 	if err := migrations.Apply(ctx, db.DB, Postgres, migrations.SetReadModel); err != nil {
@@ -61,21 +53,16 @@ func ExecPostgres(ctx context.Context, rawURL string, statements ...string) erro
 // into it and returns it with one connection. Building it skips fsync: a crash leaves a file
 // that is thrown away, never one that was swapped in (the caller syncs before it swaps).
 func OpenFreshSQLite(ctx context.Context, path string) (*sqlx.DB, error) {
-	// 0600 before SQLite creates it: it is renamed over readmodel.db, mode and all.
-	if err := CreatePrivate(path); err != nil {
-		return nil, err
-	}
+	// 0600 before SQLite creates it (openSQLite): it is renamed over readmodel.db, mode and all.
 	// A page cache of 64 MiB (the default is 2 MiB): a rebuild writes every table from empty and
 	// would otherwise read back pages it wrote a moment ago, a system call each. The rollback
 	// journal is kept in memory: a fresh file that fails half-way is discarded, never opened
 	// again, so it needs no journal on disk, and each page is written once instead of to a
 	// write-ahead log and again into the file (a third of a replay's time). It is synced before
 	// it is swapped in (swapFile), and the live model's DSN puts it back in WAL mode.
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(MEMORY)&_pragma=cache_size(-65536)" +
-		"&_pragma=synchronous(OFF)&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)&_txlock=immediate"
-	db, err := openCounted("sqlite", dsn)
+	db, err := openSQLite(path, "journal_mode(MEMORY)", "cache_size(-65536)", "synchronous(OFF)")
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(time.Hour)

@@ -45,16 +45,10 @@ type DBs struct {
 func OpenSQLite(dir string) (*DBs, error) {
 	open := func(name string) (*sqlx.DB, error) {
 		path := filepath.Join(dir, name)
-		if err := CreatePrivate(path); err != nil {
-			return nil, err
-		}
-		// secure_delete overwrites freed pages, so a deleted person's rows do not linger in the
-		// file; _txlock=immediate takes the write lock at BEGIN, avoiding upgrade deadlocks.
-		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-			"&_pragma=synchronous(FULL)&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)&_pragma=cache_size(-16384)&_txlock=immediate"
-		db, err := openCounted("sqlite", dsn)
+		// synchronous(FULL): a committed write survives a power cut (in WAL mode NORMAL may lose the last ones).
+		db, err := openSQLite(path, "journal_mode(WAL)", "synchronous(FULL)", "cache_size(-16384)")
 		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", path, err)
+			return nil, err
 		}
 		db.SetMaxOpenConns(8)
 		db.SetConnMaxIdleTime(time.Minute)
@@ -66,7 +60,7 @@ func OpenSQLite(dir string) (*DBs, error) {
 	}
 	d := &DBs{Dialect: SQLite}
 	var err error
-	if d.ReadModel, err = open("readmodel.db"); err != nil {
+	if d.ReadModel, err = open(ReadModelFile); err != nil {
 		return nil, err
 	}
 	if d.Keys, err = open("keys.db"); err != nil {
@@ -92,6 +86,45 @@ func CreatePrivate(path string) error {
 	return f.Close()
 }
 
+// openSQLite opens the SQLite file at path, creating it 0600 if needed (CreatePrivate), with
+// the pragmas every erasure database needs and the given ones, which differ between a live
+// database and a fresh one being built. secure_delete overwrites freed pages, so a deleted
+// person's rows do not linger in the file; _txlock=immediate takes the write lock at BEGIN,
+// avoiding upgrade deadlocks. The busy timeout comes first, so the pragmas after it wait for
+// a lock instead of failing.
+func openSQLite(path string, pragmas ...string) (*sqlx.DB, error) {
+	if err := CreatePrivate(path); err != nil {
+		return nil, err
+	}
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)"
+	for _, p := range pragmas {
+		dsn += "&_pragma=" + p
+	}
+	dsn += "&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := openCounted("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// openSchema opens a pool on the database at rawURL whose search_path is schema, so erasure's
+// unqualified table names resolve in that schema.
+func openSchema(rawURL, schema string) (*sqlx.DB, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, err := openCounted("postgres", u.String())
+	if err != nil {
+		return nil, fmt.Errorf("open schema %s: %w", schema, err)
+	}
+	return db, nil
+}
+
 // OpenPostgres opens the three schemas of the database at rawURL, creating the schemas if needed.
 func OpenPostgres(ctx context.Context, rawURL string) (*DBs, error) {
 	base, err := openCounted("postgres", rawURL)
@@ -110,16 +143,9 @@ func OpenPostgres(ctx context.Context, rawURL string) (*DBs, error) {
 		}
 	}
 	open := func(schema string) (*sqlx.DB, error) {
-		u, err := url.Parse(rawURL)
+		db, err := openSchema(rawURL, schema)
 		if err != nil {
-			return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		db, err := openCounted("postgres", u.String())
-		if err != nil {
-			return nil, fmt.Errorf("open schema %s: %w", schema, err)
+			return nil, err
 		}
 		db.SetMaxOpenConns(16)
 		db.SetMaxIdleConns(8)

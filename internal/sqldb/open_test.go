@@ -1,0 +1,93 @@
+package sqldb_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+
+	"github.com/erasure-dev/erasure/internal/pgtest"
+	"github.com/erasure-dev/erasure/internal/sqldb"
+)
+
+// TestSQLiteOpenersSetTheirPragmas: the live files and a fresh read model share secure_delete
+// (a deleted person's rows are overwritten, not left in free pages), foreign keys and a private
+// file mode; they differ in journal and durability, as each opener says.
+func TestSQLiteOpenersSetTheirPragmas(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	live, err := sqldb.OpenSQLite(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = live.Close() })
+	freshPath := filepath.Join(t.TempDir(), "fresh.db")
+	fresh, err := sqldb.OpenFreshSQLite(ctx, freshPath)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = fresh.Close() })
+
+	for _, tc := range []struct {
+		name        string
+		db          *sqlx.DB
+		path        string
+		journal     string
+		synchronous int // 0 OFF, 2 FULL
+		cacheKiB    int
+	}{
+		{"read model", live.ReadModel, filepath.Join(dir, sqldb.ReadModelFile), "wal", 2, -16384},
+		{"keys", live.Keys, filepath.Join(dir, "keys.db"), "wal", 2, -16384},
+		{"stores", live.Stores, filepath.Join(dir, "stores.db"), "wal", 2, -16384},
+		{"fresh read model", fresh, freshPath, "memory", 0, -65536},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pragma := func(name string, v any) {
+				t.Helper()
+				require.NoError(t, tc.db.GetContext(ctx, v, "PRAGMA "+name))
+			}
+			var journal string
+			var secureDelete, foreignKeys, synchronous, cache, busy int
+			pragma("journal_mode", &journal)
+			pragma("secure_delete", &secureDelete)
+			pragma("foreign_keys", &foreignKeys)
+			pragma("synchronous", &synchronous)
+			pragma("cache_size", &cache)
+			pragma("busy_timeout", &busy)
+			require.Equal(t, tc.journal, journal)
+			require.Equal(t, 1, secureDelete)
+			require.Equal(t, 1, foreignKeys)
+			require.Equal(t, tc.synchronous, synchronous)
+			require.Equal(t, tc.cacheKiB, cache)
+			require.Equal(t, 10000, busy)
+			info, err := os.Stat(tc.path)
+			require.NoError(t, err)
+			require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+		})
+	}
+}
+
+// TestPostgresOpenersUseTheirSchema: each pool's unqualified names resolve in its own schema.
+func TestPostgresOpenersUseTheirSchema(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.New(t)
+	dbs, err := sqldb.OpenPostgres(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = dbs.Close() })
+	fresh, err := sqldb.OpenFreshPostgres(ctx, url, "erasure_rm_fresh")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = fresh.Close() })
+
+	for _, tc := range []struct {
+		db     *sqlx.DB
+		schema string
+	}{
+		{dbs.ReadModel, sqldb.SchemaReadModel},
+		{dbs.Keys, sqldb.SchemaKeys},
+		{dbs.Stores, sqldb.SchemaStores},
+		{fresh, "erasure_rm_fresh"},
+	} {
+		var got string
+		require.NoError(t, tc.db.GetContext(ctx, &got, "SELECT current_schema()"))
+		require.Equal(t, tc.schema, got)
+	}
+}
