@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/keys"
 	"github.com/erasure-dev/erasure/projections"
@@ -19,29 +20,42 @@ import (
 // ErrNoSigner means the service was started without a receipt signing key.
 var ErrNoSigner = errors.New("no receipt signing key configured")
 
+// Audit is what erasure can prove of itself: the audit trail and its verification against
+// the log, a person's registration as of a moment, signed deletion receipts, and the scan for
+// anything left of deleted persons. Its methods live in audit.go and verify.go. It changes
+// nothing: it reads the log, the read side, the key store (a name as it was, whether a key is
+// still held) and the downstream stores' leftovers.
+type Audit struct {
+	log      *eventlog.Store
+	reads    projections.Queries
+	keys     *keys.Store
+	stores   leftoverScanner
+	receipts receiptSigning // set by SetReceiptSigner
+}
+
 type receiptSigning struct {
 	signer *receipts.Signer
 	stream string
 }
 
 // SetReceiptSigner sets the key that signs deletion receipts and the name of the log they cite.
-func (a *App) SetReceiptSigner(s *receipts.Signer, stream string) {
-	a.receipts = receiptSigning{signer: s, stream: stream}
+func (au *Audit) SetReceiptSigner(s *receipts.Signer, stream string) {
+	au.receipts = receiptSigning{signer: s, stream: stream}
 }
 
 // AuditEntries returns the audit trail's entries matching f, oldest first.
-func (a *App) AuditEntries(ctx context.Context, f projections.AuditFilter) ([]projections.AuditEntry, error) {
+func (au *Audit) AuditEntries(ctx context.Context, f projections.AuditFilter) ([]projections.AuditEntry, error) {
 	if f.PersonID != "" {
 		if err := domain.ValidateID(f.PersonID); err != nil {
 			return nil, fmt.Errorf("person_id: %w", err)
 		}
 	}
-	return a.reads.AuditEntries(ctx, f)
+	return au.reads.AuditEntries(ctx, f)
 }
 
 // VerifyAudit recomputes the audit chain from the log and compares it with the stored trail.
-func (a *App) VerifyAudit(ctx context.Context) (projections.AuditVerification, error) {
-	return a.reads.VerifyAudit(ctx, a.log)
+func (au *Audit) VerifyAudit(ctx context.Context) (projections.AuditVerification, error) {
+	return au.reads.VerifyAudit(ctx, au.log)
 }
 
 // PersonAsOf is what the registry held for a person at a moment, rebuilt from the log.
@@ -62,15 +76,15 @@ type PersonAsOf struct {
 
 // PersonAt replays the person's events with a time at or before t: its own, and the steps of
 // its batches that list it.
-func (a *App) PersonAt(ctx context.Context, personID string, t time.Time) (PersonAsOf, error) {
+func (au *Audit) PersonAt(ctx context.Context, personID string, t time.Time) (PersonAsOf, error) {
 	if err := domain.ValidateID(personID); err != nil {
 		return PersonAsOf{}, fmt.Errorf("person_id: %w", err)
 	}
-	history, _, err := a.log.Load(ctx, events.AggregatePerson, personID)
+	history, _, err := au.log.Load(ctx, events.AggregatePerson, personID)
 	if err != nil {
 		return PersonAsOf{}, err
 	}
-	if history, err = withBatchSteps(ctx, a.log.Load, personID, history); err != nil {
+	if history, err = withBatchSteps(ctx, au.log.Load, personID, history); err != nil {
 		return PersonAsOf{}, err
 	}
 	var (
@@ -108,7 +122,7 @@ func (a *App) PersonAt(ctx context.Context, personID string, t time.Time) (Perso
 			return out, nil
 		}
 	}
-	name, err := a.keys.Open(ctx, personID, sealed)
+	name, err := au.keys.Open(ctx, personID, sealed)
 	if errors.Is(err, keys.ErrShredded) {
 		out.Erased = true
 		return out, nil
@@ -160,24 +174,24 @@ func nonNilIDs(ids []string) []string {
 // Receipt returns the signed deletion receipt of the person's deletion deletionID (the last
 // completed one when empty), built from the person's events in the log and the steps the
 // deletion's batches recorded.
-func (a *App) Receipt(ctx context.Context, personID, deletionID string) ([]byte, error) {
-	if a.receipts.signer == nil {
+func (au *Audit) Receipt(ctx context.Context, personID, deletionID string) ([]byte, error) {
+	if au.receipts.signer == nil {
 		return nil, ErrNoSigner
 	}
 	if err := domain.ValidateID(personID); err != nil {
 		return nil, fmt.Errorf("person_id: %w", err)
 	}
-	rc, err := receipts.FromLog(ctx, a.log, personID, deletionID, a.receipts.stream)
+	rc, err := receipts.FromLog(ctx, au.log, personID, deletionID, au.receipts.stream)
 	if err != nil {
 		return nil, err
 	}
-	return a.receipts.signer.Sign(rc), nil
+	return au.receipts.signer.Sign(rc), nil
 }
 
 // ReceiptPublicKey returns the key that verifies this service's receipts.
-func (a *App) ReceiptPublicKey() (ed25519.PublicKey, error) {
-	if a.receipts.signer == nil {
+func (au *Audit) ReceiptPublicKey() (ed25519.PublicKey, error) {
+	if au.receipts.signer == nil {
 		return nil, ErrNoSigner
 	}
-	return a.receipts.signer.PublicKey(), nil
+	return au.receipts.signer.PublicKey(), nil
 }

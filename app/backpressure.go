@@ -19,7 +19,7 @@ type Backpressure struct {
 }
 
 // SetBackpressure sets the bounds of bulk intakes.
-func (a *App) SetBackpressure(b Backpressure) {
+func (del *Deletions) SetBackpressure(b Backpressure) {
 	if b.MaxPendingItems <= 0 {
 		b.MaxPendingItems = 2_000_000
 	}
@@ -29,25 +29,25 @@ func (a *App) SetBackpressure(b Backpressure) {
 	if b.Poll <= 0 {
 		b.Poll = 200 * time.Millisecond
 	}
-	a.backpressure = b
+	del.backpressure = b
 }
 
 // waitForRoom returns once the backlog, with the own request's pending items (of own recorded),
 // is under the bounds, or ctx ends. A request larger than the bound goes on as its own items
 // end, so it never waits for itself.
-func (a *App) waitForRoom(ctx context.Context, deletionID string, own int) error {
-	b := a.backpressure
+func (del *Deletions) waitForRoom(ctx context.Context, deletionID string, own int) error {
+	b := del.backpressure
 	if b.MaxPendingItems <= 0 {
 		return nil
 	}
 	logged := false
 	for {
-		over, why, err := a.overloaded(ctx, b, deletionID, own)
+		over, why, err := del.overloaded(ctx, b, deletionID, own)
 		if err != nil || !over {
 			return err
 		}
 		if !logged {
-			a.logger.Warn("bulk intake waits: the backlog is over its bound", "why", why)
+			del.logger.Warn("bulk intake waits: the backlog is over its bound", "why", why)
 			logged = true
 		}
 		select {
@@ -58,10 +58,10 @@ func (a *App) waitForRoom(ctx context.Context, deletionID string, own int) error
 	}
 }
 
-func (a *App) overloaded(ctx context.Context, b Backpressure, deletionID string, own int) (bool, string, error) {
+func (del *Deletions) overloaded(ctx context.Context, b Backpressure, deletionID string, own int) (bool, string, error) {
 	// Other running requests' pending items, and what of this one's the read model shows ended
 	// (its own pending: what it recorded, less that).
-	pending, ended, err := a.reads.Backlog(ctx, deletionID)
+	pending, ended, err := del.reads.Backlog(ctx, deletionID)
 	if err != nil {
 		return false, "", err
 	}
@@ -69,14 +69,14 @@ func (a *App) overloaded(ctx context.Context, b Backpressure, deletionID string,
 	if pending > b.MaxPendingItems {
 		return true, fmt.Sprintf("%d items pending, bound %d", pending, b.MaxPendingItems), nil
 	}
-	if a.projection == nil {
+	if del.projection == nil {
 		return false, "", nil
 	}
-	applied, err := a.projection.Checkpoint(ctx)
+	applied, err := del.projection.Checkpoint(ctx)
 	if err != nil {
 		return false, "", err
 	}
-	last, err := a.log.LastSequence(ctx)
+	last, err := del.log.LastSequence(ctx)
 	if err != nil {
 		return false, "", err
 	}

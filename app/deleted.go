@@ -12,6 +12,6 @@ type DeletionRecord = projections.DeletionRecord
 // LatestDeletion returns the most recently requested deletion among the given persons and
 // groups, and false when none of them was ever deleted (projections.Queries.LatestDeletion).
 // Callers use it to refuse a stale create that would undo a deletion.
-func (a *App) LatestDeletion(ctx context.Context, personIDs, groupIDs []string) (DeletionRecord, bool, error) {
-	return a.reads.LatestDeletion(ctx, personIDs, groupIDs)
+func (del *Deletions) LatestDeletion(ctx context.Context, personIDs, groupIDs []string) (DeletionRecord, bool, error) {
+	return del.reads.LatestDeletion(ctx, personIDs, groupIDs)
 }

@@ -13,8 +13,8 @@ type DeletionFilter = projections.DeletionFilter
 type DeletionCursor = projections.DeletionCursor
 
 // ListDeletions lists deletion requests newest first (by created_at, then id).
-func (a *App) ListDeletions(ctx context.Context, f DeletionFilter) ([]Deletion, error) {
-	return a.reads.ListDeletions(ctx, f)
+func (del *Deletions) ListDeletions(ctx context.Context, f DeletionFilter) ([]Deletion, error) {
+	return del.reads.ListDeletions(ctx, f)
 }
 
 // FailureKey names a group of a request's failed items: error code, step and the external
@@ -36,9 +36,9 @@ const FailureExamples = projections.FailureExamples
 // DeletionFailures groups a request's failed items by error code, step and target, the largest
 // group first (then by code, step and target). An item that several targets refused is in
 // each target's group.
-func (a *App) DeletionFailures(ctx context.Context, id string) ([]FailureGroup, error) {
-	if _, err := a.GetDeletionState(ctx, id); err != nil {
+func (del *Deletions) DeletionFailures(ctx context.Context, id string) ([]FailureGroup, error) {
+	if _, err := del.GetDeletionState(ctx, id); err != nil {
 		return nil, err
 	}
-	return a.reads.DeletionFailures(ctx, id)
+	return del.reads.DeletionFailures(ctx, id)
 }

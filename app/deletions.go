@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/erasure-dev/erasure/domain"
@@ -13,6 +14,25 @@ import (
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/projections"
 )
+
+// Deletions is the erasure of persons: deletion requests (of IDs, of a group, of one person),
+// their lists, items, failures, retries, cancellation and live updates, the backpressure of
+// bulk intakes, and the configured external targets with their figures. Its methods live in
+// deletions.go, delete.go (a group's or one person's deletion), deletion_list.go, deleted.go,
+// follow.go, backpressure.go and targets.go. The sagas carry the deletions out; Deletions
+// records what is asked and reads back how it goes.
+type Deletions struct {
+	*writes
+	reads projections.Queries
+	// registry answers whether the group or the person a deletion names exists.
+	registry *Registry
+	logger   *slog.Logger
+	// CheckCallback refuses a deletion request's callback URL (one that reaches a private
+	// address, say): set by the service to the webhook dispatcher's check (App.SetWebhooks).
+	CheckCallback func(ctx context.Context, url string) error
+	targets       []TargetInfo // set by SetTargets (targets.go)
+	backpressure  Backpressure // bounds of bulk intakes (backpressure.go); zero: none
+}
 
 // DeletionInput is a deletion request. IDs yields the person IDs in request order; it is read
 // once, so a caller can stream millions without holding them.
@@ -36,7 +56,7 @@ const (
 )
 
 // checkCallback validates a request's callback before anything is recorded.
-func (a *App) checkCallback(ctx context.Context, in DeletionInput) error {
+func (del *Deletions) checkCallback(ctx context.Context, in DeletionInput) error {
 	switch in.CallbackFormat {
 	case "", CallbackStandard, CallbackSophon:
 	default:
@@ -48,8 +68,8 @@ func (a *App) checkCallback(ctx context.Context, in DeletionInput) error {
 		}
 		return nil
 	}
-	if a.CheckCallback != nil {
-		if err := a.CheckCallback(ctx, in.CallbackURL); err != nil {
+	if del.CheckCallback != nil {
+		if err := del.CheckCallback(ctx, in.CallbackURL); err != nil {
 			return fmt.Errorf("%w: callback_url: %w", ErrInvalidArgument, err)
 		}
 	}
@@ -71,25 +91,25 @@ func deletionIDFor(key string) string {
 
 // RequestDeletion records a deletion request in the log, in chunks, and returns its id once the
 // request is durable and visible. existing is true when the idempotency key was used before.
-func (a *App) RequestDeletion(ctx context.Context, caller Caller, in DeletionInput) (id string, existing bool, err error) {
+func (del *Deletions) RequestDeletion(ctx context.Context, caller Caller, in DeletionInput) (id string, existing bool, err error) {
 	meta := caller.meta()
-	if err := a.checkCallback(ctx, in); err != nil {
+	if err := del.checkCallback(ctx, in); err != nil {
 		return "", false, err
 	}
 	if in.GroupID != "" {
 		if err := domain.ValidateID(in.GroupID); err != nil {
 			return "", false, fmt.Errorf("group_id: %w", err)
 		}
-		if _, err := a.GetGroup(ctx, in.GroupID); err != nil {
+		if _, err := del.registry.GetGroup(ctx, in.GroupID); err != nil {
 			return "", false, err
 		}
 	}
 	id = deletionIDFor(in.IdempotencyKey)
 	if in.IdempotencyKey != "" {
-		if _, last, err := a.log.Load(ctx, events.AggregateDeletion, id); err != nil {
+		if _, last, err := del.log.Load(ctx, events.AggregateDeletion, id); err != nil {
 			return "", false, err
 		} else if last > 0 {
-			return id, true, a.waitVisible(ctx, last)
+			return id, true, del.waitVisible(ctx, last)
 		}
 	}
 	if meta.CorrelationID == "" {
@@ -107,14 +127,14 @@ func (a *App) RequestDeletion(ctx context.Context, caller Caller, in DeletionInp
 			chunk.Source = in.Source
 		}
 		if chunk.Chunk > 0 && chunk.Chunk%8 == 0 { // every 8,000 IDs: is there room for more?
-			if appendErr = a.waitForRoom(ctx, id, chunk.Chunk*domain.DefaultChunkSize); appendErr != nil {
+			if appendErr = del.waitForRoom(ctx, id, chunk.Chunk*domain.DefaultChunkSize); appendErr != nil {
 				return false
 			}
 			// The read model stays within 16 chunks of the intake, so the answer's wait for
 			// the last chunk to be visible is as short for a million IDs as for a thousand
 			// (without it, a bulk of a million on a busy server could outrun WriteTimeout).
 			if chunk.Chunk >= 16 {
-				if appendErr = a.waitVisible(ctx, chunkSeqs[chunk.Chunk-16]); appendErr != nil {
+				if appendErr = del.waitVisible(ctx, chunkSeqs[chunk.Chunk-16]); appendErr != nil {
 					return false
 				}
 			}
@@ -124,7 +144,7 @@ func (a *App) RequestDeletion(ctx context.Context, caller Caller, in DeletionInp
 			appendErr = err
 			return false
 		}
-		expected, appendErr = a.log.Append(ctx, expected, e)
+		expected, appendErr = del.log.Append(ctx, expected, e)
 		chunkSeqs = append(chunkSeqs, expected)
 		return appendErr == nil
 	}
@@ -149,15 +169,15 @@ func (a *App) RequestDeletion(ctx context.Context, caller Caller, in DeletionInp
 	if !put(planner.Finish()) {
 		return "", false, appendErr
 	}
-	return id, false, a.waitVisible(ctx, expected)
+	return id, false, del.waitVisible(ctx, expected)
 }
 
 // Deletion is the read model's view of a deletion request.
 type Deletion = projections.Deletion
 
 // GetDeletion returns a deletion request with its counters.
-func (a *App) GetDeletion(ctx context.Context, id string) (Deletion, error) {
-	d, err := a.reads.Deletion(ctx, id)
+func (del *Deletions) GetDeletion(ctx context.Context, id string) (Deletion, error) {
+	d, err := del.reads.Deletion(ctx, id)
 	if err != nil {
 		return Deletion{}, fromReadModel(err, fmt.Errorf("deletion %s: %w", id, ErrNotFound))
 	}
@@ -169,8 +189,8 @@ type DeletionItem = projections.DeletionItem
 
 // DeletionItems lists a request's items in request order after the cursor position, optionally
 // in one state.
-func (a *App) DeletionItems(ctx context.Context, id, state string, after int64, limit int) ([]DeletionItem, error) {
-	return a.DeletionItemsWhere(ctx, id, ItemFilter{State: state}, after, limit)
+func (del *Deletions) DeletionItems(ctx context.Context, id, state string, after int64, limit int) ([]DeletionItem, error) {
+	return del.DeletionItemsWhere(ctx, id, ItemFilter{State: state}, after, limit)
 }
 
 // ItemFilter selects a request's items for DeletionItemsWhere. Zero fields select everything;
@@ -179,22 +199,22 @@ type ItemFilter = projections.ItemFilter
 
 // DeletionItemsWhere lists a request's items that f selects, in request order after the
 // cursor position, with their targets' outcomes when targets are configured.
-func (a *App) DeletionItemsWhere(ctx context.Context, id string, f ItemFilter, after int64, limit int) ([]DeletionItem, error) {
-	if _, err := a.GetDeletionState(ctx, id); err != nil {
+func (del *Deletions) DeletionItemsWhere(ctx context.Context, id string, f ItemFilter, after int64, limit int) ([]DeletionItem, error) {
+	if _, err := del.GetDeletionState(ctx, id); err != nil {
 		return nil, err
 	}
-	items, err := a.reads.DeletionItems(ctx, id, f, after, limit)
+	items, err := del.reads.DeletionItems(ctx, id, f, after, limit)
 	if err != nil {
 		return nil, err
 	}
-	if len(a.targets) == 0 || len(items) == 0 {
+	if len(del.targets) == 0 || len(items) == 0 {
 		return items, nil
 	}
 	ids := make([]string, len(items))
 	for i, it := range items {
 		ids[i] = it.PersonID
 	}
-	outcomes, err := a.reads.TargetOutcomes(ctx, ids)
+	outcomes, err := del.reads.TargetOutcomes(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("items of %s: %w", id, err)
 	}
@@ -205,8 +225,8 @@ func (a *App) DeletionItemsWhere(ctx context.Context, id string, f ItemFilter, a
 }
 
 // GetDeletionState returns a request's state without counting its items.
-func (a *App) GetDeletionState(ctx context.Context, id string) (string, error) {
-	state, err := a.reads.DeletionState(ctx, id)
+func (del *Deletions) GetDeletionState(ctx context.Context, id string) (string, error) {
+	state, err := del.reads.DeletionState(ctx, id)
 	if err != nil {
 		return "", fromReadModel(err, fmt.Errorf("deletion %s: %w", id, ErrNotFound))
 	}
@@ -214,16 +234,16 @@ func (a *App) GetDeletionState(ctx context.Context, id string) (string, error) {
 }
 
 // WaitDeletion waits until the request is completed or ctx ends, then returns its items.
-func (a *App) WaitDeletion(ctx context.Context, id string) ([]DeletionItem, error) {
+func (del *Deletions) WaitDeletion(ctx context.Context, id string) ([]DeletionItem, error) {
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		d, err := a.GetDeletion(ctx, id)
+		d, err := del.GetDeletion(ctx, id)
 		if err != nil && ctx.Err() == nil {
 			return nil, err
 		}
 		if err != nil || d.State != "running" || d.Pending == 0 || ctx.Err() != nil {
-			return a.DeletionItems(context.WithoutCancel(ctx), id, "", -1, 1<<30)
+			return del.DeletionItems(context.WithoutCancel(ctx), id, "", -1, 1<<30)
 		}
 		select {
 		case <-ctx.Done():
@@ -233,21 +253,21 @@ func (a *App) WaitDeletion(ctx context.Context, id string) ([]DeletionItem, erro
 }
 
 // RetryFailed resumes the sagas of a request's items that failed at a step, and returns how many.
-func (a *App) RetryFailed(ctx context.Context, caller Caller, id string) (int, error) {
-	return a.RetryFailures(ctx, caller, id, FailureKey{})
+func (del *Deletions) RetryFailed(ctx context.Context, caller Caller, id string) (int, error) {
+	return del.RetryFailures(ctx, caller, id, FailureKey{})
 }
 
 // RetryFailures resumes the sagas of a request's items that failed at a step and belong to the
 // group of failures g (DeletionFailures) names, and returns how many. An empty field of g
 // matches any value; a target matches the items that target refused. A person resumes at its
 // failed step as a whole: retried for one target, it tries every target that refused it.
-func (a *App) RetryFailures(ctx context.Context, caller Caller, id string, g FailureKey) (int, error) {
+func (del *Deletions) RetryFailures(ctx context.Context, caller Caller, id string, g FailureKey) (int, error) {
 	meta := caller.meta()
-	items, err := a.DeletionItems(ctx, id, projections.ItemFailed, -1, 1<<30)
+	items, err := del.DeletionItems(ctx, id, projections.ItemFailed, -1, 1<<30)
 	if err != nil {
 		return 0, err
 	}
-	refused, err := a.reads.RefusedBy(ctx, id, g.Target)
+	refused, err := del.reads.RefusedBy(ctx, id, g.Target)
 	if err != nil {
 		return 0, err
 	}
@@ -257,7 +277,7 @@ func (a *App) RetryFailures(ctx context.Context, caller Caller, id string, g Fai
 		if it.ErrorCode != domain.CodeStepFailed || !matchesFailure(g, it) || (refused != nil && !refused[it.PersonID+"\x00"+it.SagaID]) {
 			continue
 		}
-		seq, err := a.execute(ctx, meta, events.AggregatePerson, it.PersonID, personDecider(it.PersonID), domain.RetryPersonDeletion{})
+		seq, err := del.execute(ctx, meta, events.AggregatePerson, it.PersonID, personDecider(it.PersonID), domain.RetryPersonDeletion{})
 		if errors.Is(err, domain.ErrNotFailed) || errors.Is(err, domain.ErrNotDeleting) {
 			continue
 		}
@@ -267,27 +287,27 @@ func (a *App) RetryFailures(ctx context.Context, caller Caller, id string, g Fai
 		n++
 		last = max(last, seq)
 	}
-	return n, a.waitVisible(ctx, last)
+	return n, del.waitVisible(ctx, last)
 }
 
 // DeletionLatencies returns, for each deleted item of a request, the time from the request to
 // the item's terminal event.
-func (a *App) DeletionLatencies(ctx context.Context, id string) ([]time.Duration, error) {
-	return a.reads.DeletionLatencies(ctx, id)
+func (del *Deletions) DeletionLatencies(ctx context.Context, id string) ([]time.Duration, error) {
+	return del.reads.DeletionLatencies(ctx, id)
 }
 
 // CancelDeletion cancels a deletion request: items not yet past their first step end cancelled,
 // the rest finish. Cancelling twice is harmless; a completed request cannot be cancelled.
-func (a *App) CancelDeletion(ctx context.Context, caller Caller, id string) error {
+func (del *Deletions) CancelDeletion(ctx context.Context, caller Caller, id string) error {
 	meta := caller.meta()
-	if _, err := a.GetDeletionState(ctx, id); err != nil {
+	if _, err := del.GetDeletionState(ctx, id); err != nil {
 		return err
 	}
-	seq, err := a.log.UpdateDeletion(ctx, meta, id, func(d *domain.Deletion) ([]any, error) {
+	seq, err := del.log.UpdateDeletion(ctx, meta, id, func(d *domain.Deletion) ([]any, error) {
 		return d.Decide(domain.CancelDeletion{})
 	})
 	if err != nil {
 		return err
 	}
-	return a.waitVisible(ctx, seq)
+	return del.waitVisible(ctx, seq)
 }

@@ -40,25 +40,25 @@ var errFollowDone = errors.New("deletion completed")
 // ends. With after 0 it starts with the counters as the read model shows them now; with after
 // a Seq of an earlier update it resumes right after it, missing nothing in between: the item
 // outcomes come from the log, read from that position.
-func (a *App) FollowDeletion(ctx context.Context, id string, after uint64, emit func(DeletionUpdate) error) error {
-	row, err := a.reads.DeletionVersion(ctx, id)
+func (del *Deletions) FollowDeletion(ctx context.Context, id string, after uint64, emit func(DeletionUpdate) error) error {
+	row, err := del.reads.DeletionVersion(ctx, id)
 	if err != nil {
-		if _, serr := a.GetDeletionState(ctx, id); serr != nil {
+		if _, serr := del.GetDeletionState(ctx, id); serr != nil {
 			return serr
 		}
 		return fmt.Errorf("follow deletion %s: %w", id, err)
 	}
 	if after != 0 {
-		if after, err = a.followStart(ctx, id, after); err != nil {
+		if after, err = del.followStart(ctx, id, after); err != nil {
 			return err
 		}
 	}
 	if after == 0 || (row.CompletedAt != nil && after >= row.Version) {
-		pos, err := a.projection.Checkpoint(ctx)
+		pos, err := del.projection.Checkpoint(ctx)
 		if err != nil {
 			return err
 		}
-		d, err := a.GetDeletion(ctx, id)
+		d, err := del.GetDeletion(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -70,11 +70,11 @@ func (a *App) FollowDeletion(ctx context.Context, id string, after uint64, emit 
 		}
 		after = pos
 	}
-	f := &deletionFollower{a: a, id: id, emit: emit}
+	f := &deletionFollower{del: del, id: id, emit: emit}
 	// A request's progress is on its own subject and on its persons' (their outcomes): the
 	// groups' and permission groups' events are never read.
-	err = a.log.Follow(ctx, after+1, 512, f.batch,
-		eventlog.FollowSubjects(a.log.Subject(events.AggregatePerson, "*"), a.log.Subject(events.AggregateDeletion, id)))
+	err = del.log.Follow(ctx, after+1, 512, f.batch,
+		eventlog.FollowSubjects(del.log.Subject(events.AggregatePerson, "*"), del.log.Subject(events.AggregateDeletion, id)))
 	if errors.Is(err, errFollowDone) {
 		return nil
 	}
@@ -85,15 +85,15 @@ func (a *App) FollowDeletion(ctx context.Context, id string, after uint64, emit 
 // log, so that no client can make a follower read the log from its start: below the request's
 // first event it is raised to just before it (nothing earlier concerns the request); beyond the
 // log's end it is no position of this log, and the follower starts afresh (0: the counters now).
-func (a *App) followStart(ctx context.Context, id string, after uint64) (uint64, error) {
-	last, err := a.log.LastSequence(ctx)
+func (del *Deletions) followStart(ctx context.Context, id string, after uint64) (uint64, error) {
+	last, err := del.log.LastSequence(ctx)
 	if err != nil {
 		return 0, err
 	}
 	if after > last {
 		return 0, nil
 	}
-	first, ok, err := a.log.First(ctx, events.AggregateDeletion, id)
+	first, ok, err := del.log.First(ctx, events.AggregateDeletion, id)
 	if err != nil {
 		return 0, err
 	}
@@ -106,7 +106,7 @@ func (a *App) followStart(ctx context.Context, id string, after uint64) (uint64,
 }
 
 type deletionFollower struct {
-	a            *App
+	del          *Deletions
 	id           string
 	emit         func(DeletionUpdate) error
 	lastProgress time.Time
@@ -158,10 +158,10 @@ func (f *deletionFollower) batch(ctx context.Context, batch []events.Recorded) e
 	last := batch[len(batch)-1].Seq
 	// The read model tells which request an outcome belongs to (the saga that settled it may
 	// be another request's, joined) and what the item's row says now.
-	if err := f.a.waitVisible(ctx, last); err != nil {
+	if err := f.del.waitVisible(ctx, last); err != nil {
 		return err
 	}
-	items, err := f.a.followedItems(ctx, f.id, cands)
+	items, err := f.del.followedItems(ctx, f.id, cands)
 	if err != nil {
 		return err
 	}
@@ -190,7 +190,7 @@ func (f *deletionFollower) batch(ctx context.Context, batch []events.Recorded) e
 	}
 	f.stale = f.stale || sent
 	if completed != 0 {
-		d, err := f.a.GetDeletion(ctx, f.id)
+		d, err := f.del.GetDeletion(ctx, f.id)
 		if err != nil {
 			return err
 		}
@@ -200,7 +200,7 @@ func (f *deletionFollower) batch(ctx context.Context, batch []events.Recorded) e
 		return errFollowDone
 	}
 	if f.stale && time.Since(f.lastProgress) >= progressEvery {
-		d, err := f.a.GetDeletion(ctx, f.id)
+		d, err := f.del.GetDeletion(ctx, f.id)
 		if err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ func rejectedPositions(rs []events.Rejection) []int {
 }
 
 // followedItems reads the request's items that the candidates name, by person or by position.
-func (a *App) followedItems(ctx context.Context, id string, cands []settled) ([]DeletionItem, error) {
+func (del *Deletions) followedItems(ctx context.Context, id string, cands []settled) ([]DeletionItem, error) {
 	var persons []string
 	var positions []int
 	for _, c := range cands {
@@ -238,5 +238,5 @@ func (a *App) followedItems(ctx context.Context, id string, cands []settled) ([]
 			persons = append(persons, c.personID)
 		}
 	}
-	return a.reads.ItemsOf(ctx, id, persons, positions)
+	return del.reads.ItemsOf(ctx, id, persons, positions)
 }

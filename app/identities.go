@@ -22,23 +22,23 @@ type PersonFilter struct {
 // order, and how many match in all. Names are sealed in the read model, so a name filter opens
 // every candidate's name: a scan, acceptable for the size of a Sophon edge library and the price
 // of never keeping a name in clear.
-func (a *App) FindPersons(ctx context.Context, f PersonFilter, offset, limit int) ([]Person, int, error) {
+func (reg *Registry) FindPersons(ctx context.Context, f PersonFilter, offset, limit int) ([]Person, int, error) {
 	active := projections.ActivePersonFilter{PersonID: f.PersonID, PermissionGroupIDs: f.PermissionGroupIDs}
 	var ids []string
 	total := 0
 	if f.NameContains == "" {
 		var err error
-		if ids, total, err = a.reads.ActivePersonIDs(ctx, active, offset, limit); err != nil {
+		if ids, total, err = reg.reads.ActivePersonIDs(ctx, active, offset, limit); err != nil {
 			return nil, 0, err
 		}
 	} else {
-		rows, err := a.reads.ActivePersonRows(ctx, active)
+		rows, err := reg.reads.ActivePersonRows(ctx, active)
 		if err != nil {
 			return nil, 0, err
 		}
 		needle := strings.ToLower(f.NameContains)
 		for _, r := range rows {
-			name, err := a.keys.Open(ctx, r.PersonID, events.Sealed(r.NameSealed))
+			name, err := reg.keys.Open(ctx, r.PersonID, events.Sealed(r.NameSealed))
 			if errors.Is(err, keys.ErrShredded) {
 				continue // deleted meanwhile
 			}
@@ -56,7 +56,7 @@ func (a *App) FindPersons(ctx context.Context, f PersonFilter, offset, limit int
 	}
 	persons := make([]Person, 0, len(ids))
 	for _, id := range ids {
-		p, err := a.GetPerson(ctx, id)
+		p, err := reg.GetPerson(ctx, id)
 		if errors.Is(err, domain.ErrPersonNotFound) {
 			continue // deleted between the two reads
 		}

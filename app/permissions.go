@@ -34,22 +34,22 @@ type PermissionGroup = projections.PermissionGroup
 
 // CreatePermissionGroup creates a permission group with a unique name and returns it once
 // visible. An empty id is replaced by a generated one.
-func (a *App) CreatePermissionGroup(ctx context.Context, caller Caller, id, name, description string) (PermissionGroup, error) {
+func (reg *Registry) CreatePermissionGroup(ctx context.Context, caller Caller, id, name, description string) (PermissionGroup, error) {
 	meta := caller.meta()
 	if id == "" {
 		id = events.NewID()
 	}
-	seq, err := a.createPermissionGroup(ctx, meta, id, name, description)
+	seq, err := reg.createPermissionGroup(ctx, meta, id, name, description)
 	if err != nil {
 		return PermissionGroup{}, err
 	}
-	if err := a.waitVisible(ctx, seq); err != nil {
+	if err := reg.waitVisible(ctx, seq); err != nil {
 		return PermissionGroup{}, err
 	}
-	return a.GetPermissionGroup(ctx, id)
+	return reg.GetPermissionGroup(ctx, id)
 }
 
-func (a *App) createPermissionGroup(ctx context.Context, meta events.Meta, id, name, description string) (uint64, error) {
+func (reg *Registry) createPermissionGroup(ctx context.Context, meta events.Meta, id, name, description string) (uint64, error) {
 	if err := domain.ValidateID(id); err != nil {
 		return 0, fmt.Errorf("permission_id: %w", err)
 	}
@@ -60,7 +60,7 @@ func (a *App) createPermissionGroup(ctx context.Context, meta events.Meta, id, n
 		return 0, fmt.Errorf("description: %w", err)
 	}
 	// Refuse a taken id before reserving anything.
-	g, err := a.loadPermissionGroup(ctx, id)
+	g, err := reg.loadPermissionGroup(ctx, id)
 	if err != nil {
 		return 0, err
 	}
@@ -70,16 +70,16 @@ func (a *App) createPermissionGroup(ctx context.Context, meta events.Meta, id, n
 	case domain.PermissionGroupDeleting:
 		return 0, fmt.Errorf("permission group %s: %w", id, domain.ErrPermissionGroupDeleting)
 	}
-	created, err := a.reservePermissionName(ctx, name, id)
+	created, err := reg.reservePermissionName(ctx, name, id)
 	if err != nil {
 		return 0, err
 	}
-	seq, err := a.execute(ctx, meta, events.AggregatePermission, id, permissionDecider(id), domain.CreatePermissionGroup{Name: name, Description: description})
+	seq, err := reg.execute(ctx, meta, events.AggregatePermission, id, permissionDecider(id), domain.CreatePermissionGroup{Name: name, Description: description})
 	if err != nil {
 		// Only a reservation made here is ours to undo: one found in place belongs to a
 		// concurrent create of the same id, whose append may still land.
 		if created {
-			a.releasePermissionNameUnlessHeld(name, id)
+			reg.releasePermissionNameUnlessHeld(name, id)
 		}
 		return 0, err
 	}
@@ -88,26 +88,26 @@ func (a *App) createPermissionGroup(ctx context.Context, meta events.Meta, id, n
 
 // reservePermissionName reserves name for the permission group id before its creation is
 // appended. It reports whether this call made the reservation (rather than finding it held by id).
-func (a *App) reservePermissionName(ctx context.Context, name, id string) (bool, error) {
+func (reg *Registry) reservePermissionName(ctx context.Context, name, id string) (bool, error) {
 	for range 4 {
-		holder, since, created, err := a.stores.ReservePermissionName(ctx, name, id)
+		holder, since, created, err := reg.stores.ReservePermissionName(ctx, name, id)
 		if err != nil {
 			return false, err
 		}
 		if holder == id {
 			return created, nil
 		}
-		held, err := a.permissionNameHeld(ctx, name, holder, since)
+		held, err := reg.permissionNameHeld(ctx, name, holder, since)
 		if err != nil {
 			return false, err
 		}
 		if held {
 			return false, fmt.Errorf("permission_name %q: %w", name, domain.ErrPermissionNameTaken)
 		}
-		if ok, err := a.stores.TakeOverPermissionName(ctx, name, holder, id); err != nil {
+		if ok, err := reg.stores.TakeOverPermissionName(ctx, name, holder, id); err != nil {
 			return false, err
 		} else if ok {
-			a.logger.Info("took over a stale permission-name reservation", "permission_group_id", id, "stale_holder", holder)
+			reg.logger.Info("took over a stale permission-name reservation", "permission_group_id", id, "stale_holder", holder)
 			return true, nil
 		}
 	}
@@ -116,8 +116,8 @@ func (a *App) reservePermissionName(ctx context.Context, name, id string) (bool,
 
 // permissionNameHeld reports whether holder's reservation of name is live: its permission group
 // is in the log under that name, or it is recent enough to be a create in flight.
-func (a *App) permissionNameHeld(ctx context.Context, name, holder string, since time.Time) (bool, error) {
-	g, err := a.loadPermissionGroup(ctx, holder)
+func (reg *Registry) permissionNameHeld(ctx context.Context, name, holder string, since time.Time) (bool, error) {
+	g, err := reg.loadPermissionGroup(ctx, holder)
 	if err != nil {
 		return false, err
 	}
@@ -129,18 +129,18 @@ func (a *App) permissionNameHeld(ctx context.Context, name, holder string, since
 
 // releasePermissionNameUnlessHeld undoes a reservation after a failed create, unless the log
 // shows the group holding the name after all (a concurrent create of the same id won).
-func (a *App) releasePermissionNameUnlessHeld(name, id string) {
+func (reg *Registry) releasePermissionNameUnlessHeld(name, id string) {
 	ctx := context.Background()
-	if g, err := a.loadPermissionGroup(ctx, id); err != nil || (g.Live() && g.Name() == name) {
+	if g, err := reg.loadPermissionGroup(ctx, id); err != nil || (g.Live() && g.Name() == name) {
 		return
 	}
-	if err := a.stores.ReleasePermissionName(ctx, name, id); err != nil {
-		a.logger.Warn("release permission name after a failed create; it is taken over once stale", "permission_group_id", id, "err", err)
+	if err := reg.stores.ReleasePermissionName(ctx, name, id); err != nil {
+		reg.logger.Warn("release permission name after a failed create; it is taken over once stale", "permission_group_id", id, "err", err)
 	}
 }
 
-func (a *App) loadPermissionGroup(ctx context.Context, id string) (*domain.PermissionGroup, error) {
-	history, _, err := a.log.Load(ctx, events.AggregatePermission, id)
+func (reg *Registry) loadPermissionGroup(ctx context.Context, id string) (*domain.PermissionGroup, error) {
+	history, _, err := reg.log.Load(ctx, events.AggregatePermission, id)
 	if err != nil {
 		return nil, err
 	}
@@ -150,25 +150,25 @@ func (a *App) loadPermissionGroup(ctx context.Context, id string) (*domain.Permi
 // DeletePermissionGroup deletes a permission group: the permission-deletion saga unbinds every
 // member (a PermissionGroupUnbound on each person) and records the group deleted. It returns once
 // the read model shows the group gone, so the persons' next reads no longer list it.
-func (a *App) DeletePermissionGroup(ctx context.Context, caller Caller, id string) error {
+func (reg *Registry) DeletePermissionGroup(ctx context.Context, caller Caller, id string) error {
 	meta := caller.meta()
 	if err := domain.ValidateID(id); err != nil {
 		return fmt.Errorf("permission_id: %w", err)
 	}
-	seq, err := a.execute(ctx, meta, events.AggregatePermission, id, permissionDecider(id), domain.RequestPermissionGroupDeletion{})
+	seq, err := reg.execute(ctx, meta, events.AggregatePermission, id, permissionDecider(id), domain.RequestPermissionGroupDeletion{})
 	if err != nil {
 		return fmt.Errorf("permission group %s: %w", id, err)
 	}
 	// First the request itself, so that the row is seen deleting rather than still active.
-	if err := a.waitVisible(ctx, seq); err != nil {
+	if err := reg.waitVisible(ctx, seq); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.WriteTimeout)
+	ctx, cancel := context.WithTimeout(ctx, reg.WriteTimeout)
 	defer cancel()
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		deleting, err := a.reads.PermissionGroupDeleting(ctx, id)
+		deleting, err := reg.reads.PermissionGroupDeleting(ctx, id)
 		if err != nil {
 			return fmt.Errorf("wait for permission group %s to be deleted: %w", id, err)
 		}
@@ -184,8 +184,8 @@ func (a *App) DeletePermissionGroup(ctx context.Context, caller Caller, id strin
 }
 
 // GetPermissionGroup returns an active permission group; ErrPermissionNotFound otherwise.
-func (a *App) GetPermissionGroup(ctx context.Context, id string) (PermissionGroup, error) {
-	g, err := a.reads.ActivePermissionGroup(ctx, id)
+func (reg *Registry) GetPermissionGroup(ctx context.Context, id string) (PermissionGroup, error) {
+	g, err := reg.reads.ActivePermissionGroup(ctx, id)
 	if err != nil {
 		return PermissionGroup{}, fromReadModel(err, fmt.Errorf("permission group %s: %w", id, domain.ErrPermissionNotFound))
 	}
@@ -193,8 +193,8 @@ func (a *App) GetPermissionGroup(ctx context.Context, id string) (PermissionGrou
 }
 
 // GetPermissionGroupByName returns the active permission group of that name.
-func (a *App) GetPermissionGroupByName(ctx context.Context, name string) (PermissionGroup, error) {
-	g, err := a.reads.ActivePermissionGroupByName(ctx, name)
+func (reg *Registry) GetPermissionGroupByName(ctx context.Context, name string) (PermissionGroup, error) {
+	g, err := reg.reads.ActivePermissionGroupByName(ctx, name)
 	if err != nil {
 		return PermissionGroup{}, fromReadModel(err, fmt.Errorf("permission group %s: %w", name, domain.ErrPermissionNotFound))
 	}
@@ -203,17 +203,17 @@ func (a *App) GetPermissionGroupByName(ctx context.Context, name string) (Permis
 
 // ListPermissionGroups returns one page of the active permission groups whose name contains
 // nameLike (any, if empty; case-insensitive), in creation order, and how many match in all.
-func (a *App) ListPermissionGroups(ctx context.Context, nameLike string, offset, limit int) ([]PermissionGroup, int, error) {
-	return a.reads.ActivePermissionGroups(ctx, nameLike, offset, limit)
+func (reg *Registry) ListPermissionGroups(ctx context.Context, nameLike string, offset, limit int) ([]PermissionGroup, int, error) {
+	return reg.reads.ActivePermissionGroups(ctx, nameLike, offset, limit)
 }
 
 // ensurePermissionGroups checks that every permission group a registration names is active. With
 // create, the missing ones are created (name = id, as the native API promises), so the native and
 // Sophon surfaces share one registry of permission groups; without, a missing one is
 // ErrPermissionNotFound (Sophon's ID_NOT_FOUND).
-func (a *App) ensurePermissionGroups(ctx context.Context, meta events.Meta, ids []string, create bool) error {
+func (reg *Registry) ensurePermissionGroups(ctx context.Context, meta events.Meta, ids []string, create bool) error {
 	for _, id := range ids {
-		g, err := a.loadPermissionGroup(ctx, id)
+		g, err := reg.loadPermissionGroup(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -226,15 +226,15 @@ func (a *App) ensurePermissionGroups(ctx context.Context, meta events.Meta, ids 
 		if !create {
 			return fmt.Errorf("permission group %s: %w", id, domain.ErrPermissionNotFound)
 		}
-		_, err = a.createPermissionGroup(ctx, meta, id, autoPermissionName(id, ""), "")
+		_, err = reg.createPermissionGroup(ctx, meta, id, autoPermissionName(id, ""), "")
 		if errors.Is(err, domain.ErrPermissionNameTaken) {
 			// Another group (a Sophon one) already has this id as its name: take a name that still
 			// says whose it is.
-			_, err = a.createPermissionGroup(ctx, meta, id, autoPermissionName(id, events.NewID()[:8]), "")
+			_, err = reg.createPermissionGroup(ctx, meta, id, autoPermissionName(id, events.NewID()[:8]), "")
 		}
 		if errors.Is(err, ErrBusy) {
 			// Registrations racing to create it: one of them has, most likely.
-			if g, lerr := a.loadPermissionGroup(ctx, id); lerr == nil && g.Status() == domain.PermissionGroupActive {
+			if g, lerr := reg.loadPermissionGroup(ctx, id); lerr == nil && g.Status() == domain.PermissionGroupActive {
 				continue
 			}
 		}
@@ -258,20 +258,20 @@ func autoPermissionName(id, suffix string) string {
 // deleted meanwhile. The saga lists members from a read model caught up past the deletion
 // request, so a binding appended before the request is unbound by the saga, and one appended
 // after it is seen here: whichever order the two appends took, no binding survives its group.
-func (a *App) unbindDeletedPermissionGroups(ctx context.Context, meta events.Meta, personID string, ids []string) (uint64, error) {
+func (reg *Registry) unbindDeletedPermissionGroups(ctx context.Context, meta events.Meta, personID string, ids []string) (uint64, error) {
 	var last uint64
 	for _, id := range ids {
-		g, err := a.loadPermissionGroup(ctx, id)
+		g, err := reg.loadPermissionGroup(ctx, id)
 		if err != nil {
 			return 0, err
 		}
 		if g.Status() == domain.PermissionGroupActive {
 			continue
 		}
-		if err := a.stores.UnbindFromPermissionGroup(ctx, id, []string{personID}); err != nil {
+		if err := reg.stores.UnbindFromPermissionGroup(ctx, id, []string{personID}); err != nil {
 			return 0, fmt.Errorf("unbind from deleted permission group %s: %w", id, err)
 		}
-		seq, err := a.execute(ctx, meta, events.AggregatePerson, personID, personDecider(personID), domain.UnbindPermissionGroup{PermissionGroupID: id})
+		seq, err := reg.execute(ctx, meta, events.AggregatePerson, personID, personDecider(personID), domain.UnbindPermissionGroup{PermissionGroupID: id})
 		if err != nil {
 			return 0, err
 		}

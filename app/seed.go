@@ -35,9 +35,9 @@ type SeedPerson struct {
 // waiting for the read model: a caller seeding many batches waits once at the end. (Waiting for
 // every batch kept the projection and the stores from working side by side: 100,000 persons
 // took 226 s to seed into PostgreSQL instead of 104 s.)
-func (a *App) Seed(ctx context.Context, caller Caller, persons []SeedPerson) error {
+func (reg *Registry) Seed(ctx context.Context, caller Caller, persons []SeedPerson) error {
 	meta := caller.meta()
-	bulk, ok := a.stores.(BulkRegistrar)
+	bulk, ok := reg.stores.(BulkRegistrar)
 	if !ok {
 		return errors.New("seed: the downstream stores cannot register in bulk")
 	}
@@ -47,7 +47,7 @@ func (a *App) Seed(ctx context.Context, caller Caller, persons []SeedPerson) err
 		names[p.PersonID] = p.Name
 		regs[i] = p.Registration
 	}
-	sealed, err := a.keys.SealMany(ctx, names)
+	sealed, err := reg.keys.SealMany(ctx, names)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func (a *App) Seed(ctx context.Context, caller Caller, persons []SeedPerson) err
 		}
 		batch[i] = eventlog.Pending{Event: e} // expected 0: a seeded person must be new
 	}
-	_, errs := a.log.AppendBatch(ctx, batch)
+	_, errs := reg.log.AppendBatch(ctx, batch)
 	for i, err := range errs {
 		if err != nil {
 			return fmt.Errorf("seed %s: %w", persons[i].PersonID, err)

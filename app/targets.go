@@ -9,6 +9,23 @@ import (
 	"github.com/erasure-dev/erasure/domain"
 )
 
+// TargetInfo describes a configured external target, without its secrets.
+type TargetInfo struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"` // sophon, tencent, http
+	Endpoint string `json:"endpoint"`
+	// BatchSize is how many persons one call deletes (1: one call a person).
+	BatchSize int `json:"batch_size"`
+	// Rate is the calls per second this replica allows itself (0: unlimited).
+	Rate float64 `json:"rate,omitempty"`
+}
+
+// SetTargets records the external targets deletions fan out to (GET /v1/targets).
+func (del *Deletions) SetTargets(ts []TargetInfo) { del.targets = ts }
+
+// Targets returns the external targets deletions fan out to.
+func (del *Deletions) Targets() []TargetInfo { return append([]TargetInfo{}, del.targets...) }
+
 // TargetStatus is a configured external target with its live figures from the read model.
 type TargetStatus struct {
 	TargetInfo
@@ -30,17 +47,17 @@ type TargetError struct {
 // TargetStatuses returns the configured targets in configuration order with their figures:
 // one grouped count over the outcomes, then for each target that refuses persons its latest
 // refusal (one read of the target_outcomes_target index).
-func (a *App) TargetStatuses(ctx context.Context) ([]TargetStatus, error) {
-	out := make([]TargetStatus, len(a.targets))
-	if len(a.targets) == 0 {
+func (del *Deletions) TargetStatuses(ctx context.Context) ([]TargetStatus, error) {
+	out := make([]TargetStatus, len(del.targets))
+	if len(del.targets) == 0 {
 		return out, nil
 	}
-	counts, err := a.reads.TargetCounts(ctx)
+	counts, err := del.reads.TargetCounts(ctx)
 	if err != nil {
 		return nil, err
 	}
-	at := make(map[string]*TargetStatus, len(a.targets))
-	for i, t := range a.targets {
+	at := make(map[string]*TargetStatus, len(del.targets))
+	for i, t := range del.targets {
 		out[i].TargetInfo = t
 		at[t.Name] = &out[i]
 	}
@@ -62,7 +79,7 @@ func (a *App) TargetStatuses(ctx context.Context) ([]TargetStatus, error) {
 		if out[i].Failed == 0 {
 			continue
 		}
-		last, err := a.reads.LastRefusal(ctx, out[i].Name)
+		last, err := del.reads.LastRefusal(ctx, out[i].Name)
 		if err != nil {
 			return nil, err
 		}

@@ -11,17 +11,23 @@ type Leftover struct {
 	Where    string `json:"where"`
 }
 
+// leftoverScanner is the part of the downstream stores (Registrar) that Audit.Verify asks.
+type leftoverScanner interface {
+	// Leftovers lists what the stores still hold of the persons, as "store:person_id".
+	Leftovers(ctx context.Context, personIDs []string) ([]string, error)
+}
+
 // Verify scans the downstream stores, the read model and the key store for anything left of
 // persons the log says were deleted (and that were not registered again since).
-func (a *App) Verify(ctx context.Context) ([]Leftover, error) {
-	ids, err := a.reads.DeletedPersons(ctx)
+func (au *Audit) Verify(ctx context.Context) ([]Leftover, error) {
+	ids, err := au.reads.DeletedPersons(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var found []Leftover
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
-		left, err := a.stores.Leftovers(ctx, chunk)
+		left, err := au.stores.Leftovers(ctx, chunk)
 		if err != nil {
 			return nil, err
 		}
@@ -29,7 +35,7 @@ func (a *App) Verify(ctx context.Context) ([]Leftover, error) {
 			where, id, _ := strings.Cut(l, ":")
 			found = append(found, Leftover{PersonID: id, Where: where})
 		}
-		remnants, err := a.reads.Remnants(ctx, chunk)
+		remnants, err := au.reads.Remnants(ctx, chunk)
 		if err != nil {
 			return nil, err
 		}
@@ -37,7 +43,7 @@ func (a *App) Verify(ctx context.Context) ([]Leftover, error) {
 			found = append(found, Leftover{PersonID: r.PersonID, Where: "read_model." + r.Table})
 		}
 		for _, id := range chunk {
-			has, err := a.keys.Has(ctx, id)
+			has, err := au.keys.Has(ctx, id)
 			if err != nil {
 				return nil, err
 			}

@@ -36,7 +36,7 @@ type Webhooks struct{ d WebhookDispatcher }
 // callback URL with it (one that reaches a private address, say).
 func (a *App) SetWebhooks(d WebhookDispatcher) {
 	a.webhooks = &Webhooks{d: d}
-	a.CheckCallback = d.CheckURL
+	a.Deletions.CheckCallback = d.CheckURL
 }
 
 // Webhooks returns the management of webhook subscriptions; nil when the service has no
