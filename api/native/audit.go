@@ -3,6 +3,7 @@ package native
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -33,6 +34,21 @@ func parseTime(name, s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%w: %s must be an RFC 3339 time such as 2025-01-31T12:00:00Z, or a date", app.ErrInvalidArgument, name)
 }
 
+// timeWindow reads the since= and until= of a list that can be narrowed to a time window (the
+// audit trail, the deletion requests); either may be absent (zero).
+func timeWindow(q url.Values) (since, until time.Time, err error) {
+	if since, err = parseTime("since", q.Get("since")); err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	if until, err = parseTime("until", q.Get("until")); err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	return since, until, nil
+}
+
+// errBadCursor answers an after= that no page of the list handed out.
+var errBadCursor = fmt.Errorf("%w: after must be the next cursor of a previous page", app.ErrInvalidArgument)
+
 type auditPage struct {
 	Entries []projections.AuditEntry `json:"entries"`
 	Next    string                   `json:"next,omitempty"`
@@ -44,10 +60,7 @@ func (api *API) listAudit(r *http.Request) (reply, error) {
 	q := r.URL.Query()
 	f := projections.AuditFilter{PersonID: q.Get("person_id"), RequestID: q.Get("request_id")}
 	var err error
-	if f.Since, err = parseTime("since", q.Get("since")); err != nil {
-		return reply{}, err
-	}
-	if f.Until, err = parseTime("until", q.Get("until")); err != nil {
+	if f.Since, f.Until, err = timeWindow(q); err != nil {
 		return reply{}, err
 	}
 	after, limit, err := pageParams(r)
@@ -56,7 +69,7 @@ func (api *API) listAudit(r *http.Request) (reply, error) {
 	}
 	if after != "" {
 		if f.After, err = strconv.ParseUint(after, 10, 64); err != nil {
-			return reply{}, fmt.Errorf("%w: after must be the next cursor of a previous page", app.ErrInvalidArgument)
+			return reply{}, errBadCursor
 		}
 	}
 	f.Limit = limit

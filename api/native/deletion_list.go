@@ -46,10 +46,7 @@ func (api *API) listDeletions(r *http.Request) (reply, error) {
 		return reply{}, fmt.Errorf("%w: state must be running, completed or cancelled", app.ErrInvalidArgument)
 	}
 	var err error
-	if f.Since, err = parseTime("since", q.Get("since")); err != nil {
-		return reply{}, err
-	}
-	if f.Until, err = parseTime("until", q.Get("until")); err != nil {
+	if f.Since, f.Until, err = timeWindow(q); err != nil {
 		return reply{}, err
 	}
 	after, limit, err := pageParams(r)
@@ -85,18 +82,17 @@ func encodeDeletionCursor(c app.DeletionCursor) string {
 }
 
 func decodeDeletionCursor(s string) (app.DeletionCursor, error) {
-	bad := fmt.Errorf("%w: after must be the next cursor of a previous page", app.ErrInvalidArgument)
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return app.DeletionCursor{}, bad
+		return app.DeletionCursor{}, errBadCursor
 	}
 	at, id, ok := strings.Cut(string(raw), " ")
 	if !ok || id == "" {
-		return app.DeletionCursor{}, bad
+		return app.DeletionCursor{}, errBadCursor
 	}
 	t, err := time.Parse(time.RFC3339Nano, at)
 	if err != nil {
-		return app.DeletionCursor{}, bad
+		return app.DeletionCursor{}, errBadCursor
 	}
 	return app.DeletionCursor{CreatedAt: t, DeletionID: id}, nil
 }
