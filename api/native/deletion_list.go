@@ -17,8 +17,7 @@ func (api *API) registerDeletionList(mux *http.ServeMux) {
 }
 
 func toDeletionJSON(d app.Deletion) deletionJSON {
-	return deletionJSON{DeletionID: d.DeletionID, State: d.State, Total: d.Total, Pending: d.Pending,
-		Deleted: d.Deleted, Failed: d.Failed, Cancelled: d.Cancelled, GroupID: d.GroupID, CallbackURL: d.CallbackURL,
+	return deletionJSON{deletionCountsJSON: toDeletionCountsJSON(d), GroupID: d.GroupID, CallbackURL: d.CallbackURL,
 		CreatedAt: d.CreatedAt.UTC(), CompletedAt: utcPtr(d.CompletedAt)}
 }
 

@@ -168,14 +168,25 @@ func validateCallback(u string) error {
 	return nil
 }
 
+// deletionCountsJSON is a deletion request's state and counters: the start of a request as
+// GET /v1/deletions/{id} answers it and of each progress event of its stream, which must agree.
+type deletionCountsJSON struct {
+	DeletionID string `json:"deletion_id"`
+	State      string `json:"state"`
+	Total      int    `json:"total"`
+	Pending    int    `json:"pending"`
+	Deleted    int    `json:"deleted"`
+	Failed     int    `json:"failed"`
+	Cancelled  int    `json:"cancelled"`
+}
+
+func toDeletionCountsJSON(d app.Deletion) deletionCountsJSON {
+	return deletionCountsJSON{DeletionID: d.DeletionID, State: d.State, Total: d.Total, Pending: d.Pending,
+		Deleted: d.Deleted, Failed: d.Failed, Cancelled: d.Cancelled}
+}
+
 type deletionJSON struct {
-	DeletionID  string     `json:"deletion_id"`
-	State       string     `json:"state"`
-	Total       int        `json:"total"`
-	Pending     int        `json:"pending"`
-	Deleted     int        `json:"deleted"`
-	Failed      int        `json:"failed"`
-	Cancelled   int        `json:"cancelled"`
+	deletionCountsJSON
 	GroupID     string     `json:"group_id,omitempty"`
 	CallbackURL string     `json:"callback_url,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`

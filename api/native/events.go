@@ -20,14 +20,9 @@ func (api *API) registerEvents(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/deletions/{id}/events", api.deletionEvents)
 }
 
+// progressJSON is a progress event: the request's counters, without what never changes.
 type progressJSON struct {
-	DeletionID  string     `json:"deletion_id"`
-	State       string     `json:"state"`
-	Total       int        `json:"total"`
-	Pending     int        `json:"pending"`
-	Deleted     int        `json:"deleted"`
-	Failed      int        `json:"failed"`
-	Cancelled   int        `json:"cancelled"`
+	deletionCountsJSON
 	CompletedAt *time.Time `json:"completed_at"`
 }
 
@@ -85,8 +80,7 @@ func (api *API) deletionEvents(w http.ResponseWriter, r *http.Request) {
 			data = it
 		default:
 			d := u.Progress
-			data = progressJSON{DeletionID: d.DeletionID, State: d.State, Total: d.Total, Pending: d.Pending, Deleted: d.Deleted,
-				Failed: d.Failed, Cancelled: d.Cancelled, CompletedAt: utcPtr(d.CompletedAt)}
+			data = progressJSON{deletionCountsJSON: toDeletionCountsJSON(d), CompletedAt: utcPtr(d.CompletedAt)}
 		}
 		b, err := json.Marshal(data)
 		if err != nil {
