@@ -43,10 +43,9 @@ type DBs struct {
 
 // OpenSQLite opens (creating if needed) the embedded databases under dir.
 func OpenSQLite(dir string) (*DBs, error) {
-	open := func(name string) (*sqlx.DB, error) {
+	open := func(name, synchronous string) (*sqlx.DB, error) {
 		path := filepath.Join(dir, name)
-		// synchronous(FULL): a committed write survives a power cut (in WAL mode NORMAL may lose the last ones).
-		db, err := openSQLite(path, "journal_mode(WAL)", "synchronous(FULL)", "cache_size(-16384)")
+		db, err := openSQLite(path, "journal_mode(WAL)", "synchronous("+synchronous+")", "cache_size(-16384)")
 		if err != nil {
 			return nil, err
 		}
@@ -60,14 +59,19 @@ func OpenSQLite(dir string) (*DBs, error) {
 	}
 	d := &DBs{Dialect: SQLite}
 	var err error
-	if d.ReadModel, err = open(ReadModelFile); err != nil {
+	// The keys and the built-in stores sync every commit (FULL): a key destroyed or a face purged
+	// is gone on disk before its step is recorded, power cut or not. The read model need not (NORMAL:
+	// in WAL mode a power cut may lose its last commits, never its consistency): it is rebuilt
+	// from the log, its checkpoint commits with its rows, and a lost tail is applied again at the
+	// next start. A sync per projection commit cost a bulk deletion wall time and nothing else.
+	if d.ReadModel, err = open(ReadModelFile, "NORMAL"); err != nil {
 		return nil, err
 	}
-	if d.Keys, err = open("keys.db"); err != nil {
+	if d.Keys, err = open("keys.db", "FULL"); err != nil {
 		d.Close()
 		return nil, err
 	}
-	if d.Stores, err = open("stores.db"); err != nil {
+	if d.Stores, err = open("stores.db", "FULL"); err != nil {
 		d.Close()
 		return nil, err
 	}
