@@ -19,6 +19,8 @@ type errorCode struct {
 	code   string
 }
 
+func (c errorCode) Sentinel() error { return c.err }
+
 // errorTable maps every error the native API can answer to its status and code. The first
 // match (errors.Is) wins; anything else is a 500 INTERNAL.
 var errorTable = []errorCode{
@@ -141,11 +143,8 @@ func writeError(w http.ResponseWriter, err error) {
 	}
 	status, code := http.StatusInternalServerError, "INTERNAL"
 	msg := "internal error"
-	for _, row := range errorTable {
-		if errors.Is(err, row.err) {
-			status, code, msg = row.status, row.code, err.Error()
-			break
-		}
+	if row, ok := httpx.LookupError(errorTable, err); ok {
+		status, code, msg = row.status, row.code, err.Error()
 	}
 	if status == http.StatusInternalServerError {
 		httpx.NoteError(w, err)

@@ -28,6 +28,8 @@ type errorCode struct {
 	code   string
 }
 
+func (c errorCode) Sentinel() error { return c.err }
+
 // errorTable maps every error the Sophon surface can answer to its HTTP status and Sophon code.
 // The first match (errors.Is) wins; anything else is a 500 INTERNAL_ERROR.
 //
@@ -99,11 +101,8 @@ type errorBody struct {
 func writeError(w http.ResponseWriter, err error) {
 	err = app.Unavailable(err)
 	status, code, msg := http.StatusInternalServerError, "INTERNAL_ERROR", "internal error"
-	for _, row := range errorTable {
-		if errors.Is(err, row.err) {
-			status, code, msg = row.status, row.code, err.Error()
-			break
-		}
+	if row, ok := httpx.LookupError(errorTable, err); ok {
+		status, code, msg = row.status, row.code, err.Error()
 	}
 	writeCode(w, status, code, msg)
 }

@@ -137,19 +137,10 @@ func (api *API) recovered(h http.HandlerFunc) http.HandlerFunc {
 
 // fail answers err, logging what the table does not know (a bug or an outage).
 func (api *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if !mapped(err) {
+	if _, known := httpx.LookupError(errorTable, err); !known {
 		api.logger.Error("Sophon request failed", "request_id", httpx.RequestID(r), "path", r.URL.Path, "err", err)
 	}
 	writeError(w, err)
-}
-
-func mapped(err error) bool {
-	for _, row := range errorTable {
-		if errors.Is(err, row.err) {
-			return true
-		}
-	}
-	return false
 }
 
 // caller is who asks, as the request's events record it: the request id, and as the actor the

@@ -58,6 +58,8 @@ type errorCode struct {
 	code string
 }
 
+func (c errorCode) Sentinel() error { return c.err }
+
 // errorTable maps every error the Tencent surface can answer to Tencent's code. The first match
 // (errors.Is) wins; anything else is InternalError. Every answer is HTTP 200, as Tencent Cloud
 // answers: its SDK treats any other status as a transport failure and would hide the code.
@@ -127,10 +129,8 @@ var errorTable = []errorCode{
 // codeOf returns err's Tencent code and message, and whether the table knows it.
 func codeOf(err error) (code, message string, known bool) {
 	err = app.Unavailable(err)
-	for _, row := range errorTable {
-		if errors.Is(err, row.err) {
-			return row.code, err.Error(), true
-		}
+	if row, ok := httpx.LookupError(errorTable, err); ok {
+		return row.code, err.Error(), true
 	}
 	return "InternalError", "internal error", false
 }
