@@ -92,3 +92,23 @@ func TestHTTPTarget(t *testing.T) {
 	require.Contains(t, errs["bad"].Error(), "400 no such thing")
 	require.Contains(t, got, "DELETE /people/a%20b secret")
 }
+
+// A target that cannot be reached fails with its host named, never the URL's path or query,
+// which may carry a token: the message is shown by /v1, the console and the log.
+func TestUnreachableTargetNamesOnlyItsHost(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	base := srv.URL
+	srv.Close() // nothing listens there any more
+	for _, u := range []string{base + "/people/{person_id}?api_key=SECRET", base + "/SECRET/{person_id}"} {
+		specs, err := targets.Parse([]byte("targets:\n  - {name: hr, kind: http, url: '" + u + "', timeout: 2s}"))
+		require.NoError(t, err)
+		ts, err := targets.Build(specs, func(string) string { return "" })
+		require.NoError(t, err)
+		errs := ts[0].DeletePersons(context.Background(), []string{"p-1"})
+		require.Error(t, errs["p-1"])
+		msg := errs["p-1"].Error()
+		require.Contains(t, msg, strings.TrimPrefix(base, "http://"), "the host is named")
+		require.NotContains(t, msg, "SECRET")
+		require.NotContains(t, msg, "p-1")
+	}
+}

@@ -3,6 +3,7 @@ package targets
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -32,7 +33,7 @@ func classify(target string, status int, body []byte) error {
 func send(ctx context.Context, client *http.Client, target, method, u string, body io.Reader, token string, headers map[string]string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", sagas.ErrPermanent, err)
+		return nil, fmt.Errorf("%w: %w", sagas.ErrPermanent, redactURL(err))
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -45,9 +46,24 @@ func send(ctx context.Context, client *http.Client, target, method, u string, bo
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", target, err)
+		return nil, fmt.Errorf("%s: %w", target, redactURL(err))
 	}
 	return resp, nil
+}
+
+// redactURL cuts the URL a failed exchange names down to its scheme and host: a target's URL may
+// carry a token in its query or path (Go strips only a password), and the error becomes the
+// item's message, shown by /v1, the console and the log.
+func redactURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if p, perr := url.Parse(ue.URL); perr == nil && p.Host != "" {
+			ue.URL = p.Scheme + "://" + p.Host
+		} else {
+			ue.URL = "(the target's URL)"
+		}
+	}
+	return err
 }
 
 // httpTarget deletes each person with one configured request; 2xx and 404/410 (already gone)
