@@ -13,7 +13,9 @@ import (
 // kept (evicted, another replica's batch, a restart) is read from the log.
 //
 // It holds at most maxPersons persons' worth of starts, evicting the oldest kept first: about
-// 200 bytes a person, so a few tens of megabytes at most, whatever the bulk's size.
+// 200 bytes a person, so a few tens of megabytes at most, whatever the bulk's size. Only the
+// replica that records a batch's end forgets its start at once; a start another replica ended
+// waits here for eviction (bounded all the same).
 type batchStarts struct {
 	mu         sync.Mutex
 	maxPersons int
@@ -66,11 +68,22 @@ func (c *batchStarts) forget(batch string) {
 		c.persons -= personsOf(r)
 		delete(c.byBatch, batch)
 	}
-	// Keep order from growing without end when batches complete in order.
+	// Keep order from growing without end: drop forgotten batches from its front, and compact
+	// it when one long-kept start holds many forgotten ones behind it.
 	for len(c.order) > 0 {
 		if _, ok := c.byBatch[c.order[0]]; ok {
 			break
 		}
 		c.order = c.order[1:]
+	}
+	if len(c.order) > 2*len(c.byBatch)+16 {
+		kept := make([]string, 0, len(c.byBatch))
+		seen := make(map[string]bool, len(c.byBatch))
+		for _, b := range c.order {
+			if _, ok := c.byBatch[b]; ok && !seen[b] {
+				kept, seen[b] = append(kept, b), true
+			}
+		}
+		c.order = kept
 	}
 }

@@ -45,3 +45,18 @@ func TestBatchStartsStayBounded(t *testing.T) {
 	require.Zero(t, c.persons)
 	require.Empty(t, c.order, "the eviction order does not outgrow the kept starts")
 }
+
+// A start kept long (its batch stuck, or ended by another replica) does not let the eviction
+// order grow with every batch that completes behind it.
+func TestBatchStartsOrderStaysBoundedBehindAStuckBatch(t *testing.T) {
+	c := newBatchStarts(1_000_000)
+	c.put("stuck", startOf(1))
+	for i := range 10_000 {
+		b := fmt.Sprintf("b-%d", i)
+		c.put(b, startOf(1))
+		c.forget(b)
+	}
+	require.LessOrEqual(t, len(c.order), 2*len(c.byBatch)+16)
+	_, ok := c.get("stuck")
+	require.True(t, ok)
+}
