@@ -124,6 +124,16 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 // it, or where it first breaks. It changes nothing, hence a GET any key may use; a break
 // answers 409, as GET /v1/audit/verify does.
 func (c *Console) auditVerifyPage(w http.ResponseWriter, r *http.Request) {
+	// One verification at a time: it reads and hashes the whole trail, and any session (every
+	// browser on loopback without keys) may ask for it.
+	select {
+	case c.verifying <- struct{}{}:
+		defer func() { <-c.verifying }()
+	default:
+		w.Header().Set("Retry-After", "5")
+		c.fail(w, r, http.StatusServiceUnavailable, "A verification of the audit trail is running already: try again in a few seconds.")
+		return
+	}
 	v, err := c.backend.verifyAudit(r.Context())
 	if err != nil {
 		c.internal(w, r, err)

@@ -306,12 +306,29 @@ func (b *tab) deletionID() string {
 	return id
 }
 
-// shot saves a screenshot of the whole page as an artifact (quality 100: a PNG).
+// shot saves a screenshot of the whole page as an artifact (quality 100: a PNG). Headless
+// Chromium now and then leaves a capture unanswered for minutes (chromedp#1339, seen here about
+// once in ten runs, right after a navigation): each attempt waits for two frames to be painted
+// and gets 15 s, and a capture that does not come is asked for again.
 func (b *tab) shot(name string) {
 	b.t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
-	require.NoError(b.t, err)
-	require.NoError(b.t, os.WriteFile(filepath.Join(b.artifacts, name+".png"), png, 0o644))
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
+			`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, chromedp.EvalAwaitPromise))
+		var png []byte
+		if err == nil {
+			png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		}
+		cancel()
+		if err == nil {
+			require.NoError(b.t, os.WriteFile(filepath.Join(b.artifacts, name+".png"), png, 0o644))
+			return
+		}
+		require.Less(b.t, attempt, attempts, "screenshot %s: %v", name, err)
+		b.t.Logf("screenshot %s, attempt %d: %v; asking again", name, attempt, err)
+	}
 }
 
 // waitText polls the text of sel on the page as it is (no reload) until it holds want.
@@ -331,6 +348,22 @@ func (b *tab) waitText(sel, want string, timeout time.Duration) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	b.t.Fatalf("%s shows %q, not %q, after %s", sel, text, want, timeout)
+}
+
+// waitLocation polls the tab's URL until it holds want: a form's answer has replaced the page,
+// when a selector to wait for could also be met by the page that sent the form.
+func (b *tab) waitLocation(want string, timeout time.Duration) {
+	b.t.Helper()
+	var loc string
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var err error
+		loc, err = chromedp.Run(b.ctx, chromedp.Location())
+		require.NoError(b.t, err)
+		if strings.Contains(loc, want) {
+			return
+		}
+	}
+	b.t.Fatalf("the tab is at %s, not at a URL holding %q, after %s", loc, want, timeout)
 }
 
 // seedPersons registers the persons through /v1, eight requests at a time.

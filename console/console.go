@@ -57,6 +57,8 @@ type Console struct {
 	pages    map[string]*template.Template
 	logger   *slog.Logger
 	now      func() time.Time
+	// verifying holds the one audit verification allowed at a time (audit.go).
+	verifying chan struct{}
 }
 
 // newConsole returns the console over the application layer b (New, in app.go).
@@ -64,7 +66,7 @@ func newConsole(b backend, cfg Config) *Console {
 	cfg.Session = cmp.Or(cfg.Session, config.DefaultConsoleSession)
 	cfg.MaxUpload = cmp.Or(cfg.MaxUpload, 32<<20)
 	return &Console{backend: b, cfg: cfg, keys: cfg.Keys, sessions: newSessions(cfg.Session),
-		pages: pages, logger: cmp.Or(cfg.Logger, slog.Default()), now: time.Now}
+		pages: pages, logger: cmp.Or(cfg.Logger, slog.Default()), now: time.Now, verifying: make(chan struct{}, 1)}
 }
 
 // Register adds the console's routes to mux, each behind the console's security headers and,

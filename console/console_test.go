@@ -106,7 +106,20 @@ func (b *browser) postMultipart(path string, fields map[string]string, file stri
 	return b.do(req)
 }
 
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+var (
+	csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	onceField = regexp.MustCompile(`name="once" value="([^"]+)"`)
+)
+
+// once returns a fresh one-time token of a form on path (subscribe, rotate).
+func (b *browser) once(path string) string {
+	b.t.Helper()
+	p := b.get(path)
+	require.Equal(b.t, http.StatusOK, p.status, p.body)
+	m := onceField.FindStringSubmatch(p.body)
+	require.NotNil(b.t, m, "no one-time token on %s", path)
+	return m[1]
+}
 
 // csrf returns the token the console's forms carry for this browser's session.
 func (b *browser) csrf(path string) string {

@@ -115,7 +115,7 @@ func (c *Console) downloadReceipt(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".json"}))
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": safeFileName(name) + ".json"}))
 	_, _ = w.Write(file)
 }
 
@@ -282,4 +282,16 @@ func viewOf(rc receipts.Receipt) *receiptView {
 func receiptTime(s string) time.Time {
 	t, _ := time.Parse(receipts.TimeFormat, s)
 	return t
+}
+
+// safeFileName keeps letters, digits, '-' and '_' of name and makes every other byte '_': a
+// person ID may hold '%', '#' or '/', which some browsers decode or act on in a filename.
+func safeFileName(name string) string {
+	b := []byte(name)
+	for i, ch := range b {
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }

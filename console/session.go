@@ -34,7 +34,12 @@ type session struct {
 	expires  time.Time
 	// upload is the deletion a preview showed and its confirmation may record (newdeletion.go).
 	upload *upload
+	// once are the one-time tokens of forms that must not be acted on twice (issueOnce).
+	once []string
 }
+
+// maxOnce bounds a session's outstanding one-time form tokens: the forms of its last few pages.
+const maxOnce = 16
 
 // sessions are held in this replica's memory: a restart ends them (the operator logs in again).
 type sessions struct {
@@ -115,6 +120,40 @@ func (s *sessions) takeUpload(ss *session, token string) (*upload, bool) {
 	}
 	ss.upload = nil
 	return u, true
+}
+
+// issueOnce returns a fresh one-time token for a form whose action must not run twice for one
+// intent (a double click, a reload that posts the form again): subscribing a webhook twice
+// delivers every event twice, rotating twice drops the old secret before the receiver has the
+// new one. Only the newest maxOnce tokens of a session stay valid.
+func (s *sessions) issueOnce(ss *session) string {
+	if ss == nil {
+		return ""
+	}
+	tok := randomToken()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss.once = append(ss.once, tok)
+	if len(ss.once) > maxOnce {
+		ss.once = ss.once[len(ss.once)-maxOnce:]
+	}
+	return tok
+}
+
+// takeOnce spends token, reporting whether it was one of the session's outstanding ones.
+func (s *sessions) takeOnce(ss *session, token string) bool {
+	if ss == nil || token == "" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, t := range ss.once {
+		if subtle.ConstantTimeCompare([]byte(t), []byte(token)) == 1 {
+			ss.once = append(ss.once[:i], ss.once[i+1:]...)
+			return true
+		}
+	}
+	return false
 }
 
 type sessionKey struct{}
@@ -200,6 +239,12 @@ func (c *Console) formToken(next http.HandlerFunc) http.HandlerFunc {
 		var err error
 		if isMultipart(r) {
 			err = r.ParseMultipartForm(8 << 20) // more than this waits in a temporary file
+			// net/http removes the temporary files of the request it made, not of this copy
+			// (authenticate's WithContext): without this, a large upload's list of person IDs
+			// would stay in $TMPDIR.
+			if r.MultipartForm != nil {
+				defer func() { _ = r.MultipartForm.RemoveAll() }()
+			}
 		} else {
 			err = r.ParseForm()
 		}

@@ -177,7 +177,7 @@ var (
 // subscription's ID and the secret it showed.
 func subscribeFromPage(t *testing.T, b *browser, token, target string, eventTypes ...string) (page, string, string) {
 	t.Helper()
-	p := b.post("/ui/webhooks", url.Values{"csrf": {token}, "url": {target}, "event_type": eventTypes})
+	p := b.post("/ui/webhooks", url.Values{"csrf": {token}, "once": {b.once("/ui/webhooks")}, "url": {target}, "event_type": eventTypes})
 	require.Equal(t, http.StatusCreated, p.status, p.body)
 	id, secret := webhookHead.FindStringSubmatch(p.body), secretShown.FindStringSubmatch(p.body)
 	require.NotNil(t, id, p.body)
@@ -211,7 +211,7 @@ func TestWebhookSubscriptionsFromThePages(t *testing.T) {
 		{"an unknown event type", "https://203.0.113.5/hook", []string{"person.created"}, `unknown webhook event type: &#34;person.created&#34;`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := b.post("/ui/webhooks", url.Values{"csrf": {token}, "url": {tc.url}, "event_type": tc.eventTypes})
+			p := b.post("/ui/webhooks", url.Values{"csrf": {token}, "once": {b.once("/ui/webhooks")}, "url": {tc.url}, "event_type": tc.eventTypes})
 			require.Equal(t, http.StatusBadRequest, p.status, p.body)
 			require.Contains(t, p.body, tc.want)
 		})
@@ -236,13 +236,32 @@ func TestWebhookSubscriptionsFromThePages(t *testing.T) {
 	}
 
 	// Rotation shows the new secret once; the old one signs on for a while.
-	rotated := b.post("/ui/webhooks/"+id+"/rotate", url.Values{"csrf": {token}})
+	rotate := url.Values{"csrf": {token}, "once": {b.once("/ui/webhooks/" + id)}}
+	rotated := b.post("/ui/webhooks/"+id+"/rotate", rotate)
 	require.Equal(t, http.StatusOK, rotated.status, rotated.body)
 	next := secretShown.FindStringSubmatch(rotated.body)
 	require.NotNil(t, next)
 	require.NotEqual(t, secret, next[1])
 	require.Contains(t, rotated.body, "Old secret signs until")
 	require.NotContains(t, b.get("/ui/webhooks/"+id).body, next[1])
+
+	// The same form sent again (a double click, a reload of its answer) does nothing: a second
+	// rotation would drop the secret the receiver still checks, a second subscription would
+	// deliver every event twice.
+	_, first := api(t, env.HTTP.URL, opsKey, "GET", "/v1/webhooks/"+id, "")
+	require.NotNil(t, first["previous_secret_expires_at"])
+	again := b.post("/ui/webhooks/"+id+"/rotate", rotate)
+	require.Equal(t, http.StatusConflict, again.status, again.body)
+	require.Contains(t, again.body, "This form was sent already")
+	require.NotContains(t, again.body, "whsec_")
+	_, after := api(t, env.HTTP.URL, opsKey, "GET", "/v1/webhooks/"+id, "")
+	require.Equal(t, first["previous_secret_expires_at"], after["previous_secret_expires_at"], "rotated once")
+	subscribe := url.Values{"csrf": {token}, "once": {b.once("/ui/webhooks")}, "url": {"https://203.0.113.6/hook"}}
+	require.Equal(t, http.StatusCreated, b.post("/ui/webhooks", subscribe).status)
+	require.Equal(t, http.StatusConflict, b.post("/ui/webhooks", subscribe).status)
+	require.Equal(t, http.StatusConflict, b.post("/ui/webhooks", url.Values{"csrf": {token}, "url": {"https://203.0.113.7/hook"}}).status, "no one-time token")
+	_, subs = api(t, env.HTTP.URL, opsKey, "GET", "/v1/webhooks", "")
+	require.Len(t, subs["webhooks"], 2, "each form subscribed once")
 
 	// Deleting asks first, then says it is done.
 	confirm := b.get("/ui/webhooks/" + id + "/delete")
@@ -286,7 +305,7 @@ func TestWebhookPagesRefuseBadInput(t *testing.T) {
 		if tc.method == "GET" {
 			p = b.get(tc.path)
 		} else {
-			p = b.post(tc.path, url.Values{"csrf": {token}})
+			p = b.post(tc.path, url.Values{"csrf": {token}, "once": {b.once("/ui/webhooks")}})
 		}
 		require.Equal(t, tc.status, p.status, "%s %s: %s", tc.method, tc.path, p.body)
 		require.Contains(t, p.body, tc.want, "%s %s", tc.method, tc.path)

@@ -36,6 +36,7 @@ type webhookList struct {
 	Webhooks   []webhook
 	EventTypes []string
 	Notice     string
+	Once       string // the subscribe form's one-time token
 }
 
 type webhookDetail struct {
@@ -47,6 +48,7 @@ type webhookDetail struct {
 	Filter     string // the deliveries' state asked for ("": any)
 	Deliveries []deliveryRow
 	Next       string
+	Once       string // the rotate form's one-time token
 }
 
 type deliveryRow struct {
@@ -64,7 +66,7 @@ func (c *Console) webhooksPage(w http.ResponseWriter, r *http.Request) {
 		c.answerWebhookError(w, r, err)
 		return
 	}
-	list := &webhookList{Webhooks: subs, EventTypes: webhookEventTypes()}
+	list := &webhookList{Webhooks: subs, EventTypes: webhookEventTypes(), Once: c.formOnce(r)}
 	if id := r.URL.Query().Get("deleted"); webhookID.MatchString(id) {
 		list.Notice = "Subscription " + id + " is deleted: nothing more is sent to it."
 	}
@@ -74,6 +76,9 @@ func (c *Console) webhooksPage(w http.ResponseWriter, r *http.Request) {
 // subscribe subscribes a URL to the event types ticked (none: all of them), and shows its
 // signing secret this once.
 func (c *Console) subscribe(w http.ResponseWriter, r *http.Request) {
+	if !c.once(w, r) {
+		return
+	}
 	target := strings.TrimSpace(r.PostFormValue("url"))
 	if target == "" {
 		c.fail(w, r, http.StatusBadRequest, "Give the URL of the receiver (http:// or https://).")
@@ -89,6 +94,9 @@ func (c *Console) subscribe(w http.ResponseWriter, r *http.Request) {
 
 // rotateWebhook gives the subscription a new signing secret and shows it this once.
 func (c *Console) rotateWebhook(w http.ResponseWriter, r *http.Request) {
+	if !c.once(w, r) {
+		return
+	}
 	sub, err := c.backend.rotateWebhookSecret(r.Context(), r.PathValue("id"))
 	if err != nil {
 		c.answerWebhookError(w, r, err)
@@ -117,7 +125,7 @@ func (c *Console) webhookPage(w http.ResponseWriter, r *http.Request) {
 // secret is shown if it holds one (only the answer to a subscription or a rotation does).
 func (c *Console) showWebhook(w http.ResponseWriter, r *http.Request, status int, sub webhook, notice string) {
 	q := r.URL.Query()
-	d := &webhookDetail{webhook: sub, Secret: sub.Secret, Notice: notice, Filter: q.Get("state")}
+	d := &webhookDetail{webhook: sub, Secret: sub.Secret, Notice: notice, Filter: q.Get("state"), Once: c.formOnce(r)}
 	d.webhook.Secret = ""
 	switch d.Filter {
 	case "", deliveryPending, deliveryDelivered, deliveryDead:
@@ -209,4 +217,22 @@ func (c *Console) answerWebhookError(w http.ResponseWriter, r *http.Request, err
 	default:
 		c.internal(w, r, err)
 	}
+}
+
+// formOnce is a one-time token for a form of this page that only a read-write session sees.
+func (c *Console) formOnce(r *http.Request) string {
+	if ss := sessionOf(r); ss != nil && !ss.readOnly {
+		return c.sessions.issueOnce(ss)
+	}
+	return ""
+}
+
+// once spends the form's one-time token, or answers that the form was acted on already.
+func (c *Console) once(w http.ResponseWriter, r *http.Request) bool {
+	if c.sessions.takeOnce(sessionOf(r), r.PostFormValue("once")) {
+		return true
+	}
+	c.fail(w, r, http.StatusConflict, "This form was sent already (a second click, or a reload of the page that answered it), "+
+		"so nothing more was done. Open the Webhooks page to see the subscription as it is.")
+	return false
 }
