@@ -195,3 +195,13 @@ func (au *Audit) ReceiptPublicKey() (ed25519.PublicKey, error) {
 	}
 	return au.receipts.signer.PublicKey(), nil
 }
+
+// The audit trail as the read side answers it, named here so that front doors need only app.
+type (
+	AuditFilter       = projections.AuditFilter
+	AuditEntry        = projections.AuditEntry
+	AuditVerification = projections.AuditVerification
+)
+
+// AuditTimeFormat is how an audit entry's time is written (UTC, to the microsecond).
+const AuditTimeFormat = projections.AuditTimeFormat

@@ -311,3 +311,19 @@ func (del *Deletions) CancelDeletion(ctx context.Context, caller Caller, id stri
 	}
 	return del.waitVisible(ctx, seq)
 }
+
+// TargetOutcome is an item's outcome at one external target.
+type TargetOutcome = projections.TargetOutcome
+
+// Item states and request sources, as the read side records them.
+const (
+	ItemPending   = projections.ItemPending
+	ItemDeleted   = projections.ItemDeleted
+	ItemFailed    = projections.ItemFailed
+	ItemCancelled = projections.ItemCancelled
+
+	SourceNative  = projections.SourceNative
+	SourceSophon  = projections.SourceSophon
+	SourceTencent = projections.SourceTencent
+	SourceGroup   = projections.SourceGroup
+)

@@ -7,16 +7,15 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/app"
-	"github.com/erasure-dev/erasure/projections"
 	"github.com/erasure-dev/erasure/receipts"
 )
 
 // The Audit and Receipts pages' calls into the application layer (see app.go).
 
 type (
-	auditFilter       = projections.AuditFilter
-	auditEntry        = projections.AuditEntry
-	auditVerification = projections.AuditVerification
+	auditFilter       = app.AuditFilter
+	auditEntry        = app.AuditEntry
+	auditVerification = app.AuditVerification
 )
 
 // personState is what the registry held for a person at a moment: app.PersonAsOf without its

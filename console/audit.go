@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/erasure-dev/erasure/projections"
+	"github.com/erasure-dev/erasure/app"
 )
 
 // auditPerPage is how many audit entries a page lists.
@@ -185,7 +185,7 @@ func (c *Console) personAsOfPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func rowOf(e auditEntry) auditRow {
-	at, _ := time.Parse(projections.AuditTimeFormat, e.Time) // zero: the page shows e.Time as stored
+	at, _ := time.Parse(app.AuditTimeFormat, e.Time) // zero: the page shows e.Time as stored
 	return auditRow{Seq: e.Seq, At: at, Time: e.Time, Action: e.Action, Actor: e.Actor, RequestID: e.RequestID, DeletionID: e.DeletionID,
 		PersonIDs: e.PersonIDs, GroupIDs: e.GroupIDs, PermissionGroupIDs: e.PermissionGroupIDs, Outcome: e.Outcome,
 		Hash: e.Hash, ShortHash: shortHash(e.Hash), PrevHash: e.PrevHash}

@@ -5,6 +5,8 @@ package httpx
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,8 +15,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
-
-	"github.com/erasure-dev/erasure/events"
 )
 
 // Decoding errors a surface maps to its own codes.
@@ -150,7 +150,7 @@ func Middleware(logger *slog.Logger, onPanic func(http.ResponseWriter, *http.Req
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id := r.Header.Get("X-Request-Id")
 			if id == "" || len(id) > 64 || !printable(id) {
-				id = events.NewID()
+				id = newRequestID()
 			}
 			st := &requestState{id: id}
 			if o.routes != nil {
@@ -208,4 +208,11 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// newRequestID returns a fresh request id: 128 random bits in hex, the form of erasure's ids.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/app"
-	"github.com/erasure-dev/erasure/projections"
 	"github.com/erasure-dev/erasure/receipts"
 )
 
@@ -50,15 +49,15 @@ func timeWindow(q url.Values) (since, until time.Time, err error) {
 var errBadCursor = fmt.Errorf("%w: after must be the next cursor of a previous page", app.ErrInvalidArgument)
 
 type auditPage struct {
-	Entries []projections.AuditEntry `json:"entries"`
-	Next    string                   `json:"next,omitempty"`
+	Entries []app.AuditEntry `json:"entries"`
+	Next    string           `json:"next,omitempty"`
 }
 
 // listAudit answers GET /v1/audit?person_id=&request_id=&since=&until=&after=&limit=: entries
 // oldest first; next is the cursor (after=) of the following page.
 func (api *API) listAudit(r *http.Request) (reply, error) {
 	q := r.URL.Query()
-	f := projections.AuditFilter{PersonID: q.Get("person_id"), RequestID: q.Get("request_id")}
+	f := app.AuditFilter{PersonID: q.Get("person_id"), RequestID: q.Get("request_id")}
 	var err error
 	if f.Since, f.Until, err = timeWindow(q); err != nil {
 		return reply{}, err

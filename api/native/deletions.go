@@ -15,7 +15,6 @@ import (
 
 	"github.com/erasure-dev/erasure/api/httpx"
 	"github.com/erasure-dev/erasure/app"
-	"github.com/erasure-dev/erasure/projections"
 )
 
 // Limits of deletion requests.
@@ -220,7 +219,7 @@ type itemJSON struct {
 	State    string     `json:"state"`
 	Error    *itemError `json:"error,omitempty"`
 	// Targets are the external targets' outcomes (a deployment with --targets).
-	Targets []projections.TargetOutcome `json:"targets,omitempty"`
+	Targets []app.TargetOutcome `json:"targets,omitempty"`
 }
 
 func (api *API) deletionItems(r *http.Request) (reply, error) {

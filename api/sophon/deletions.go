@@ -7,7 +7,6 @@ import (
 
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/domain"
-	"github.com/erasure-dev/erasure/projections"
 )
 
 // MaxIdentityIDs is deleteidentities' per-call limit. Sophon documents none; a thousand is one
@@ -77,7 +76,7 @@ func shorten(s string) string {
 
 // deleteAndWait records a deletion of ids and waits up to the configured time for its outcome.
 func (api *API) deleteAndWait(ctx context.Context, c app.Caller, ids []string, notifyPath string) (deleteIdentitiesAnswer, error) {
-	in := app.DeletionInput{CallbackURL: notifyPath, Source: projections.SourceSophon}
+	in := app.DeletionInput{CallbackURL: notifyPath, Source: app.SourceSophon}
 	if notifyPath != "" {
 		in.CallbackFormat = app.CallbackSophon
 	}
@@ -102,9 +101,9 @@ func (api *API) deleteAndWait(ctx context.Context, c app.Caller, ids []string, n
 	ans := deleteIdentitiesAnswer{Success: []string{}, Failed: []string{}, Pending: []string{}, RequestID: id}
 	for _, it := range items {
 		switch it.State {
-		case projections.ItemDeleted:
+		case app.ItemDeleted:
 			ans.Success = append(ans.Success, it.PersonID)
-		case projections.ItemPending:
+		case app.ItemPending:
 			ans.Pending = append(ans.Pending, it.PersonID)
 		default: // failed (unknown IDs among them) or cancelled
 			ans.Failed = append(ans.Failed, it.PersonID)
