@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 )
 
@@ -22,15 +21,7 @@ func TestFollowLeavesNoGoroutineWhenFnFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s := newStore(t)
-	var batch []eventlog.Pending
-	for i := range 100 {
-		id := "p" + events.SeqString(uint64(i))
-		batch = append(batch, eventlog.Pending{Event: mustEvent(t, id, events.PersonCreated{PersonID: id})})
-	}
-	_, errs := s.AppendAsync(ctx, batch)
-	for _, err := range errs {
-		require.NoError(t, err)
-	}
+	appendPersons(ctx, t, s, 100)
 	for range 10 {
 		err := s.Follow(ctx, 1, 2, func(context.Context, []events.Recorded) error {
 			time.Sleep(20 * time.Millisecond) // let the fetcher fill its buffer

@@ -34,6 +34,21 @@ func newStoreOn(t *testing.T, js jetstream.JetStream, cfg eventlog.StoreConfig) 
 	return s
 }
 
+// appendPersons appends the registration of persons p0..p(n-1) and returns their sequences.
+func appendPersons(ctx context.Context, t *testing.T, s *eventlog.Store, n int) []uint64 {
+	t.Helper()
+	batch := make([]eventlog.Pending, n)
+	for i := range batch {
+		id := "p" + events.SeqString(uint64(i))
+		batch[i] = eventlog.Pending{Event: mustEvent(t, id, events.PersonCreated{PersonID: id})}
+	}
+	seqs, errs := s.AppendAsync(ctx, batch)
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	return seqs
+}
+
 func mustEvent(t *testing.T, id string, data any) events.Envelope {
 	t.Helper()
 	e, err := events.New(events.AggregatePerson, id, data, events.Meta{CorrelationID: "req-1", Actor: "test"})
@@ -133,15 +148,7 @@ func TestFollowDeliversInOrderFromSequence(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s := newStore(t)
-	var batch []eventlog.Pending
-	for i := range 50 {
-		id := "p" + events.SeqString(uint64(i))
-		batch = append(batch, eventlog.Pending{Event: mustEvent(t, id, events.PersonCreated{PersonID: id})})
-	}
-	seqs, errs := s.AppendAsync(ctx, batch)
-	for _, err := range errs {
-		require.NoError(t, err)
-	}
+	seqs := appendPersons(ctx, t, s, 50)
 	var got []uint64
 	err := s.Follow(ctx, 11, 16, func(_ context.Context, rs []events.Recorded) error {
 		require.LessOrEqual(t, len(rs), 16)

@@ -1,6 +1,7 @@
 package sagas
 
 import (
+	"container/list"
 	"sync"
 
 	"github.com/erasure-dev/erasure/events"
@@ -20,12 +21,17 @@ type batchStarts struct {
 	mu         sync.Mutex
 	maxPersons int
 	persons    int
-	byBatch    map[string]events.Recorded
-	order      []string // batches in the order kept, oldest first (some may be gone already)
+	byBatch    map[string]*list.Element // of keptStart, oldest kept at the list's front
+	order      *list.List
+}
+
+type keptStart struct {
+	batch string
+	start events.Recorded
 }
 
 func newBatchStarts(maxPersons int) *batchStarts {
-	return &batchStarts{maxPersons: maxPersons, byBatch: map[string]events.Recorded{}}
+	return &batchStarts{maxPersons: maxPersons, byBatch: map[string]*list.Element{}, order: list.New()}
 }
 
 func personsOf(r events.Recorded) int {
@@ -35,8 +41,10 @@ func personsOf(r events.Recorded) int {
 func (c *batchStarts) get(batch string) (events.Recorded, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r, ok := c.byBatch[batch]
-	return r, ok
+	if e, ok := c.byBatch[batch]; ok {
+		return e.Value.(keptStart).start, true
+	}
+	return events.Recorded{}, false
 }
 
 // put keeps start, the recorded DeletionBatchStarted of batch.
@@ -47,16 +55,10 @@ func (c *batchStarts) put(batch string, start events.Recorded) {
 	if _, ok := c.byBatch[batch]; ok || n > c.maxPersons {
 		return
 	}
-	for c.persons+n > c.maxPersons && len(c.order) > 0 {
-		oldest := c.order[0]
-		c.order = c.order[1:]
-		if r, ok := c.byBatch[oldest]; ok {
-			c.persons -= personsOf(r)
-			delete(c.byBatch, oldest)
-		}
+	for c.persons+n > c.maxPersons {
+		c.remove(c.order.Front())
 	}
-	c.byBatch[batch] = start
-	c.order = append(c.order, batch)
+	c.byBatch[batch] = c.order.PushBack(keptStart{batch, start})
 	c.persons += n
 }
 
@@ -64,26 +66,13 @@ func (c *batchStarts) put(batch string, start events.Recorded) {
 func (c *batchStarts) forget(batch string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if r, ok := c.byBatch[batch]; ok {
-		c.persons -= personsOf(r)
-		delete(c.byBatch, batch)
+	if e, ok := c.byBatch[batch]; ok {
+		c.remove(e)
 	}
-	// Keep order from growing without end: drop forgotten batches from its front, and compact
-	// it when one long-kept start holds many forgotten ones behind it.
-	for len(c.order) > 0 {
-		if _, ok := c.byBatch[c.order[0]]; ok {
-			break
-		}
-		c.order = c.order[1:]
-	}
-	if len(c.order) > 2*len(c.byBatch)+16 {
-		kept := make([]string, 0, len(c.byBatch))
-		seen := make(map[string]bool, len(c.byBatch))
-		for _, b := range c.order {
-			if _, ok := c.byBatch[b]; ok && !seen[b] {
-				kept, seen[b] = append(kept, b), true
-			}
-		}
-		c.order = kept
-	}
+}
+
+func (c *batchStarts) remove(e *list.Element) {
+	k := c.order.Remove(e).(keptStart)
+	delete(c.byBatch, k.batch)
+	c.persons -= personsOf(k.start)
 }
