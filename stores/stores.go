@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -118,46 +117,16 @@ func (b *Builtin) PurgeFaces(ctx context.Context, personIDs []string) error {
 	return b.deleteWhereIn(ctx, "DELETE FROM face_index WHERE person_id IN (?)", personIDs)
 }
 
-// PurgePhotos unlinks every registration photo of the persons.
+// PurgePhotos unlinks every registration photo of the persons and syncs the photo directory,
+// so the removals are on disk before the step is recorded.
 func (b *Builtin) PurgePhotos(_ context.Context, personIDs []string) error {
 	for _, id := range personIDs {
+		// A photo directory is photosDir/id: an id like ".." would reach outside the store.
 		if err := domain.ValidateID(id); err != nil {
 			return fmt.Errorf("purge photos of %q: %w", id, err)
 		}
-		if err := removePhotoDir(filepath.Join(b.photosDir, id)); err != nil {
-			return fmt.Errorf("purge photos of %s: %w", id, err)
-		}
 	}
-	return syncDir(b.photosDir)
-}
-
-// removePhotoDir removes a person's photo directory, which holds only files. It is os.RemoveAll
-// for that shape in about half the system calls (open, list, unlink each file, close, rmdir:
-// RemoveAll first tries to unlink the directory as a file and then to rmdir it, both failing,
-// before it lists it), which made photos the most expensive step of a bulk deletion. Anything
-// unexpected (a subdirectory, a race) falls back to os.RemoveAll.
-func removePhotoDir(dir string) error {
-	d, err := os.Open(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return os.RemoveAll(dir)
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
-	if err != nil {
-		return os.RemoveAll(dir)
-	}
-	for _, n := range names {
-		if err := syscall.Unlink(filepath.Join(dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return os.RemoveAll(dir)
-		}
-	}
-	if err := syscall.Rmdir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return os.RemoveAll(dir)
-	}
-	return nil
+	return removePhotoDirs(b.photosDir, personIDs)
 }
 
 // Leftovers lists what the stores still hold of the given persons: "store:person" entries.

@@ -352,3 +352,46 @@ func TestPurgePhotosOddShapes(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, entries)
 }
+
+// TestPurgePhotosRemovesWhateverADirectoryHolds: a person's photo directory goes whole, whatever
+// it holds, and nothing outside it is touched, through a symbolic link included.
+func TestPurgePhotosRemovesWhateverADirectoryHolds(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		layout func(t *testing.T, dir, outside string)
+	}{
+		{"no directory", func(*testing.T, string, string) {}},
+		{"an empty directory", func(t *testing.T, dir, _ string) { require.NoError(t, os.Mkdir(dir, 0o700)) }},
+		{"more files than one directory read returns", func(t *testing.T, dir, _ string) {
+			require.NoError(t, os.Mkdir(dir, 0o700))
+			for i := range 700 { // about 30 KiB of directory entries: several reads
+				require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("photo-with-a-long-key-%04d", i)), []byte("x"), 0o600))
+			}
+		}},
+		{"a subdirectory", func(t *testing.T, dir, _ string) {
+			require.NoError(t, os.MkdirAll(filepath.Join(dir, "sub", "deeper"), 0o700))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "sub", "deeper", "k"), []byte("x"), 0o600))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "k"), []byte("x"), 0o600))
+		}},
+		{"a symbolic link to a directory outside", func(t *testing.T, dir, outside string) {
+			require.NoError(t, os.Symlink(outside, dir))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, sqldb.SQLite)
+			outside := filepath.Join(e.root, "outside")
+			require.NoError(t, os.Mkdir(outside, 0o700))
+			require.NoError(t, os.WriteFile(filepath.Join(outside, "keep"), []byte("x"), 0o600))
+			e.register(t, "neighbour", 1)
+			tc.layout(t, filepath.Join(e.photos, "p1"), outside)
+
+			require.NoError(t, e.b.PurgePhotos(context.Background(), []string{"p1"}))
+			_, err := os.Lstat(filepath.Join(e.photos, "p1"))
+			require.ErrorIs(t, err, os.ErrNotExist)
+			require.Equal(t, []string{"outside/keep", "photos/neighbour/neighbour-k0"}, e.files(t))
+			require.NoError(t, e.b.PurgePhotos(context.Background(), []string{"p1"})) // idempotent
+		})
+	}
+}

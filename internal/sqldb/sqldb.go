@@ -49,7 +49,12 @@ func OpenSQLite(dir string) (*DBs, error) {
 		if err != nil {
 			return nil, err
 		}
+		// As many idle connections as open ones: database/sql keeps two by default and closes
+		// every other connection a burst opened as it is returned, and closing a SQLite
+		// connection frees its whole page cache (a madvise a page) that the next open must read
+		// back from disk with the schema. That churn was 3 % of a bulk deletion's CPU.
 		db.SetMaxOpenConns(8)
+		db.SetMaxIdleConns(8)
 		db.SetConnMaxIdleTime(time.Minute)
 		if err := db.Ping(); err != nil {
 			db.Close()
