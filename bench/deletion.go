@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"time"
@@ -56,6 +57,10 @@ type DeletionOptions struct {
 	// CPUProfile, when set, receives a CPU profile of the deletion phase alone (from the bulk
 	// request until the deletion is terminal).
 	CPUProfile io.Writer
+	// AllocProfile, when set, receives the heap profile (allocations since the process started)
+	// at the deletion phase's start (Seeded) and at its end (Deleted): the difference
+	// (go tool pprof -sample_index=alloc_objects -base seeded bin deleted) is the deletion's.
+	AllocProfile *AllocProfile
 	// Logger reports progress every few seconds; nil discards it.
 	Logger *slog.Logger
 }
@@ -140,6 +145,9 @@ func Deletion(ctx context.Context, svc *service.Service, opts DeletionOptions) (
 		// Stopped as soon as the deletion is terminal; this covers the error paths before.
 		defer pprof.StopCPUProfile()
 	}
+	if err := opts.AllocProfile.write(opts.AllocProfile.seeded()); err != nil {
+		return res, err
+	}
 	cost0, err := measureCost(ctx, svc)
 	if err != nil {
 		return res, fmt.Errorf("read the cost counters: %w", err)
@@ -192,6 +200,9 @@ func Deletion(ctx context.Context, svc *service.Service, opts DeletionOptions) (
 	}
 	if opts.CPUProfile != nil {
 		pprof.StopCPUProfile()
+	}
+	if err := opts.AllocProfile.write(opts.AllocProfile.deleted()); err != nil {
+		return res, err
 	}
 	cost1.sub(cost0).perPerson(&res, persons)
 	logger.Info("bench: deliveries per person by consumer", "split", res.DeliveriesByConsumer)
@@ -304,6 +315,35 @@ func replay(ctx context.Context, svc *service.Service, res *DeletionResult) erro
 	res.ReplayPersons = persons
 	if sum.Seconds > 0 {
 		res.ReplayPersonsPerS = float64(persons) / sum.Seconds
+	}
+	return nil
+}
+
+// AllocProfile is where Deletion writes its two heap profiles.
+type AllocProfile struct{ Seeded, Deleted io.Writer }
+
+func (p *AllocProfile) seeded() io.Writer {
+	if p == nil {
+		return nil
+	}
+	return p.Seeded
+}
+
+func (p *AllocProfile) deleted() io.Writer {
+	if p == nil {
+		return nil
+	}
+	return p.Deleted
+}
+
+// write writes the heap profile to w (none: nothing), after a collection so that it is current.
+func (*AllocProfile) write(w io.Writer) error {
+	if w == nil {
+		return nil
+	}
+	runtime.GC()
+	if err := pprof.Lookup("allocs").WriteTo(w, 0); err != nil {
+		return fmt.Errorf("write the allocation profile: %w", err)
 	}
 	return nil
 }

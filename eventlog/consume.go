@@ -38,6 +38,9 @@ type DurableConfig struct {
 	// Workers handle batches concurrently (default 1). Only for handlers whose events for one
 	// aggregate are never in flight together, such as a saga that appends each step's trigger.
 	Workers int
+	// Types are the event types (names without version) fn is given; any other is acknowledged
+	// unread, told by its type header without decoding it. None: every type.
+	Types []string
 }
 
 // Consume delivers the filtered events to fn in batches, through a durable pull consumer that
@@ -89,6 +92,7 @@ func (s *Store) Consume(ctx context.Context, cfg DurableConfig, fn func(context.
 		}
 	}()
 	go func() { <-ctx.Done(); it.Stop() }()
+	wanted := wantedTypes(cfg.Types)
 	workers := make(chan struct{}, max(1, cfg.Workers))
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -101,7 +105,7 @@ func (s *Store) Consume(ctx context.Context, cfg DurableConfig, fn func(context.
 			if !ok {
 				return ctx.Err()
 			}
-			batch = appendDelivery(batch, m)
+			batch = appendDelivery(batch, m, wanted)
 		}
 	drain:
 		for len(batch) < cfg.BatchSize {
@@ -110,7 +114,7 @@ func (s *Store) Consume(ctx context.Context, cfg DurableConfig, fn func(context.
 				if !ok {
 					break drain
 				}
-				batch = appendDelivery(batch, m)
+				batch = appendDelivery(batch, m, wanted)
 			default:
 				break drain
 			}
@@ -126,9 +130,29 @@ func (s *Store) Consume(ctx context.Context, cfg DurableConfig, fn func(context.
 	}
 }
 
-// appendDelivery decodes m; an undecodable event is terminated, never retried forever, since
-// no redelivery can make it decodable (a newer binary's type, say).
-func appendDelivery(batch []Delivery, m jetstream.Msg) []Delivery {
+// wantedTypes returns whether a type header names one of types (all: none given).
+func wantedTypes(types []string) func(header string) bool {
+	if len(types) == 0 {
+		return func(string) bool { return true }
+	}
+	set := make(map[string]bool, len(types))
+	for _, t := range types {
+		set[t] = true
+	}
+	return func(header string) bool {
+		name, _, err := events.SplitQualified(header)
+		return err != nil || set[name] // an unreadable type is decoded, to be terminated there
+	}
+}
+
+// appendDelivery decodes m when its type is wanted and acknowledges it unread otherwise; an
+// undecodable event is terminated, never retried forever, since no redelivery can make it
+// decodable (a newer binary's type, say).
+func appendDelivery(batch []Delivery, m jetstream.Msg, wanted func(string) bool) []Delivery {
+	if !wanted(m.Headers().Get(events.HeaderType)) {
+		_ = m.Ack()
+		return batch
+	}
 	r, err := decodeJS(m)
 	if err != nil {
 		if errors.Is(err, events.ErrUnknownType) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,6 +52,18 @@ func RegisterUpcaster(name string, from int, up Upcaster) {
 	registry.Lock()
 	defer registry.Unlock()
 	registry.upcast[Qualified(name, from)] = up
+}
+
+// Current returns every registered type as written from now on ("Name.vN"), sorted.
+func Current() []string {
+	registry.RLock()
+	defer registry.RUnlock()
+	out := make([]string, 0, len(registry.byType))
+	for _, info := range registry.byType {
+		out = append(out, Qualified(info.name, info.version))
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Qualified is a type name with its schema version, as the log's type header holds it ("Name.vN").

@@ -148,7 +148,10 @@ func (s *PersonDeletionSaga) Run(ctx context.Context) error {
 	return s.log.Consume(ctx, eventlog.DurableConfig{Name: "person-deletion-saga", Filter: events.AggregatePerson + ".>", BatchSize: s.cfg.BatchSize, AckWait: s.cfg.AckWait,
 		// A person has one step in flight at a time (each step is triggered by the previous
 		// one's record), so batches can run side by side.
-		Workers: 3},
+		Workers: 3,
+		// Only what starts or advances a person's deletion is decoded: a bulk's persons' terminal
+		// events (the batch saga's) and registrations are acknowledged by type alone.
+		Types: triggerTypes},
 		s.HandleBatch)
 }
 

@@ -107,6 +107,12 @@ var steps = []stepDef{
 	},
 }
 
+// triggerTypes are the person events that start a step of the per-person path (stepFor): a
+// request and the step records a step follows. TestTriggerTypesAreWhatStartsAStep holds the
+// list to the table above.
+var triggerTypes = []string{"PersonDeletionRequested", "PermissionGroupsUnbound", "FacesPurged", "PhotosPurged",
+	"PersonRemovedFromTargets"}
+
 // stepDefOf returns the definition of a step.
 func stepDefOf(step domain.Step) (stepDef, bool) {
 	for _, d := range steps {

@@ -105,3 +105,19 @@ func TestRemoveCallsTheStepsPortAndObservesIt(t *testing.T) {
 		require.Error(t, remove(context.Background(), p, observe, domain.StepDeleteFromTargets, []string{"p1"}), "the targets step fans out on its own")
 	}
 }
+
+// The per-person saga decodes only triggerTypes: every type that starts or advances a step must
+// be in it, and nothing else.
+func TestTriggerTypesAreWhatStartsAStep(t *testing.T) {
+	var triggers []string
+	for _, q := range events.Current() {
+		v, err := events.Decode(q, []byte(`{}`))
+		require.NoError(t, err, q)
+		if _, ok := stepFor(v); ok {
+			name, _, err := events.SplitQualified(q)
+			require.NoError(t, err)
+			triggers = append(triggers, name)
+		}
+	}
+	require.ElementsMatch(t, triggers, triggerTypes)
+}

@@ -28,7 +28,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	var pop bench.Population
 	var keep bool
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	var intake, single int
 	cfg, err := parse("bench", "Runs the whole system in-process, seeds N persons through the batched internal path (not timed),\n"+
 		"deletes them all in one bulk request end to end, measures the plain-SQL floor and a replay in the same run,\n"+
@@ -42,6 +42,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			fs.IntVar(&pop.PermissionGroups, "permission-groups", 2, "permission groups each person is bound to")
 			fs.BoolVar(&keep, "keep", false, "keep the temporary data directory")
 			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the deletion phase to this file")
+			fs.StringVar(&memProfile, "memprofile", "", "write the allocations made until the deletion ends to this file, and those made until it\nstarts to FILE.seeded (go tool pprof -sample_index=alloc_objects -base FILE.seeded: the deletion's)")
 			fs.IntVar(&intake, "intake", 0, "instead: stream N IDs of persons that need not exist as one text/plain request over HTTP,\nand report the intake rate and the time until every item is terminal")
 			fs.IntVar(&single, "single", 0, "instead: seed N persons, then delete them one at a time with N sequential Tencent DeletePerson\ncalls over loopback HTTP, signed as the official Tencent Cloud SDK signs them (TC3-HMAC-SHA256),\nand report each call's latency as the SDK's caller sees it (p50, p99, max)")
 			c.DataDir = tempDataDir
@@ -76,6 +77,20 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		defer f.Close()
 		profile = f
 	}
+	var allocs *bench.AllocProfile
+	if memProfile != "" && intake == 0 && single == 0 {
+		seeded, err := os.Create(memProfile + ".seeded")
+		if err != nil {
+			return err
+		}
+		defer seeded.Close()
+		deleted, err := os.Create(memProfile)
+		if err != nil {
+			return err
+		}
+		defer deleted.Close()
+		allocs = &bench.AllocProfile{Seeded: seeded, Deleted: deleted}
+	}
 	logger := cfg.Logger()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -96,7 +111,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		res, err = bench.Single(ctx, svc, bench.SingleOptions{Population: pop, Mode: bench.Mode(cfg),
 			SecretID: cfg.TencentSecretID, SecretKey: cfg.TencentSecretKey, Logger: logger})
 	default:
-		res, err = bench.Deletion(ctx, svc, bench.DeletionOptions{Population: pop, Mode: bench.Mode(cfg), CPUProfile: profile, Logger: logger})
+		res, err = bench.Deletion(ctx, svc, bench.DeletionOptions{Population: pop, Mode: bench.Mode(cfg), CPUProfile: profile, AllocProfile: allocs, Logger: logger})
 	}
 	if err != nil {
 		return err
