@@ -366,7 +366,9 @@ func newWatermillLogger(l *slog.Logger) watermillLogger {
 	}), l}
 }
 
-func (w watermillLogger) on(level slog.Level) bool { return w.logger.Enabled(context.Background(), level) }
+func (w watermillLogger) on(level slog.Level) bool {
+	return w.logger.Enabled(context.Background(), level)
+}
 
 func (w watermillLogger) Info(msg string, fields watermill.LogFields) {
 	if w.on(slog.LevelDebug) {
