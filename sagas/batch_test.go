@@ -39,6 +39,8 @@ func TestBatchRecordsStepsOnceAndSplitsOutAFailure(t *testing.T) {
 		require.NoError(t, err)
 		req := own[1].Data.(events.PersonDeletionRequested)
 		require.NotEmpty(t, req.Batch, "the dispatcher put the person in a batch")
+		require.Empty(t, req.PermissionGroupIDs, "the batch's start lists what the person is to lose, once")
+		require.Empty(t, req.Faces)
 		batch, _, err := env.Svc.Log.Load(ctx, events.AggregateBatch, req.Batch)
 		require.NoError(t, err)
 		var types []string
@@ -48,7 +50,7 @@ func TestBatchRecordsStepsOnceAndSplitsOutAFailure(t *testing.T) {
 		require.Equal(t, []string{"DeletionBatchStarted", "PermissionGroupsUnbound", "FacesPurged", "PhotosPurged", "DeletionBatchCompleted"}, types)
 		require.Equal(t, ids, events.PersonIDsOf(batch[0].Data))
 		require.Equal(t, ids, events.PersonIDsOf(batch[1].Data))
-		// Each record lists what it removed of each person (the requests' snapshots).
+		// Each record lists what it removed of each person (the read model's snapshot).
 		started := batch[0].Data.(events.DeletionBatchStarted)
 		require.Equal(t, []string{"door"}, started.Persons[0].PermissionGroupIDs)
 		require.Len(t, started.Persons[0].Faces, 1)

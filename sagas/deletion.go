@@ -346,8 +346,10 @@ func (d *DeletionDispatcher) appendBatch(ctx context.Context, chunk events.Delet
 	pending := make([]eventlog.Pending, 0, len(cs)+1)
 	for i, c := range cs {
 		req := c.request
-		req.Batch = id
 		started.Persons[i] = events.BatchPerson{PersonID: req.PersonID, PermissionGroupIDs: req.PermissionGroupIDs, Faces: req.Faces}
+		// The person's request names its batch, whose start lists what the person is to lose:
+		// said once, not twice (a third of the bytes every consumer of person events decoded).
+		req.Batch, req.PermissionGroupIDs, req.Faces = id, nil, nil
 		e, err := events.New(events.AggregatePerson, req.PersonID, req, meta)
 		if err != nil {
 			return
