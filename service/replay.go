@@ -103,6 +103,14 @@ func Replay(ctx context.Context, cfg config.Config, logger *slog.Logger, names [
 	if err := s.DBs.Migrate(ctx); err != nil {
 		return projections.RebuildSummary{}, err
 	}
+	// The rebuild reads and writes through one pool, which a file swap closes before it renames
+	// the fresh file over readmodel.db: no other connection may still hold the replaced file.
+	if s.DBs.Projection != s.DBs.ReadModel {
+		if err := s.DBs.ReadModel.Close(); err != nil {
+			return projections.RebuildSummary{}, err
+		}
+		s.DBs.ReadModel = s.DBs.Projection
+	}
 	runner := projections.NewRunner(s.DBs.ReadModel, s.Log, projections.RunnerConfig{Logger: logger}, projections.All()...)
 	rc := s.rebuildConfig()
 	rc.Projections = names
@@ -110,7 +118,7 @@ func Replay(ctx context.Context, cfg config.Config, logger *slog.Logger, names [
 	rc.Offline = cfg.DatabaseURL == ""
 	sum, err := runner.Rebuild(ctx, rc)
 	if sum.Swap == "file" {
-		s.DBs.ReadModel = nil // closed and replaced by the swap
+		s.DBs.ReadModel, s.DBs.Projection = nil, nil // closed and replaced by the swap
 	}
 	return sum, err
 }

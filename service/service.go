@@ -162,7 +162,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	if s.Stores, err = stores.NewBuiltin(s.DBs.Stores, cfg.Photos()); err != nil {
 		return nil, err
 	}
-	s.Projection = projections.NewRunner(s.DBs.ReadModel, s.Log, projections.RunnerConfig{Logger: logger, AfterBatch: s.afterProjection},
+	s.Projection = projections.NewRunner(s.DBs.Projection, s.Log, projections.RunnerConfig{Logger: logger, AfterBatch: s.afterProjection},
 		projections.All()...)
 	s.Metrics.SetProjectionLag(projectionLag(s.Log, s.Projection))
 	s.Metrics.SetDeletionBacklog(deletionBacklog(s.DBs.ReadModel))
@@ -329,7 +329,9 @@ func (s *Service) afterProjection(ctx context.Context, batch []events.Recorded) 
 	s.observer.batch(ctx, batch)
 	for _, r := range batch {
 		if _, ok := r.Data.(events.PersonDeleted); ok {
-			_ = s.DBs.CheckpointOf(ctx, s.DBs.ReadModel)
+			// Through the projection's own connection, which then keeps its page cache: a
+			// truncation by another connection would make it read every page back.
+			_ = s.DBs.CheckpointOf(ctx, s.DBs.Projection)
 			return
 		}
 	}

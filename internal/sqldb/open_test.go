@@ -36,6 +36,7 @@ func TestSQLiteOpenersSetTheirPragmas(t *testing.T) {
 		cacheKiB    int
 	}{
 		{"read model", live.ReadModel, filepath.Join(dir, sqldb.ReadModelFile), "wal", 1, -16384}, // rebuilt from the log
+		{"read model's projection", live.Projection, filepath.Join(dir, sqldb.ReadModelFile), "wal", 1, -16384},
 		{"keys", live.Keys, filepath.Join(dir, "keys.db"), "wal", 2, -16384},
 		{"stores", live.Stores, filepath.Join(dir, "stores.db"), "wal", 2, -16384},
 		{"fresh read model", fresh, freshPath, "memory", 0, -65536},
@@ -64,6 +65,28 @@ func TestSQLiteOpenersSetTheirPragmas(t *testing.T) {
 			require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 		})
 	}
+}
+
+// TestProjectionWritesThroughOneConnectionOfItsOwn: on SQLite the projection's pool is one
+// connection kept open, apart from the readers' pool (its page cache stays valid); on PostgreSQL
+// it is the read model's pool.
+func TestProjectionWritesThroughOneConnectionOfItsOwn(t *testing.T) {
+	ctx := context.Background()
+	live, err := sqldb.OpenSQLite(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = live.Close() })
+	require.NotSame(t, live.ReadModel, live.Projection)
+	require.Equal(t, 1, live.Projection.Stats().MaxOpenConnections)
+	var one int
+	require.NoError(t, live.Projection.GetContext(ctx, &one, `SELECT 1`))
+	require.Equal(t, 1, live.Projection.Stats().Idle, "the connection stays open between uses")
+
+	pg, err := sqldb.OpenPostgres(ctx, pgtest.New(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pg.Close() })
+	require.Same(t, pg.ReadModel, pg.Projection)
+	require.NoError(t, pg.Close())
+	require.NoError(t, pg.Close(), "closing twice, the shared pool included, is harmless")
 }
 
 // TestPostgresOpenersUseTheirSchema: each pool's unqualified names resolve in its own schema.

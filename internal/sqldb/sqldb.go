@@ -37,8 +37,15 @@ const (
 type DBs struct {
 	Dialect   string
 	ReadModel *sqlx.DB
-	Keys      *sqlx.DB
-	Stores    *sqlx.DB
+	// Projection is the read model's pool the projection writes through. On SQLite it is one
+	// connection of its own: in WAL mode a connection drops its whole page cache whenever it
+	// starts reading after another connection wrote or checkpointed, so a projection borrowing
+	// whichever pooled connection a reader had used read its indexes back from the file at
+	// every batch. Being the only writer (and truncating the log itself), this connection's
+	// cache stays valid. On PostgreSQL it is ReadModel.
+	Projection *sqlx.DB
+	Keys       *sqlx.DB
+	Stores     *sqlx.DB
 }
 
 // OpenSQLite opens (creating if needed) the embedded databases under dir.
@@ -72,6 +79,13 @@ func OpenSQLite(dir string) (*DBs, error) {
 	if d.ReadModel, err = open(ReadModelFile, "NORMAL"); err != nil {
 		return nil, err
 	}
+	if d.Projection, err = open(ReadModelFile, "NORMAL"); err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.Projection.SetMaxOpenConns(1)
+	d.Projection.SetMaxIdleConns(1)
+	d.Projection.SetConnMaxIdleTime(0) // kept: its cache is the point
 	if d.Keys, err = open("keys.db", "FULL"); err != nil {
 		d.Close()
 		return nil, err
@@ -164,6 +178,7 @@ func OpenPostgres(ctx context.Context, rawURL string) (*DBs, error) {
 	if d.ReadModel, err = open(SchemaReadModel); err != nil {
 		return nil, err
 	}
+	d.Projection = d.ReadModel
 	if d.Keys, err = open(SchemaKeys); err != nil {
 		d.Close()
 		return nil, err
@@ -235,8 +250,8 @@ func (d *DBs) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	errs := []error{d.Checkpoint(ctx)}
-	for _, db := range []*sqlx.DB{d.ReadModel, d.Keys, d.Stores} {
-		if db != nil {
+	for _, db := range []*sqlx.DB{d.Projection, d.ReadModel, d.Keys, d.Stores} {
+		if db != nil { // Projection may be ReadModel: closing a pool twice is a no-op
 			errs = append(errs, db.Close())
 		}
 	}
