@@ -47,19 +47,21 @@ func TestSQLiteOpenersSetTheirPragmas(t *testing.T) {
 				require.NoError(t, tc.db.GetContext(ctx, v, "PRAGMA "+name))
 			}
 			var journal string
-			var secureDelete, foreignKeys, synchronous, cache, busy int
+			var secureDelete, foreignKeys, synchronous, cache, busy, tempStore int
 			pragma("journal_mode", &journal)
 			pragma("secure_delete", &secureDelete)
 			pragma("foreign_keys", &foreignKeys)
 			pragma("synchronous", &synchronous)
 			pragma("cache_size", &cache)
 			pragma("busy_timeout", &busy)
+			pragma("temp_store", &tempStore)
 			require.Equal(t, tc.journal, journal)
 			require.Equal(t, 1, secureDelete)
 			require.Equal(t, 1, foreignKeys)
 			require.Equal(t, tc.synchronous, synchronous)
 			require.Equal(t, tc.cacheKiB, cache)
 			require.Equal(t, 10000, busy)
+			require.Equal(t, 2, tempStore, "statement journals in memory")
 			info, err := os.Stat(tc.path)
 			require.NoError(t, err)
 			require.Equal(t, os.FileMode(0o600), info.Mode().Perm())

@@ -113,8 +113,11 @@ func CreatePrivate(path string) error {
 // the pragmas every erasure database needs and the given ones, which differ between a live
 // database and a fresh one being built. secure_delete overwrites freed pages, so a deleted
 // person's rows do not linger in the file; _txlock=immediate takes the write lock at BEGIN,
-// avoiding upgrade deadlocks. The busy timeout comes first, so the pragmas after it wait for
-// a lock instead of failing.
+// avoiding upgrade deadlocks. temp_store(MEMORY) keeps statement journals in memory: a
+// multi-row statement inside a transaction saves the pages it changes so that it can be undone
+// alone, and past 64 KiB SQLite spilled them to a temporary file (a write system call a page,
+// and a deleted person's rows in a file outside the database). The busy timeout comes first, so
+// the pragmas after it wait for a lock instead of failing.
 func openSQLite(path string, pragmas ...string) (*sqlx.DB, error) {
 	if err := CreatePrivate(path); err != nil {
 		return nil, err
@@ -123,7 +126,7 @@ func openSQLite(path string, pragmas ...string) (*sqlx.DB, error) {
 	for _, p := range pragmas {
 		dsn += "&_pragma=" + p
 	}
-	dsn += "&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	dsn += "&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_txlock=immediate"
 	db, err := openCounted("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
