@@ -138,15 +138,15 @@ func Deletion(ctx context.Context, svc *service.Service, opts DeletionOptions) (
 	res.SeedSeconds = time.Since(start).Seconds()
 	logger.Info("bench: seeded", "persons", persons, "seconds", res.SeedSeconds)
 
+	if err := opts.AllocProfile.write(opts.AllocProfile.seeded()); err != nil {
+		return res, err
+	}
 	if opts.CPUProfile != nil {
 		if err := pprof.StartCPUProfile(opts.CPUProfile); err != nil {
 			return res, fmt.Errorf("start the CPU profile: %w", err)
 		}
 		// Stopped as soon as the deletion is terminal; this covers the error paths before.
 		defer pprof.StopCPUProfile()
-	}
-	if err := opts.AllocProfile.write(opts.AllocProfile.seeded()); err != nil {
-		return res, err
 	}
 	cost0, err := measureCost(ctx, svc)
 	if err != nil {

@@ -157,9 +157,10 @@ type DeletionChunkDispatched struct {
 // joined the saga already running under that deletion id and shares its outcome; with ResumeAt
 // set, an operator retried a failed saga from that step.
 //
-// A starting (or resumed) saga records what it is about to remove: the permission groups and
-// faces the person held then. That is the deletion's own evidence, and it lets the saga run its
-// steps without reading the person back.
+// A starting (or resumed) saga on the person's own subject records what it is about to remove:
+// the permission groups and faces the person held then. That is the deletion's own evidence,
+// and it lets the saga run its steps without reading the person back. A batched person's
+// request lists neither: its batch's DeletionBatchStarted, appended with it, does (ADR 0003).
 //
 // Batch names the batch whose subject records the person's steps (a bulk's persons, or one
 // Sophon or Tencent deletion); "" means the person's own subject records them, one event per

@@ -34,6 +34,10 @@ type RunnerConfig struct {
 	Name      string // checkpoint name, default "readmodel"
 	BatchSize int    // events per transaction at most, default defaultBatchSize
 	Logger    *slog.Logger
+	// Reads, when set, is the pool the checkpoint is read through (WaitFor's polls, lag and
+	// backpressure figures), so that those reads do not queue for the one connection the
+	// projection writes through on SQLite (sqldb.DBs.Projection). Default: the runner's db.
+	Reads *sqlx.DB
 	// AfterBatch runs after each committed batch (SQLite: truncate the write-ahead log once a
 	// batch removed a deleted person's rows).
 	AfterBatch func(ctx context.Context, batch []events.Recorded)
@@ -62,6 +66,9 @@ func NewRunner(db *sqlx.DB, log *eventlog.Store, cfg RunnerConfig, projectors ..
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Reads == nil {
+		cfg.Reads = db
 	}
 	labels := make([]pprof.LabelSet, len(projectors))
 	for i, p := range projectors {
@@ -163,7 +170,7 @@ func (r *Runner) applyBatch(ctx context.Context, from uint64, batch []events.Rec
 // Checkpoint returns the last applied stream sequence, creating the checkpoint row if needed.
 func (r *Runner) Checkpoint(ctx context.Context) (uint64, error) {
 	var seq uint64
-	err := r.db.GetContext(ctx, &seq, r.db.Rebind(`SELECT seq FROM checkpoints WHERE name = ?`), r.cfg.Name)
+	err := r.cfg.Reads.GetContext(ctx, &seq, r.db.Rebind(`SELECT seq FROM checkpoints WHERE name = ?`), r.cfg.Name)
 	if errors.Is(err, sql.ErrNoRows) {
 		_, err = r.db.ExecContext(ctx, r.db.Rebind(`INSERT INTO checkpoints (name, seq) VALUES (?, 0) ON CONFLICT (name) DO NOTHING`), r.cfg.Name)
 		if err != nil {

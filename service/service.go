@@ -162,7 +162,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	if s.Stores, err = stores.NewBuiltin(s.DBs.Stores, cfg.Photos()); err != nil {
 		return nil, err
 	}
-	s.Projection = projections.NewRunner(s.DBs.Projection, s.Log, projections.RunnerConfig{Logger: logger, AfterBatch: s.afterProjection},
+	s.Projection = projections.NewRunner(s.DBs.Projection, s.Log, projections.RunnerConfig{Logger: logger, Reads: s.DBs.ReadModel, AfterBatch: s.afterProjection},
 		projections.All()...)
 	s.Metrics.SetProjectionLag(projectionLag(s.Log, s.Projection))
 	s.Metrics.SetDeletionBacklog(deletionBacklog(s.DBs.ReadModel))

@@ -34,12 +34,13 @@ func TestSQLiteOpenersSetTheirPragmas(t *testing.T) {
 		journal     string
 		synchronous int // 0 OFF, 1 NORMAL, 2 FULL
 		cacheKiB    int
+		tempStore   int // 0 default (a file past 64 KiB), 2 memory
 	}{
-		{"read model", live.ReadModel, filepath.Join(dir, sqldb.ReadModelFile), "wal", 1, -16384}, // rebuilt from the log
-		{"read model's projection", live.Projection, filepath.Join(dir, sqldb.ReadModelFile), "wal", 1, -16384},
-		{"keys", live.Keys, filepath.Join(dir, "keys.db"), "wal", 2, -16384},
-		{"stores", live.Stores, filepath.Join(dir, "stores.db"), "wal", 2, -16384},
-		{"fresh read model", fresh, freshPath, "memory", 0, -65536},
+		{"read model", live.ReadModel, filepath.Join(dir, sqldb.ReadModelFile), "wal", 1, -16384, 0}, // rebuilt from the log
+		{"read model's projection", live.Projection, filepath.Join(dir, sqldb.ReadModelFile), "wal", 1, -16384, 2},
+		{"keys", live.Keys, filepath.Join(dir, "keys.db"), "wal", 2, -16384, 0},
+		{"stores", live.Stores, filepath.Join(dir, "stores.db"), "wal", 2, -16384, 0},
+		{"fresh read model", fresh, freshPath, "memory", 0, -65536, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pragma := func(name string, v any) {
@@ -61,7 +62,7 @@ func TestSQLiteOpenersSetTheirPragmas(t *testing.T) {
 			require.Equal(t, tc.synchronous, synchronous)
 			require.Equal(t, tc.cacheKiB, cache)
 			require.Equal(t, 10000, busy)
-			require.Equal(t, 2, tempStore, "statement journals in memory")
+			require.Equal(t, tc.tempStore, tempStore)
 			info, err := os.Stat(tc.path)
 			require.NoError(t, err)
 			require.Equal(t, os.FileMode(0o600), info.Mode().Perm())

@@ -50,18 +50,19 @@ type DBs struct {
 
 // OpenSQLite opens (creating if needed) the embedded databases under dir.
 func OpenSQLite(dir string) (*DBs, error) {
-	open := func(name, synchronous string) (*sqlx.DB, error) {
+	open := func(name, synchronous string, more ...string) (*sqlx.DB, error) {
 		path := filepath.Join(dir, name)
-		db, err := openSQLite(path, "journal_mode(WAL)", "synchronous("+synchronous+")", "cache_size(-16384)")
+		db, err := openSQLite(path, append([]string{"journal_mode(WAL)", "synchronous(" + synchronous + ")", "cache_size(-16384)"}, more...)...)
 		if err != nil {
 			return nil, err
 		}
-		// As many idle connections as open ones: database/sql keeps two by default and closes
-		// every other connection a burst opened as it is returned, and closing a SQLite
-		// connection frees its whole page cache (a madvise a page) that the next open must read
-		// back from disk with the schema. That churn was 3 % of a bulk deletion's CPU.
+		// Four idle connections, not database/sql's two: it closed every other connection a
+		// burst opened as it was returned, and closing a SQLite connection frees its whole page
+		// cache (a madvise a page) that the next open reads back from disk with the schema.
+		// That churn was 3 % of a bulk deletion's CPU. Not eight: each idle connection may hold
+		// up to its 16 MiB of cache, outside the Go heap (and GOMEMLIMIT).
 		db.SetMaxOpenConns(8)
-		db.SetMaxIdleConns(8)
+		db.SetMaxIdleConns(4)
 		db.SetConnMaxIdleTime(time.Minute)
 		if err := db.Ping(); err != nil {
 			db.Close()
@@ -79,7 +80,13 @@ func OpenSQLite(dir string) (*DBs, error) {
 	if d.ReadModel, err = open(ReadModelFile, "NORMAL"); err != nil {
 		return nil, err
 	}
-	if d.Projection, err = open(ReadModelFile, "NORMAL"); err != nil {
+	// Its statement journals stay in memory (temp_store): a multi-row statement inside a
+	// transaction saves the pages it changes so that it can be undone alone, and past 64 KiB
+	// SQLite spilled them to a temporary file (a write system call a page, and a deleted
+	// person's rows in a file outside the database). In memory they are unbounded, which suits
+	// this pool alone: its statements apply a batch of a few hundred events, while a migration
+	// or a rebuild's table copy (the other pools) may rewrite a whole table in one statement.
+	if d.Projection, err = open(ReadModelFile, "NORMAL", "temp_store(MEMORY)"); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -113,11 +120,8 @@ func CreatePrivate(path string) error {
 // the pragmas every erasure database needs and the given ones, which differ between a live
 // database and a fresh one being built. secure_delete overwrites freed pages, so a deleted
 // person's rows do not linger in the file; _txlock=immediate takes the write lock at BEGIN,
-// avoiding upgrade deadlocks. temp_store(MEMORY) keeps statement journals in memory: a
-// multi-row statement inside a transaction saves the pages it changes so that it can be undone
-// alone, and past 64 KiB SQLite spilled them to a temporary file (a write system call a page,
-// and a deleted person's rows in a file outside the database). The busy timeout comes first, so
-// the pragmas after it wait for a lock instead of failing.
+// avoiding upgrade deadlocks. The busy timeout comes first, so the pragmas after it wait for a
+// lock instead of failing.
 func openSQLite(path string, pragmas ...string) (*sqlx.DB, error) {
 	if err := CreatePrivate(path); err != nil {
 		return nil, err
@@ -126,7 +130,7 @@ func openSQLite(path string, pragmas ...string) (*sqlx.DB, error) {
 	for _, p := range pragmas {
 		dsn += "&_pragma=" + p
 	}
-	dsn += "&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_txlock=immediate"
+	dsn += "&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	db, err := openCounted("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
