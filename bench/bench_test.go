@@ -159,7 +159,7 @@ func TestResultJSONNames(t *testing.T) {
 func TestIntake(t *testing.T) {
 	t.Parallel()
 	env := testenv.Start(t, benchConfig(t, "sqlite"))
-	res, err := bench.Intake(timeout(t, time.Minute), env.Svc, 500)
+	res, err := bench.Intake(timeout(t, time.Minute), env.Svc, 500, nil)
 	require.NoError(t, err)
 	require.Equal(t, 500, res.IDs)
 	require.Positive(t, res.IntakeSeconds)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/pprof"
 	"time"
 
 	"github.com/erasure-dev/erasure/service"
@@ -27,8 +28,9 @@ type IntakeResult struct {
 // Intake streams n IDs of persons that need not exist (intake-000000000, ...) through svc's
 // native API as one text/plain request over loopback HTTP, as a client with a file of IDs would,
 // and times the request until it is accepted (the IDs durably in the log) and until every item
-// is terminal.
-func Intake(ctx context.Context, svc *service.Service, n int) (IntakeResult, error) {
+// is terminal. profile, when set, receives a CPU profile of the intake (until the request is
+// accepted).
+func Intake(ctx context.Context, svc *service.Service, n int, profile io.Writer) (IntakeResult, error) {
 	if n < 1 {
 		return IntakeResult{}, errors.New("--intake must be at least 1")
 	}
@@ -49,6 +51,12 @@ func Intake(ctx context.Context, svc *service.Service, n int) (IntakeResult, err
 		_ = bw.Flush()
 		_ = pw.Close()
 	}()
+	if profile != nil {
+		if err := pprof.StartCPUProfile(profile); err != nil {
+			return IntakeResult{}, fmt.Errorf("start the CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile() // the error paths; stopped once the request is accepted
+	}
 	start := time.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+ln.Addr().String()+"/v1/deletions", pr)
 	if err != nil {
@@ -69,6 +77,9 @@ func Intake(ctx context.Context, svc *service.Service, n int) (IntakeResult, err
 		return IntakeResult{}, fmt.Errorf("intake: HTTP %d: %v", resp.StatusCode, err)
 	}
 	res := IntakeResult{IDs: n, IntakeSeconds: time.Since(start).Seconds()}
+	if profile != nil {
+		pprof.StopCPUProfile()
+	}
 	res.IntakeIDsPerS = float64(n) / res.IntakeSeconds
 	for {
 		d, err := svc.App.GetDeletion(ctx, out.DeletionID)

@@ -248,7 +248,9 @@ func insertItems(ctx context.Context, tx *sqlx.Tx, e events.DeletionRequested, t
 			args = append(args, e.DeletionID, pos, e.PersonIDs[i], state, code, itemMessage(code), t)
 		}
 		sb.WriteString(" ON CONFLICT (deletion_id, position) DO NOTHING RETURNING state")
-		rows, err := tx.QueryxContext(ctx, tx.Rebind(sb.String()), args...)
+		// Through the batch's statement cache: a full chunk's text is the same every time, and
+		// parsing its 1,400 placeholders afresh was a tenth of a bulk intake's CPU.
+		rows, err := querySQL(ctx, tx, sb.String(), args...)
 		if err != nil {
 			return nil, err
 		}

@@ -41,7 +41,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			fs.IntVar(&pop.Photos, "photos", 2, "registration photos per person (at most --faces)")
 			fs.IntVar(&pop.PermissionGroups, "permission-groups", 2, "permission groups each person is bound to")
 			fs.BoolVar(&keep, "keep", false, "keep the temporary data directory")
-			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the deletion phase to this file")
+			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the deletion phase (with --intake: of the intake) to this file")
 			fs.StringVar(&memProfile, "memprofile", "", "write the allocations made until the deletion ends to this file, and those made until it\nstarts to FILE.seeded (go tool pprof -sample_index=alloc_objects -base FILE.seeded: the deletion's)")
 			fs.IntVar(&intake, "intake", 0, "instead: stream N IDs of persons that need not exist as one text/plain request over HTTP,\nand report the intake rate and the time until every item is terminal")
 			fs.IntVar(&single, "single", 0, "instead: seed N persons, then delete them one at a time with N sequential Tencent DeletePerson\ncalls over loopback HTTP, signed as the official Tencent Cloud SDK signs them (TC3-HMAC-SHA256),\nand report each call's latency as the SDK's caller sees it (p50, p99, max)")
@@ -69,7 +69,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var profile io.Writer
-	if cpuProfile != "" && intake == 0 && single == 0 {
+	if cpuProfile != "" && single == 0 {
 		f, err := os.Create(cpuProfile)
 		if err != nil {
 			return err
@@ -105,7 +105,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	var res any
 	switch {
 	case intake > 0:
-		res, err = bench.Intake(ctx, svc, intake)
+		res, err = bench.Intake(ctx, svc, intake, profile)
 	case single > 0:
 		pop.Persons = single
 		res, err = bench.Single(ctx, svc, bench.SingleOptions{Population: pop, Mode: bench.Mode(cfg),
