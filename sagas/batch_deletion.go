@@ -94,6 +94,15 @@ type batchRun struct {
 	ended events.DeletionBatchCompleted
 }
 
+// startedPersons maps each person of the batch's start to what it was to lose.
+func (b batchRun) startedPersons() map[string]events.BatchPerson {
+	byID := make(map[string]events.BatchPerson, len(b.started.Persons))
+	for _, p := range b.started.Persons {
+		byID[p.PersonID] = p
+	}
+	return byID
+}
+
 // Handle runs the step one batch event triggers and acknowledges it once the step's record is
 // durable; on an error it leaves the event for redelivery.
 func (s *BatchDeletionSaga) Handle(ctx context.Context, d eventlog.Delivery) {
@@ -269,7 +278,15 @@ func (s *BatchDeletionSaga) effect(ctx context.Context, b batchRun, step domain.
 	if len(b.persons) == 0 {
 		return nil
 	}
-	call := func(ids []string) error { return remove(ctx, ports{s.target, s.keys}, s.cfg.ObserveStep, step, ids) }
+	byID := b.startedPersons()
+	call := func(ids []string) error {
+		persons := make([]events.BatchPerson, len(ids))
+		for i, id := range ids {
+			persons[i] = byID[id]
+			persons[i].PersonID = id
+		}
+		return remove(ctx, ports{s.target, s.keys}, s.cfg.ObserveStep, step, persons)
+	}
 	// Each retry, and each person tried alone, shows the step is alive (InProgress); a call
 	// that hangs does not, so its step goes to another worker after AckWait.
 	alive := func() { _ = b.d.Msg.InProgress() }
@@ -295,10 +312,7 @@ func (s *BatchDeletionSaga) record(ctx context.Context, b batchRun, step domain.
 	if !ok || def.record == nil {
 		return fmt.Errorf("batch step %q has no record", step)
 	}
-	byID := make(map[string]events.BatchPerson, len(b.started.Persons))
-	for _, p := range b.started.Persons {
-		byID[p.PersonID] = p
-	}
+	byID := b.startedPersons()
 	var goOn []events.BatchPerson
 	for _, id := range b.persons {
 		if _, ok := failed[id]; !ok {

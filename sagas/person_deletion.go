@@ -442,5 +442,5 @@ func (s *PersonDeletionSaga) stillDue(ctx context.Context, step domain.Step, d e
 }
 
 func (s *PersonDeletionSaga) effect(ctx context.Context, step domain.Step, ids []string) error {
-	return remove(ctx, ports{s.target, s.keys}, s.cfg.ObserveStep, step, ids)
+	return remove(ctx, ports{s.target, s.keys}, s.cfg.ObserveStep, step, byIDsOnly(ids))
 }

@@ -22,9 +22,10 @@ type stepDef struct {
 	after func(data any) bool
 	// parts is what of a person the step's record lists, read from the read model.
 	parts StateParts
-	// remove runs the step's side effect for the persons; nil for the targets step, which
-	// fans out person by person (targets_step.go).
-	remove func(ctx context.Context, p ports, ids []string) error
+	// remove runs the step's side effect for the persons (what each is to lose, where the
+	// saga knows it); nil for the targets step, which fans out person by person
+	// (targets_step.go).
+	remove func(ctx context.Context, p ports, persons []events.BatchPerson) error
 	// record is a batch's record of the step for the persons that go on; nil for the step that
 	// ends the batch (its persons' terminal events and DeletionBatchCompleted).
 	record func(deletion, batch string, persons []events.BatchPerson) any
@@ -46,8 +47,8 @@ var steps = []stepDef{
 	{
 		step:  domain.StepUnbindPermissions,
 		parts: WithPermissionGroups,
-		remove: func(ctx context.Context, p ports, ids []string) error {
-			return p.target.UnbindPermissionGroups(ctx, ids)
+		remove: func(ctx context.Context, p ports, persons []events.BatchPerson) error {
+			return p.target.UnbindPermissionGroups(ctx, idsOf(persons))
 		},
 		record: func(deletion, batch string, persons []events.BatchPerson) any {
 			e := events.PermissionGroupsUnbound{DeletionID: deletion, Batch: batch, Persons: make([]events.PersonPermissionGroups, len(persons))}
@@ -61,7 +62,9 @@ var steps = []stepDef{
 		step:   domain.StepPurgeFaces,
 		after:  is[events.PermissionGroupsUnbound],
 		parts:  WithFaces,
-		remove: func(ctx context.Context, p ports, ids []string) error { return p.target.PurgeFaces(ctx, ids) },
+		remove: func(ctx context.Context, p ports, persons []events.BatchPerson) error {
+			return p.target.PurgeFaces(ctx, idsOf(persons))
+		},
 		record: func(deletion, batch string, persons []events.BatchPerson) any {
 			e := events.FacesPurged{DeletionID: deletion, Batch: batch, Persons: make([]events.PersonFaces, len(persons))}
 			for i, p := range persons {
@@ -74,7 +77,7 @@ var steps = []stepDef{
 		step:   domain.StepPurgePhotos,
 		after:  is[events.FacesPurged],
 		parts:  WithFaces,
-		remove: func(ctx context.Context, p ports, ids []string) error { return p.target.PurgePhotos(ctx, ids) },
+		remove: purgePhotos,
 		record: func(deletion, batch string, persons []events.BatchPerson) any {
 			e := events.PhotosPurged{DeletionID: deletion, Batch: batch, Persons: make([]events.PersonPhotos, len(persons))}
 			for i, p := range persons {
@@ -103,7 +106,9 @@ var steps = []stepDef{
 			}
 			return false
 		},
-		remove: func(ctx context.Context, p ports, ids []string) error { return p.keys.Destroy(ctx, ids...) },
+		remove: func(ctx context.Context, p ports, persons []events.BatchPerson) error {
+			return p.keys.Destroy(ctx, idsOf(persons)...)
+		},
 	},
 }
 
@@ -112,6 +117,42 @@ var steps = []stepDef{
 // list to the table above.
 var triggerTypes = []string{"PersonDeletionRequested", "PermissionGroupsUnbound", "FacesPurged", "PhotosPurged",
 	"PersonRemovedFromTargets"}
+
+// purgePhotos removes the persons' photos, by the keys the saga expects where the store takes
+// them (PhotoKeyPurger: half the system calls of listing each person's directory).
+func purgePhotos(ctx context.Context, p ports, persons []events.BatchPerson) error {
+	k, ok := p.target.(PhotoKeyPurger)
+	if !ok {
+		return p.target.PurgePhotos(ctx, idsOf(persons))
+	}
+	photos := make([]events.PersonPhotos, len(persons))
+	for i, ps := range persons {
+		photos[i] = events.PersonPhotos{PersonID: ps.PersonID, PhotoKeys: []string{}}
+		for _, f := range ps.Faces {
+			if f.PhotoKey != "" {
+				photos[i].PhotoKeys = append(photos[i].PhotoKeys, f.PhotoKey)
+			}
+		}
+	}
+	return k.PurgePhotoKeys(ctx, photos)
+}
+
+func idsOf(persons []events.BatchPerson) []string {
+	ids := make([]string, len(persons))
+	for i, p := range persons {
+		ids[i] = p.PersonID
+	}
+	return ids
+}
+
+// byIDsOnly lists persons by ID alone, for a caller that does not know what they hold.
+func byIDsOnly(ids []string) []events.BatchPerson {
+	persons := make([]events.BatchPerson, len(ids))
+	for i, id := range ids {
+		persons[i] = events.BatchPerson{PersonID: id}
+	}
+	return persons
+}
 
 // stepDefOf returns the definition of a step.
 func stepDefOf(step domain.Step) (stepDef, bool) {
@@ -135,13 +176,13 @@ func nextStep(data any) (stepDef, bool) {
 
 // remove runs a step's side effect for the persons, for both sagas, and shows the call to
 // observe (nil: nobody watches).
-func remove(ctx context.Context, p ports, observe StepObserver, step domain.Step, ids []string) error {
+func remove(ctx context.Context, p ports, observe StepObserver, step domain.Step, persons []events.BatchPerson) error {
 	d, ok := stepDefOf(step)
 	if !ok || d.remove == nil {
 		return fmt.Errorf("step %q removes nothing by itself", step)
 	}
 	start := time.Now()
-	err := d.remove(ctx, p, ids)
+	err := d.remove(ctx, p, persons)
 	if observe != nil {
 		observe(step, time.Since(start), err)
 	}

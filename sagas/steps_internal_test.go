@@ -91,7 +91,7 @@ func TestRemoveCallsTheStepsPortAndObservesIt(t *testing.T) {
 		}
 		p := ports{target: r, keys: r}
 		for _, step := range []domain.Step{domain.StepUnbindPermissions, domain.StepPurgeFaces, domain.StepPurgePhotos, domain.StepDeletePerson} {
-			err := remove(context.Background(), p, observe, step, []string{"p1"})
+			err := remove(context.Background(), p, observe, step, byIDsOnly([]string{"p1"}))
 			if fail {
 				require.ErrorIs(t, err, r.err)
 				require.ErrorContains(t, err, string(step))
@@ -102,7 +102,7 @@ func TestRemoveCallsTheStepsPortAndObservesIt(t *testing.T) {
 		require.Equal(t, []string{"unbind p1", "faces p1", "photos p1", "keys p1"}, r.calls)
 		outcome := map[bool]string{true: "failed", false: "ok"}[fail]
 		require.Equal(t, []string{"unbind_permission_groups " + outcome, "purge_faces " + outcome, "purge_photos " + outcome, "delete_person " + outcome}, observed)
-		require.Error(t, remove(context.Background(), p, observe, domain.StepDeleteFromTargets, []string{"p1"}), "the targets step fans out on its own")
+		require.Error(t, remove(context.Background(), p, observe, domain.StepDeleteFromTargets, byIDsOnly([]string{"p1"})), "the targets step fans out on its own")
 	}
 }
 
@@ -120,4 +120,32 @@ func TestTriggerTypesAreWhatStartsAStep(t *testing.T) {
 		}
 	}
 	require.ElementsMatch(t, triggers, triggerTypes)
+}
+
+// keyedPorts is recordingPorts with the photo store's PhotoKeyPurger.
+type keyedPorts struct {
+	recordingPorts
+	photos []events.PersonPhotos
+}
+
+func (k *keyedPorts) PurgePhotoKeys(_ context.Context, photos []events.PersonPhotos) error {
+	k.photos = append(k.photos, photos...)
+	return k.err
+}
+
+// The photos step hands a store that takes them the keys each person is to lose, and the IDs
+// alone to one that does not.
+func TestPhotosStepPassesTheExpectedKeysToAStoreThatTakesThem(t *testing.T) {
+	persons := []events.BatchPerson{
+		{PersonID: "p1", Faces: []events.Face{{FaceID: "f1", PhotoKey: "k1"}, {FaceID: "f2"}, {FaceID: "f3", PhotoKey: "k3"}}},
+		{PersonID: "p2"},
+	}
+	k := &keyedPorts{}
+	require.NoError(t, remove(context.Background(), ports{target: k, keys: k}, nil, domain.StepPurgePhotos, persons))
+	require.Equal(t, []events.PersonPhotos{{PersonID: "p1", PhotoKeys: []string{"k1", "k3"}}, {PersonID: "p2", PhotoKeys: []string{}}}, k.photos)
+	require.Empty(t, k.calls, "not also by IDs")
+
+	r := &recordingPorts{}
+	require.NoError(t, remove(context.Background(), ports{target: r, keys: r}, nil, domain.StepPurgePhotos, persons))
+	require.Equal(t, []string{"photos p1"}, r.calls)
 }

@@ -3,6 +3,8 @@ package sagas
 import (
 	"context"
 	"errors"
+
+	"github.com/erasure-dev/erasure/events"
 )
 
 // Stores is the downstream side of a person deletion: the stores that hold what a deletion
@@ -12,6 +14,14 @@ type Stores interface {
 	UnbindPermissionGroups(ctx context.Context, personIDs []string) error
 	PurgeFaces(ctx context.Context, personIDs []string) error
 	PurgePhotos(ctx context.Context, personIDs []string) error
+}
+
+// PhotoKeyPurger is a Stores that removes photos in fewer operations when told the photo keys a
+// deletion expects, which a batch's start lists: the built-in photo store unlinks those files
+// and the person's directory without listing the directory first. It must still remove every
+// photo of the persons, expected or not.
+type PhotoKeyPurger interface {
+	PurgePhotoKeys(ctx context.Context, photos []events.PersonPhotos) error
 }
 
 // Target is an external system a person is also deleted from: an edge box, a cloud face

@@ -9,26 +9,30 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/erasure-dev/erasure/events"
 )
 
-// removePhotoDirs removes each person's photo directory under root (it holds only files), then
-// syncs root. It works relative to open directories: per person one openat, one getdents, an
-// unlinkat per photo, one unlinkat of the directory and a close, which is what removing a
-// directory of files needs and no more. Photos were the costliest step of a bulk deletion in
-// system calls: os.Open and Readdirnames add a poller registration attempt and a second
-// getdents that only says the end was reached, and every call resolved the whole path again.
-// Anything unexpected (a subdirectory, a symbolic link, a race) falls back to os.RemoveAll.
-func removePhotoDirs(root string, ids []string) error {
+// removePhotos removes each person's photo directory under root (it holds only files), then
+// syncs root. It works relative to the open root: with the photo keys a person is expected to
+// hold, one fstatat (never following a symbolic link), an unlinkat per photo and one of the
+// directory; without them, or when the directory holds more, one openat, one getdents, an
+// unlinkat per file, one of the directory and a close. Photos were the costliest step of a bulk
+// deletion in system calls: os.Open and Readdirnames add a poller registration attempt and a
+// second getdents that only says the end was reached, and every call resolved the whole path
+// again. Anything unexpected (a subdirectory, a symbolic link, a race) falls back to
+// os.RemoveAll.
+func removePhotos(root string, photos []events.PersonPhotos) error {
 	rootFD, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open photo store %s: %w", root, &os.PathError{Op: "open", Path: root, Err: err})
 	}
 	defer unix.Close(rootFD) //nolint:errcheck // read-only descriptor
 	buf := make([]byte, 8192)
-	for _, id := range ids {
-		if err := removeDirAt(rootFD, id, buf); err != nil {
-			if err := os.RemoveAll(filepath.Join(root, id)); err != nil {
-				return fmt.Errorf("purge photos of %s: %w", id, err)
+	for _, p := range photos {
+		if err := removeExpectedAt(rootFD, p, buf); err != nil {
+			if err := os.RemoveAll(filepath.Join(root, p.PersonID)); err != nil {
+				return fmt.Errorf("purge photos of %s: %w", p.PersonID, err)
 			}
 		}
 	}
@@ -36,6 +40,43 @@ func removePhotoDirs(root string, ids []string) error {
 		return fmt.Errorf("sync %s: %w", root, err)
 	}
 	return nil
+}
+
+// errNotADirectory: a person's photo path is something else (the fallback removes it whole).
+var errNotADirectory = errors.New("not a directory")
+
+// removeExpectedAt removes the person's photo directory under dirFD, unlinking the expected
+// photos first and listing the directory only if something else is left in it. The fstatat
+// keeps "person/key" from resolving through a symbolic link named like the person (the store's
+// directory is the server's own, mode 0700: nothing swaps it meanwhile).
+func removeExpectedAt(dirFD int, p events.PersonPhotos, buf []byte) error {
+	if len(p.PhotoKeys) == 0 {
+		return removeDirAt(dirFD, p.PersonID, buf)
+	}
+	var st unix.Stat_t
+	err := unix.Fstatat(dirFD, p.PersonID, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return errNotADirectory
+	}
+	for _, k := range p.PhotoKeys {
+		if err := unix.Unlinkat(dirFD, p.PersonID+"/"+k, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+			return err
+		}
+	}
+	err = unix.Unlinkat(dirFD, p.PersonID, unix.AT_REMOVEDIR)
+	switch {
+	case err == nil || errors.Is(err, unix.ENOENT):
+		return nil
+	case errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST):
+		return removeDirAt(dirFD, p.PersonID, buf) // more than the expected photos
+	}
+	return err
 }
 
 // removeDirAt removes the directory name under dirFD and the files in it. A directory whose

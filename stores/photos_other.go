@@ -8,14 +8,17 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/erasure-dev/erasure/events"
 )
 
-// removePhotoDirs removes each person's photo directory under root (it holds only files), then
-// syncs root. Linux has a version in fewer system calls (photos_linux.go).
-func removePhotoDirs(root string, ids []string) error {
-	for _, id := range ids {
-		if err := removePhotoDir(filepath.Join(root, id)); err != nil {
-			return fmt.Errorf("purge photos of %s: %w", id, err)
+// removePhotos removes each person's photo directory under root (it holds only files), then
+// syncs root. Linux has a version in fewer system calls (photos_linux.go), which also uses the
+// expected photo keys.
+func removePhotos(root string, photos []events.PersonPhotos) error {
+	for _, p := range photos {
+		if err := removePhotoDir(filepath.Join(root, p.PersonID)); err != nil {
+			return fmt.Errorf("purge photos of %s: %w", p.PersonID, err)
 		}
 	}
 	return syncDir(root)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/erasure-dev/erasure/app"
 	"github.com/erasure-dev/erasure/domain"
+	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/sagas"
 )
 
@@ -24,8 +25,9 @@ type Builtin struct {
 }
 
 var (
-	_ sagas.Stores  = (*Builtin)(nil)
-	_ app.Registrar = (*Builtin)(nil)
+	_ sagas.Stores         = (*Builtin)(nil)
+	_ sagas.PhotoKeyPurger = (*Builtin)(nil)
+	_ app.Registrar        = (*Builtin)(nil)
 )
 
 // NewBuiltin returns the built-in stores on db, with photos under photosDir.
@@ -126,7 +128,29 @@ func (b *Builtin) PurgePhotos(_ context.Context, personIDs []string) error {
 			return fmt.Errorf("purge photos of %q: %w", id, err)
 		}
 	}
-	return removePhotoDirs(b.photosDir, personIDs)
+	photos := make([]events.PersonPhotos, len(personIDs))
+	for i, id := range personIDs {
+		photos[i] = events.PersonPhotos{PersonID: id}
+	}
+	return removePhotos(b.photosDir, photos)
+}
+
+// PurgePhotoKeys is PurgePhotos told the photo keys each person is expected to hold: those files
+// are unlinked without listing the person's directory first. Whatever else the directory holds
+// (an interrupted write's temporary file, a photo the deletion did not know of) goes too.
+func (b *Builtin) PurgePhotoKeys(_ context.Context, photos []events.PersonPhotos) error {
+	for _, p := range photos {
+		// Paths are photosDir/person/key: an ID like ".." or "a/b" would reach outside the store.
+		if err := domain.ValidateID(p.PersonID); err != nil {
+			return fmt.Errorf("purge photos of %q: %w", p.PersonID, err)
+		}
+		for _, k := range p.PhotoKeys {
+			if err := domain.ValidateID(k); err != nil {
+				return fmt.Errorf("purge photos of %s: key %q: %w", p.PersonID, k, err)
+			}
+		}
+	}
+	return removePhotos(b.photosDir, photos)
 }
 
 // Leftovers lists what the stores still hold of the given persons: "store:person" entries.

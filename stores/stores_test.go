@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/app"
+	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/pgtest"
 	"github.com/erasure-dev/erasure/internal/sqldb"
 	"github.com/erasure-dev/erasure/stores"
@@ -354,44 +355,79 @@ func TestPurgePhotosOddShapes(t *testing.T) {
 }
 
 // TestPurgePhotosRemovesWhateverADirectoryHolds: a person's photo directory goes whole, whatever
-// it holds, and nothing outside it is touched, through a symbolic link included.
+// it holds and whichever photo keys the deletion expected, and nothing outside it is touched,
+// through a symbolic link named like the person included.
 func TestPurgePhotosRemovesWhateverADirectoryHolds(t *testing.T) {
 	t.Parallel()
+	file := func(t *testing.T, path string) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o700))
+		require.NoError(t, os.WriteFile(path, []byte("x"), 0o600))
+	}
 	for _, tc := range []struct {
 		name   string
 		layout func(t *testing.T, dir, outside string)
 	}{
 		{"no directory", func(*testing.T, string, string) {}},
 		{"an empty directory", func(t *testing.T, dir, _ string) { require.NoError(t, os.Mkdir(dir, 0o700)) }},
+		{"the expected photos", func(t *testing.T, dir, _ string) {
+			file(t, filepath.Join(dir, "k1"))
+			file(t, filepath.Join(dir, "k2"))
+		}},
+		{"more than expected: an interrupted write", func(t *testing.T, dir, _ string) {
+			file(t, filepath.Join(dir, "k1"))
+			file(t, filepath.Join(dir, "k3.tmp"))
+		}},
 		{"more files than one directory read returns", func(t *testing.T, dir, _ string) {
-			require.NoError(t, os.Mkdir(dir, 0o700))
 			for i := range 700 { // about 30 KiB of directory entries: several reads
-				require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("photo-with-a-long-key-%04d", i)), []byte("x"), 0o600))
+				file(t, filepath.Join(dir, fmt.Sprintf("photo-with-a-long-key-%04d", i)))
 			}
 		}},
 		{"a subdirectory", func(t *testing.T, dir, _ string) {
-			require.NoError(t, os.MkdirAll(filepath.Join(dir, "sub", "deeper"), 0o700))
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "sub", "deeper", "k"), []byte("x"), 0o600))
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "k"), []byte("x"), 0o600))
+			file(t, filepath.Join(dir, "sub", "deeper", "k1"))
+			file(t, filepath.Join(dir, "k2"))
 		}},
 		{"a symbolic link to a directory outside", func(t *testing.T, dir, outside string) {
 			require.NoError(t, os.Symlink(outside, dir))
 		}},
+		{"a file", func(t *testing.T, dir, _ string) { file(t, dir) }},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, sqldb.SQLite)
-			outside := filepath.Join(e.root, "outside")
-			require.NoError(t, os.Mkdir(outside, 0o700))
-			require.NoError(t, os.WriteFile(filepath.Join(outside, "keep"), []byte("x"), 0o600))
-			e.register(t, "neighbour", 1)
-			tc.layout(t, filepath.Join(e.photos, "p1"), outside)
+		for _, purge := range []struct {
+			name string
+			fn   func(b *stores.Builtin) error
+		}{
+			{"by person", func(b *stores.Builtin) error { return b.PurgePhotos(context.Background(), []string{"p1"}) }},
+			{"by expected keys", func(b *stores.Builtin) error {
+				// "k1" and "k2" also name files in the directory a symbolic link points to.
+				return b.PurgePhotoKeys(context.Background(), []events.PersonPhotos{{PersonID: "p1", PhotoKeys: []string{"k1", "k2"}}})
+			}},
+		} {
+			t.Run(tc.name+"/"+purge.name, func(t *testing.T) {
+				t.Parallel()
+				e := newEnv(t, sqldb.SQLite)
+				outside := filepath.Join(e.root, "outside")
+				file(t, filepath.Join(outside, "k1"))
+				file(t, filepath.Join(outside, "k2"))
+				e.register(t, "neighbour", 1)
+				tc.layout(t, filepath.Join(e.photos, "p1"), outside)
 
-			require.NoError(t, e.b.PurgePhotos(context.Background(), []string{"p1"}))
-			_, err := os.Lstat(filepath.Join(e.photos, "p1"))
-			require.ErrorIs(t, err, os.ErrNotExist)
-			require.Equal(t, []string{"outside/keep", "photos/neighbour/neighbour-k0"}, e.files(t))
-			require.NoError(t, e.b.PurgePhotos(context.Background(), []string{"p1"})) // idempotent
-		})
+				require.NoError(t, purge.fn(e.b))
+				_, err := os.Lstat(filepath.Join(e.photos, "p1"))
+				require.ErrorIs(t, err, os.ErrNotExist)
+				require.Equal(t, []string{"outside/k1", "outside/k2", "photos/neighbour/neighbour-k0"}, e.files(t))
+				require.NoError(t, purge.fn(e.b)) // idempotent
+			})
+		}
 	}
+}
+
+// A photo key is a path component: one that is not an ID is refused before anything is removed.
+func TestPurgePhotoKeysRefusesAKeyThatIsNoID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sqldb.SQLite)
+	e.register(t, "p1", 1)
+	for _, key := range []string{"../neighbour", "..", "a/b", ""} {
+		err := e.b.PurgePhotoKeys(context.Background(), []events.PersonPhotos{{PersonID: "p1", PhotoKeys: []string{key}}})
+		require.Error(t, err, "%q", key)
+	}
+	require.Equal(t, []string{"photos/p1/p1-k0"}, e.files(t))
 }
