@@ -59,9 +59,9 @@ var steps = []stepDef{
 		},
 	},
 	{
-		step:   domain.StepPurgeFaces,
-		after:  is[events.PermissionGroupsUnbound],
-		parts:  WithFaces,
+		step:  domain.StepPurgeFaces,
+		after: is[events.PermissionGroupsUnbound],
+		parts: WithFaces,
 		remove: func(ctx context.Context, p ports, persons []events.BatchPerson) error {
 			return p.target.PurgeFaces(ctx, idsOf(persons))
 		},
