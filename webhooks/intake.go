@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,6 +73,15 @@ func decodeMessage(msg *message.Message) (events.Recorded, error) {
 // outcomeTypes are the events the intake decodes; every other event is acknowledged unread.
 var outcomeTypes = []string{"PersonDeleted.", "PersonDeletionFailed.", "DeletionCompleted.", "GroupDeleted.",
 	"DeletionChunkDispatched."}
+
+// webhookTypeOf is the webhook type each outcome event may become. DeletionCompleted is not in
+// it: a request's callback URL takes it whatever the subscriptions.
+var webhookTypeOf = map[string]string{
+	"PersonDeleted":           TypePersonDeleted,
+	"PersonDeletionFailed":    TypePersonDeletionFailed,
+	"DeletionChunkDispatched": TypePersonDeletionFailed,
+	"GroupDeleted":            TypeGroupDeleted,
+}
 
 func isOutcome(qualifiedType string) bool {
 	for _, p := range outcomeTypes {
@@ -153,8 +163,22 @@ func (s *Service) retrying(h message.HandlerFunc) message.HandlerFunc {
 
 // handleLogMessage queues the deliveries of one log event.
 func (s *Service) handleLogMessage(msg *message.Message) error {
-	if !isOutcome(msg.Metadata.Get(events.HeaderType)) {
+	qualified := msg.Metadata.Get(events.HeaderType)
+	if !isOutcome(qualified) {
 		return nil
+	}
+	if name, _, err := events.SplitQualified(qualified); err == nil {
+		if wt, ok := webhookTypeOf[name]; ok {
+			// Nobody subscribed to what this event could become: acknowledged undecoded (a
+			// bulk's every PersonDeleted, where no endpoint takes person.deleted).
+			subs, err := s.activeSubscriptions(msg.Context())
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(subs, func(e endpoint) bool { return e.wants(wt) }) {
+				return nil
+			}
+		}
 	}
 	r, err := decodeMessage(msg)
 	if errors.Is(err, events.ErrUnknownType) {
