@@ -117,8 +117,10 @@ func Replay(ctx context.Context, cfg config.Config, logger *slog.Logger, names [
 	// Embedded mode: the lock keeps every server away from readmodel.db.
 	rc.Offline = cfg.DatabaseURL == ""
 	sum, err := runner.Rebuild(ctx, rc)
-	if sum.Swap == "file" {
+	if sum.Swap == "file" && err == nil {
 		s.DBs.ReadModel, s.DBs.Projection = nil, nil // closed and replaced by the swap
 	}
+	// A swap that failed may not have closed the pool yet: s.Close does (closing twice is a
+	// no-op).
 	return sum, err
 }
