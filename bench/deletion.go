@@ -57,10 +57,10 @@ type DeletionOptions struct {
 	// CPUProfile, when set, receives a CPU profile of the deletion phase alone (from the bulk
 	// request until the deletion is terminal).
 	CPUProfile io.Writer
-	// AllocProfile, when set, receives the heap profile (allocations since the process started)
-	// at the deletion phase's start (Seeded) and at its end (Deleted): the difference
+	// AllocsSeeded and AllocsDeleted, when set, receive the heap profile (allocations since the
+	// process started) at the deletion phase's start and at its end: the difference
 	// (go tool pprof -sample_index=alloc_objects -base seeded bin deleted) is the deletion's.
-	AllocProfile *AllocProfile
+	AllocsSeeded, AllocsDeleted io.Writer
 	// Logger reports progress every few seconds; nil discards it.
 	Logger *slog.Logger
 }
@@ -138,7 +138,7 @@ func Deletion(ctx context.Context, svc *service.Service, opts DeletionOptions) (
 	res.SeedSeconds = time.Since(start).Seconds()
 	logger.Info("bench: seeded", "persons", persons, "seconds", res.SeedSeconds)
 
-	if err := opts.AllocProfile.write(opts.AllocProfile.seeded()); err != nil {
+	if err := writeAllocs(opts.AllocsSeeded); err != nil {
 		return res, err
 	}
 	if opts.CPUProfile != nil {
@@ -201,7 +201,7 @@ func Deletion(ctx context.Context, svc *service.Service, opts DeletionOptions) (
 	if opts.CPUProfile != nil {
 		pprof.StopCPUProfile()
 	}
-	if err := opts.AllocProfile.write(opts.AllocProfile.deleted()); err != nil {
+	if err := writeAllocs(opts.AllocsDeleted); err != nil {
 		return res, err
 	}
 	cost1.sub(cost0).perPerson(&res, persons)
@@ -319,25 +319,9 @@ func replay(ctx context.Context, svc *service.Service, res *DeletionResult) erro
 	return nil
 }
 
-// AllocProfile is where Deletion writes its two heap profiles.
-type AllocProfile struct{ Seeded, Deleted io.Writer }
-
-func (p *AllocProfile) seeded() io.Writer {
-	if p == nil {
-		return nil
-	}
-	return p.Seeded
-}
-
-func (p *AllocProfile) deleted() io.Writer {
-	if p == nil {
-		return nil
-	}
-	return p.Deleted
-}
-
-// write writes the heap profile to w (none: nothing), after a collection so that it is current.
-func (*AllocProfile) write(w io.Writer) error {
+// writeAllocs writes the heap profile to w (none: nothing), after a collection so that it is
+// current.
+func writeAllocs(w io.Writer) error {
 	if w == nil {
 		return nil
 	}

@@ -106,30 +106,21 @@ func (b *browser) postMultipart(path string, fields map[string]string, file stri
 	return b.do(req)
 }
 
-var (
-	csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	onceField = regexp.MustCompile(`name="once" value="([^"]+)"`)
-)
+// formField returns the value of the hidden field name of a form on path.
+func (b *browser) formField(path, name string) string {
+	b.t.Helper()
+	p := b.get(path)
+	require.Equal(b.t, http.StatusOK, p.status, p.body)
+	m := regexp.MustCompile(`name="` + regexp.QuoteMeta(name) + `" value="([^"]+)"`).FindStringSubmatch(p.body)
+	require.NotNil(b.t, m, "no %s field on %s", name, path)
+	return m[1]
+}
 
 // once returns a fresh one-time token of a form on path (subscribe, rotate).
-func (b *browser) once(path string) string {
-	b.t.Helper()
-	p := b.get(path)
-	require.Equal(b.t, http.StatusOK, p.status, p.body)
-	m := onceField.FindStringSubmatch(p.body)
-	require.NotNil(b.t, m, "no one-time token on %s", path)
-	return m[1]
-}
+func (b *browser) once(path string) string { b.t.Helper(); return b.formField(path, "once") }
 
 // csrf returns the token the console's forms carry for this browser's session.
-func (b *browser) csrf(path string) string {
-	b.t.Helper()
-	p := b.get(path)
-	require.Equal(b.t, http.StatusOK, p.status, p.body)
-	m := csrfField.FindStringSubmatch(p.body)
-	require.NotNil(b.t, m, "no form token on %s", path)
-	return m[1]
-}
+func (b *browser) csrf(path string) string { b.t.Helper(); return b.formField(path, "csrf") }
 
 func (b *browser) login(key string) page {
 	b.t.Helper()

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -70,26 +69,15 @@ func decodeMessage(msg *message.Message) (events.Recorded, error) {
 	return eventlog.DecodeMsg(msg.Metadata.Get(metaSubject), h, msg.Payload, seq)
 }
 
-// outcomeTypes are the events the intake decodes; every other event is acknowledged unread.
-var outcomeTypes = []string{"PersonDeleted.", "PersonDeletionFailed.", "DeletionCompleted.", "GroupDeleted.",
-	"DeletionChunkDispatched."}
-
-// webhookTypeOf is the webhook type each outcome event may become. DeletionCompleted is not in
-// it: a request's callback URL takes it whatever the subscriptions.
-var webhookTypeOf = map[string]string{
+// outcomes are the events the intake decodes, each with the webhook type it may become; every
+// other event is acknowledged unread. DeletionCompleted has none to check: a request's callback
+// URL takes it whatever the subscriptions.
+var outcomes = map[string]string{
 	"PersonDeleted":           TypePersonDeleted,
 	"PersonDeletionFailed":    TypePersonDeletionFailed,
 	"DeletionChunkDispatched": TypePersonDeletionFailed,
 	"GroupDeleted":            TypeGroupDeleted,
-}
-
-func isOutcome(qualifiedType string) bool {
-	for _, p := range outcomeTypes {
-		if strings.HasPrefix(qualifiedType, p) {
-			return true
-		}
-	}
-	return false
+	"DeletionCompleted":       "",
 }
 
 // provisionConsumer creates the intake's durable pull consumer, or updates it. It is ours, not
@@ -163,21 +151,20 @@ func (s *Service) retrying(h message.HandlerFunc) message.HandlerFunc {
 
 // handleLogMessage queues the deliveries of one log event.
 func (s *Service) handleLogMessage(msg *message.Message) error {
-	qualified := msg.Metadata.Get(events.HeaderType)
-	if !isOutcome(qualified) {
+	name, _, err := events.SplitQualified(msg.Metadata.Get(events.HeaderType))
+	webhookType, outcome := outcomes[name]
+	if err != nil || !outcome {
 		return nil
 	}
-	if name, _, err := events.SplitQualified(qualified); err == nil {
-		if wt, ok := webhookTypeOf[name]; ok {
-			// Nobody subscribed to what this event could become: acknowledged undecoded (a
-			// bulk's every PersonDeleted, where no endpoint takes person.deleted).
-			subs, err := s.activeSubscriptions(msg.Context())
-			if err != nil {
-				return err
-			}
-			if !slices.ContainsFunc(subs, func(e endpoint) bool { return e.wants(wt) }) {
-				return nil
-			}
+	if webhookType != "" {
+		// Nobody subscribed to what this event could become: acknowledged undecoded (a bulk's
+		// every PersonDeleted, where no endpoint takes person.deleted).
+		subs, err := s.activeSubscriptions(msg.Context())
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(subs, func(e endpoint) bool { return e.wants(webhookType) }) {
+			return nil
 		}
 	}
 	r, err := decodeMessage(msg)

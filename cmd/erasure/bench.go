@@ -77,7 +77,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		defer f.Close()
 		profile = f
 	}
-	var allocs *bench.AllocProfile
+	var allocsSeeded, allocsDeleted io.Writer
 	if memProfile != "" && intake == 0 && single == 0 {
 		seeded, err := os.Create(memProfile + ".seeded")
 		if err != nil {
@@ -89,7 +89,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer deleted.Close()
-		allocs = &bench.AllocProfile{Seeded: seeded, Deleted: deleted}
+		allocsSeeded, allocsDeleted = seeded, deleted
 	}
 	logger := cfg.Logger()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -111,7 +111,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		res, err = bench.Single(ctx, svc, bench.SingleOptions{Population: pop, Mode: bench.Mode(cfg),
 			SecretID: cfg.TencentSecretID, SecretKey: cfg.TencentSecretKey, Logger: logger})
 	default:
-		res, err = bench.Deletion(ctx, svc, bench.DeletionOptions{Population: pop, Mode: bench.Mode(cfg), CPUProfile: profile, AllocProfile: allocs, Logger: logger})
+		res, err = bench.Deletion(ctx, svc, bench.DeletionOptions{Population: pop, Mode: bench.Mode(cfg), CPUProfile: profile, AllocsSeeded: allocsSeeded, AllocsDeleted: allocsDeleted, Logger: logger})
 	}
 	if err != nil {
 		return err
