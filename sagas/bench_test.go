@@ -20,9 +20,9 @@ import (
 // saga's own cost (consume, decide, atomic-batch record, acknowledge).
 type nopTarget struct{}
 
-func (nopTarget) UnbindPermissionGroups(context.Context, []string) error { return nil }
-func (nopTarget) PurgeFaces(context.Context, []string) error             { return nil }
-func (nopTarget) PurgePhotos(context.Context, []string) error            { return nil }
+func (nopTarget) UnbindPermissionGroups(context.Context, []string) error   { return nil }
+func (nopTarget) PurgeFaces(context.Context, []string) error               { return nil }
+func (nopTarget) PurgePhotos(context.Context, []events.PersonPhotos) error { return nil }
 
 type countingShredder struct{ n atomic.Int64 }
 

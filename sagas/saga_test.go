@@ -101,8 +101,18 @@ func (f *faultyTarget) PurgeFaces(ctx context.Context, ids []string) error {
 	return f.call(ctx, domain.StepPurgeFaces, ids, f.inner.PurgeFaces)
 }
 
-func (f *faultyTarget) PurgePhotos(ctx context.Context, ids []string) error {
-	return f.call(ctx, domain.StepPurgePhotos, ids, f.inner.PurgePhotos)
+func (f *faultyTarget) PurgePhotos(ctx context.Context, photos []events.PersonPhotos) error {
+	return f.call(ctx, domain.StepPurgePhotos, idsOf(photos), func(ctx context.Context, _ []string) error {
+		return f.inner.PurgePhotos(ctx, photos)
+	})
+}
+
+func idsOf(photos []events.PersonPhotos) []string {
+	ids := make([]string, len(photos))
+	for i, p := range photos {
+		ids[i] = p.PersonID
+	}
+	return ids
 }
 
 func (f *faultyTarget) effectCount(step domain.Step, id string) int {

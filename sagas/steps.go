@@ -118,13 +118,9 @@ var steps = []stepDef{
 var triggerTypes = []string{"PersonDeletionRequested", "PermissionGroupsUnbound", "FacesPurged", "PhotosPurged",
 	"PersonRemovedFromTargets"}
 
-// purgePhotos removes the persons' photos, by the keys the saga expects where the store takes
-// them (PhotoKeyPurger: half the system calls of listing each person's directory).
+// purgePhotos removes the persons' photos, naming the keys each is expected to hold (a face
+// registered from its features alone has none on disk, but its key is still listed).
 func purgePhotos(ctx context.Context, p ports, persons []events.BatchPerson) error {
-	k, ok := p.target.(PhotoKeyPurger)
-	if !ok {
-		return p.target.PurgePhotos(ctx, idsOf(persons))
-	}
 	photos := make([]events.PersonPhotos, len(persons))
 	for i, ps := range persons {
 		photos[i] = events.PersonPhotos{PersonID: ps.PersonID, PhotoKeys: []string{}}
@@ -134,7 +130,7 @@ func purgePhotos(ctx context.Context, p ports, persons []events.BatchPerson) err
 			}
 		}
 	}
-	return k.PurgePhotoKeys(ctx, photos)
+	return p.target.PurgePhotos(ctx, photos)
 }
 
 func idsOf(persons []events.BatchPerson) []string {

@@ -57,8 +57,9 @@ func TestEachRecordTriggersTheNextStep(t *testing.T) {
 
 // recordingPorts records which port each step calls, for whom.
 type recordingPorts struct {
-	calls []string
-	err   error
+	calls  []string
+	photos []events.PersonPhotos
+	err    error
 }
 
 func (r *recordingPorts) call(name string, ids []string) error {
@@ -71,8 +72,9 @@ func (r *recordingPorts) UnbindPermissionGroups(_ context.Context, ids []string)
 func (r *recordingPorts) PurgeFaces(_ context.Context, ids []string) error {
 	return r.call("faces", ids)
 }
-func (r *recordingPorts) PurgePhotos(_ context.Context, ids []string) error {
-	return r.call("photos", ids)
+func (r *recordingPorts) PurgePhotos(_ context.Context, photos []events.PersonPhotos) error {
+	r.photos = append(r.photos, photos...)
+	return r.call("photos", []string{photos[0].PersonID})
 }
 func (r *recordingPorts) Destroy(_ context.Context, ids ...string) error { return r.call("keys", ids) }
 
@@ -122,30 +124,15 @@ func TestTriggerTypesAreWhatStartsAStep(t *testing.T) {
 	require.ElementsMatch(t, triggers, triggerTypes)
 }
 
-// keyedPorts is recordingPorts with the photo store's PhotoKeyPurger.
-type keyedPorts struct {
-	recordingPorts
-	photos []events.PersonPhotos
-}
-
-func (k *keyedPorts) PurgePhotoKeys(_ context.Context, photos []events.PersonPhotos) error {
-	k.photos = append(k.photos, photos...)
-	return k.err
-}
-
-// The photos step hands a store that takes them the keys each person is to lose, and the IDs
-// alone to one that does not.
-func TestPhotosStepPassesTheExpectedKeysToAStoreThatTakesThem(t *testing.T) {
+// The photos step names the keys each person is to lose, and none where the saga knows nothing
+// of them (the per-person path).
+func TestPhotosStepPassesTheExpectedKeys(t *testing.T) {
 	persons := []events.BatchPerson{
 		{PersonID: "p1", Faces: []events.Face{{FaceID: "f1", PhotoKey: "k1"}, {FaceID: "f2"}, {FaceID: "f3", PhotoKey: "k3"}}},
 		{PersonID: "p2"},
 	}
-	k := &keyedPorts{}
-	require.NoError(t, remove(context.Background(), ports{target: k, keys: k}, nil, domain.StepPurgePhotos, persons))
-	require.Equal(t, []events.PersonPhotos{{PersonID: "p1", PhotoKeys: []string{"k1", "k3"}}, {PersonID: "p2", PhotoKeys: []string{}}}, k.photos)
-	require.Empty(t, k.calls, "not also by IDs")
-
 	r := &recordingPorts{}
 	require.NoError(t, remove(context.Background(), ports{target: r, keys: r}, nil, domain.StepPurgePhotos, persons))
+	require.Equal(t, []events.PersonPhotos{{PersonID: "p1", PhotoKeys: []string{"k1", "k3"}}, {PersonID: "p2", PhotoKeys: []string{}}}, r.photos)
 	require.Equal(t, []string{"photos p1"}, r.calls)
 }

@@ -13,15 +13,10 @@ import (
 type Stores interface {
 	UnbindPermissionGroups(ctx context.Context, personIDs []string) error
 	PurgeFaces(ctx context.Context, personIDs []string) error
-	PurgePhotos(ctx context.Context, personIDs []string) error
-}
-
-// PhotoKeyPurger is a Stores that removes photos in fewer operations when told the photo keys a
-// deletion expects, which a batch's start lists: the built-in photo store unlinks those files
-// and the person's directory without listing the directory first. It must still remove every
-// photo of the persons, expected or not.
-type PhotoKeyPurger interface {
-	PurgePhotoKeys(ctx context.Context, photos []events.PersonPhotos) error
+	// PurgePhotos is told the photo keys each person is expected to hold, where the saga knows
+	// them (a batch's start lists them; none on the per-person path): a store may remove those
+	// without listing the person's photos first, but must remove every photo of the persons.
+	PurgePhotos(ctx context.Context, photos []events.PersonPhotos) error
 }
 
 // Target is an external system a person is also deleted from: an edge box, a cloud face

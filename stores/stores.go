@@ -25,9 +25,8 @@ type Builtin struct {
 }
 
 var (
-	_ sagas.Stores         = (*Builtin)(nil)
-	_ sagas.PhotoKeyPurger = (*Builtin)(nil)
-	_ app.Registrar        = (*Builtin)(nil)
+	_ sagas.Stores  = (*Builtin)(nil)
+	_ app.Registrar = (*Builtin)(nil)
 )
 
 // NewBuiltin returns the built-in stores on db, with photos under photosDir.
@@ -119,26 +118,11 @@ func (b *Builtin) PurgeFaces(ctx context.Context, personIDs []string) error {
 	return b.deleteWhereIn(ctx, "DELETE FROM face_index WHERE person_id IN (?)", personIDs)
 }
 
-// PurgePhotos unlinks every registration photo of the persons and syncs the photo directory,
-// so the removals are on disk before the step is recorded.
-func (b *Builtin) PurgePhotos(_ context.Context, personIDs []string) error {
-	for _, id := range personIDs {
-		// A photo directory is photosDir/id: an id like ".." would reach outside the store.
-		if err := domain.ValidateID(id); err != nil {
-			return fmt.Errorf("purge photos of %q: %w", id, err)
-		}
-	}
-	photos := make([]events.PersonPhotos, len(personIDs))
-	for i, id := range personIDs {
-		photos[i] = events.PersonPhotos{PersonID: id}
-	}
-	return removePhotos(b.photosDir, photos)
-}
-
-// PurgePhotoKeys is PurgePhotos told the photo keys each person is expected to hold: those files
-// are unlinked without listing the person's directory first. Whatever else the directory holds
-// (an interrupted write's temporary file, a photo the deletion did not know of) goes too.
-func (b *Builtin) PurgePhotoKeys(_ context.Context, photos []events.PersonPhotos) error {
+// PurgePhotos removes every registration photo of the persons and syncs the photo directory,
+// so the removals are on disk before the step is recorded. The expected keys are unlinked
+// without listing the person's directory first; whatever else it holds (an interrupted write's
+// temporary file, a photo the deletion did not know of) goes too.
+func (b *Builtin) PurgePhotos(_ context.Context, photos []events.PersonPhotos) error {
 	for _, p := range photos {
 		// Paths are photosDir/person/key: an ID like ".." or "a/b" would reach outside the store.
 		if err := domain.ValidateID(p.PersonID); err != nil {

@@ -221,7 +221,7 @@ func TestPurgesRemoveOnlyTheGivenPersons(t *testing.T) {
 		}{
 			{"unbind permission groups", e.b.UnbindPermissionGroups, "permission_directory"},
 			{"purge faces", e.b.PurgeFaces, "face_index"},
-			{"purge photos", e.b.PurgePhotos, "photo_store"},
+			{"purge photos", func(ctx context.Context, ids []string) error { return e.b.PurgePhotos(ctx, byPerson(ids...)) }, "photo_store"},
 		}
 		purged := map[string]bool{}
 		for _, st := range steps {
@@ -266,7 +266,7 @@ func TestPurgesManyPersonsInChunks(t *testing.T) {
 
 		require.NoError(t, e.b.UnbindPermissionGroups(ctx, ids))
 		require.NoError(t, e.b.PurgeFaces(ctx, ids))
-		require.NoError(t, e.b.PurgePhotos(ctx, ids))
+		require.NoError(t, e.b.PurgePhotos(ctx, byPerson(ids...)))
 		require.Empty(t, e.leftovers(t, ids...))
 		require.Equal(t, []string{"outsider-f0"}, e.rows(t, `SELECT face_id FROM face_index`))
 		require.Equal(t, []string{"outsider:pg"}, e.rows(t, `SELECT person_id, permission_group_id FROM permission_directory`))
@@ -321,7 +321,7 @@ func TestPathTraversalIsRejected(t *testing.T) {
 				require.Error(t, err)
 
 				require.Error(t, e.b.RemoveFace(ctx, "victim", "nope", id), "remove face with photo key")
-				require.Error(t, e.b.PurgePhotos(ctx, []string{id}), "purge photos")
+				require.Error(t, e.b.PurgePhotos(ctx, byPerson(id)), "purge photos")
 				_, err = e.b.Leftovers(ctx, []string{id})
 				require.Error(t, err, "leftovers")
 			})
@@ -347,8 +347,8 @@ func TestPurgePhotosOddShapes(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "odd", "nested"), 0o700))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "odd", "nested", "x"), []byte("x"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "odd", "a"), []byte("a"), 0o600))
-	require.NoError(t, b.PurgePhotos(ctx, []string{"odd", "none"}))
-	require.NoError(t, b.PurgePhotos(ctx, []string{"odd"}))
+	require.NoError(t, b.PurgePhotos(ctx, byPerson("odd", "none")))
+	require.NoError(t, b.PurgePhotos(ctx, byPerson("odd")))
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	require.Empty(t, entries)
@@ -395,10 +395,10 @@ func TestPurgePhotosRemovesWhateverADirectoryHolds(t *testing.T) {
 			name string
 			fn   func(b *stores.Builtin) error
 		}{
-			{"by person", func(b *stores.Builtin) error { return b.PurgePhotos(context.Background(), []string{"p1"}) }},
+			{"by person", func(b *stores.Builtin) error { return b.PurgePhotos(context.Background(), byPerson("p1")) }},
 			{"by expected keys", func(b *stores.Builtin) error {
 				// "k1" and "k2" also name files in the directory a symbolic link points to.
-				return b.PurgePhotoKeys(context.Background(), []events.PersonPhotos{{PersonID: "p1", PhotoKeys: []string{"k1", "k2"}}})
+				return b.PurgePhotos(context.Background(), []events.PersonPhotos{{PersonID: "p1", PhotoKeys: []string{"k1", "k2"}}})
 			}},
 		} {
 			t.Run(tc.name+"/"+purge.name, func(t *testing.T) {
@@ -421,13 +421,22 @@ func TestPurgePhotosRemovesWhateverADirectoryHolds(t *testing.T) {
 }
 
 // A photo key is a path component: one that is not an ID is refused before anything is removed.
-func TestPurgePhotoKeysRefusesAKeyThatIsNoID(t *testing.T) {
+func TestPurgePhotosRefusesAKeyThatIsNoID(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sqldb.SQLite)
 	e.register(t, "p1", 1)
 	for _, key := range []string{"../neighbour", "..", "a/b", ""} {
-		err := e.b.PurgePhotoKeys(context.Background(), []events.PersonPhotos{{PersonID: "p1", PhotoKeys: []string{key}}})
+		err := e.b.PurgePhotos(context.Background(), []events.PersonPhotos{{PersonID: "p1", PhotoKeys: []string{key}}})
 		require.Error(t, err, "%q", key)
 	}
 	require.Equal(t, []string{"photos/p1/p1-k0"}, e.files(t))
+}
+
+// byPerson names persons without the photo keys they are expected to hold.
+func byPerson(ids ...string) []events.PersonPhotos {
+	photos := make([]events.PersonPhotos, len(ids))
+	for i, id := range ids {
+		photos[i] = events.PersonPhotos{PersonID: id}
+	}
+	return photos
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/testenv"
 	"github.com/erasure-dev/erasure/sagas"
 	"github.com/erasure-dev/erasure/service"
@@ -208,11 +209,15 @@ func (s *failingStore) PurgeFaces(ctx context.Context, ids []string) error {
 	return s.Stores.PurgeFaces(ctx, ids)
 }
 
-func (s *failingStore) PurgePhotos(ctx context.Context, ids []string) error {
+func (s *failingStore) PurgePhotos(ctx context.Context, photos []events.PersonPhotos) error {
+	ids := make([]string, len(photos))
+	for i, p := range photos {
+		ids[i] = p.PersonID
+	}
 	if s.refuses(s.photos, ids) {
 		return errStoreDown
 	}
-	return s.Stores.PurgePhotos(ctx, ids)
+	return s.Stores.PurgePhotos(ctx, photos)
 }
 
 func (s *failingStore) heal() {
