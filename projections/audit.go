@@ -276,18 +276,61 @@ func listed(data any) []string {
 	return ids
 }
 
-// Apply appends the batch's entries to the audit trail, chained after the last stored one.
+// Apply appends the batch's entries to the audit trail, chained after the last stored one, and
+// indexes them for a person's trail (auditIndex).
 func (Audit) Apply(ctx context.Context, tx *sqlx.Tx, batch []events.Recorded) error {
 	prev, err := lastAuditHash(ctx, tx)
 	if err != nil {
 		return err
 	}
 	entries := make([]AuditEntry, len(batch))
+	var ix auditIndex
 	for i, r := range batch {
 		entries[i] = AuditEntryFor(r).Chained(prev)
 		prev = entries[i].Hash
+		ix.add(r, entries[i])
 	}
-	return insertAuditEntries(ctx, tx, entries)
+	if err := insertRows(ctx, tx, "audit_log", auditColumns, rowsOf(entries), ""); err != nil {
+		return fmt.Errorf("insert audit entries: %w", err)
+	}
+	return ix.insert(ctx, tx)
+}
+
+// auditIndex is how a person's trail finds its entries. An entry is listed under each person
+// it names (audit_persons), except the entries of a batch's own subject: those are listed once
+// under the batch (audit_batches), and a person's request that names its batch carries the
+// batch in its row, so the batch's entries are found through it. A bulk's person is then in
+// three rows (its chunk, its request, its end) instead of seven, the four batch records
+// (start and steps) adding one row per batch, not one per person. An entry found through a
+// batch belongs to the person's trail only if it names the person (AuditEntries): a person
+// split out of a batch is not in the batch's later steps, as before.
+type auditIndex struct {
+	persons, batches [][]any
+}
+
+func (ix *auditIndex) add(r events.Recorded, e AuditEntry) {
+	seq := int64(e.Seq)
+	if r.Aggregate == events.AggregateBatch {
+		ix.batches = append(ix.batches, []any{r.AggregateID, seq})
+		return
+	}
+	batch := ""
+	if d, ok := r.Data.(events.PersonDeletionRequested); ok {
+		batch = d.Batch
+	}
+	for _, p := range dedup(e.PersonIDs) {
+		ix.persons = append(ix.persons, []any{p, seq, batch})
+	}
+}
+
+func (ix auditIndex) insert(ctx context.Context, tx *sqlx.Tx) error {
+	if err := insertRows(ctx, tx, "audit_persons", []string{"person_id", "seq", "batch"}, ix.persons, " ON CONFLICT DO NOTHING"); err != nil {
+		return fmt.Errorf("insert audit persons: %w", err)
+	}
+	if err := insertRows(ctx, tx, "audit_batches", []string{"batch", "seq"}, ix.batches, " ON CONFLICT DO NOTHING"); err != nil {
+		return fmt.Errorf("insert audit batches: %w", err)
+	}
+	return nil
 }
 
 func lastAuditHash(ctx context.Context, tx *sqlx.Tx) (string, error) {
@@ -310,22 +353,12 @@ func (e AuditEntry) row() []any {
 		idList(e.PersonIDs), idList(e.GroupIDs), idList(e.PermissionGroupIDs), e.Outcome, e.PrevHash, e.Hash}
 }
 
-func insertAuditEntries(ctx context.Context, tx *sqlx.Tx, entries []AuditEntry) error {
+func rowsOf(entries []AuditEntry) [][]any {
 	rows := make([][]any, len(entries))
-	var persons [][]any
 	for i, e := range entries {
 		rows[i] = e.row()
-		for _, p := range dedup(e.PersonIDs) {
-			persons = append(persons, []any{p, int64(e.Seq)})
-		}
 	}
-	if err := insertRows(ctx, tx, "audit_log", auditColumns, rows, ""); err != nil {
-		return fmt.Errorf("insert audit entries: %w", err)
-	}
-	if err := insertRows(ctx, tx, "audit_persons", []string{"person_id", "seq"}, persons, " ON CONFLICT DO NOTHING"); err != nil {
-		return fmt.Errorf("insert audit persons: %w", err)
-	}
-	return nil
+	return rows
 }
 
 // insertRows inserts rows with multi-row INSERT statements small enough for SQLite's limit on
@@ -406,8 +439,19 @@ func AuditEntries(ctx context.Context, db *sqlx.DB, f AuditFilter) ([]AuditEntry
 	where = append(where, "a.seq > ?")
 	args = append(args, int64(f.After))
 	if f.PersonID != "" {
-		where = append(where, "a.seq IN (SELECT seq FROM audit_persons WHERE person_id = ?)")
-		args = append(args, f.PersonID)
+		// The entries listed under the person, and those of the batches its requests name
+		// (auditIndex); of the latter only those naming the person. Every entry listed under
+		// the person names it, so the one test serves both. person_ids is a JSON array, and
+		// the person's JSON string, quotes included, matches one element and no other.
+		contains := "instr(a.person_ids, ?) > 0"
+		if db.DriverName() == "postgres" {
+			contains = "strpos(a.person_ids, ?) > 0"
+		}
+		where = append(where, `a.seq IN (SELECT seq FROM audit_persons WHERE person_id = ?
+			UNION ALL SELECT b.seq FROM audit_persons p JOIN audit_batches b ON b.batch = p.batch
+			WHERE p.person_id = ? AND p.batch <> '') AND `+contains)
+		quoted, _ := json.Marshal(f.PersonID)
+		args = append(args, f.PersonID, f.PersonID, string(quoted))
 	}
 	if f.RequestID != "" {
 		where = append(where, "(a.request_id = ? OR a.deletion_id = ?)")

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/eventlog"
+	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/projections"
 )
 
@@ -189,4 +190,87 @@ func TestVerifyExportedEntries(t *testing.T) {
 			require.Equal(t, tt.broken, i)
 		})
 	}
+}
+
+// A person's trail finds a batch's entries through the batches its requests name, and keeps
+// only those naming the person: one split out of a batch is not in the batch's later steps, a
+// retried one is in the next batch too, and an ID JSON escapes ('&') matches as itself.
+func TestPersonTrailThroughBatches(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		s := newStore(t)
+		db := openDBs(t, dialect, newDSN(t, dialect)).ReadModel
+		w := newWriter(s)
+		batch := func(name string, data any) step { return step{events.AggregateBatch, name, data} }
+		const a, b, c = "p&1", "p2", "p22"
+		faces := func(ids ...string) []events.PersonFaces {
+			out := []events.PersonFaces{}
+			for _, id := range ids {
+				out = append(out, events.PersonFaces{PersonID: id, FaceIDs: []string{}})
+			}
+			return out
+		}
+		started := func(name string, ids ...string) events.DeletionBatchStarted {
+			e := events.DeletionBatchStarted{DeletionID: "d", Batch: name}
+			for _, id := range ids {
+				e.Persons = append(e.Persons, events.BatchPerson{PersonID: id})
+			}
+			return e
+		}
+		last := w.append(t,
+			person(a, events.PersonCreated{PersonID: a, Name: "sealed-a"}),
+			person(b, events.PersonCreated{PersonID: b, Name: "sealed-b"}),
+			person(c, events.PersonCreated{PersonID: c, Name: "sealed-c"}),
+			person(a, events.PersonDeletionRequested{PersonID: a, DeletionID: "d", Batch: "b1"}),
+			person(b, events.PersonDeletionRequested{PersonID: b, DeletionID: "d", Batch: "b1"}),
+			batch("b1", started("b1", a, b)),
+			batch("b1", events.PermissionGroupsUnbound{DeletionID: "d", Batch: "b1", Persons: []events.PersonPermissionGroups{
+				{PersonID: a, PermissionGroupIDs: []string{}}, {PersonID: b, PermissionGroupIDs: []string{}}}}),
+			person(a, events.PersonDeletionFailed{PersonID: a, DeletionID: "d", Code: "STEP_FAILED", Step: "purge_faces"}),
+			batch("b1", events.FacesPurged{DeletionID: "d", Batch: "b1", Persons: faces(b)}),
+			person(b, events.PersonDeleted{PersonID: b, DeletionID: "d"}),
+			batch("b1", events.DeletionBatchCompleted{DeletionID: "d", Batch: "b1", Deleted: 1, Failed: 1}),
+			// a is retried in a batch of its own with c.
+			person(a, events.PersonDeletionRequested{PersonID: a, DeletionID: "d", Batch: "b2", ResumeAt: "purge_faces"}),
+			person(c, events.PersonDeletionRequested{PersonID: c, DeletionID: "d", Batch: "b2"}),
+			batch("b2", started("b2", a, c)),
+			batch("b2", events.FacesPurged{DeletionID: "d", Batch: "b2", Persons: faces(a, c)}),
+		)
+		allRunner(t, db, s, 6).waitFor(t, last)
+		trail := func(id string) []string {
+			es, err := projections.AuditEntries(context.Background(), db, projections.AuditFilter{PersonID: id, Limit: 100})
+			require.NoError(t, err)
+			var out []string
+			for _, e := range es {
+				out = append(out, e.Action+": "+e.Outcome)
+			}
+			return out
+		}
+		require.Equal(t, []string{
+			"PersonCreated: person registered with 0 faces",
+			"PersonDeletionRequested: person deletion started",
+			"DeletionBatchStarted: batch b1 started: 2 persons",
+			"PermissionGroupsUnbound: step unbind_permission_groups done for 2 persons: 0 unbound",
+			"PersonDeletionFailed: failed: STEP_FAILED at step purge_faces",
+			"PersonDeletionRequested: retried from step purge_faces",
+			"DeletionBatchStarted: batch b2 started: 2 persons",
+			"FacesPurged: step purge_faces done for 2 persons: 0 faces purged",
+		}, trail(a))
+		require.Equal(t, []string{
+			"PersonCreated: person registered with 0 faces",
+			"PersonDeletionRequested: person deletion started",
+			"DeletionBatchStarted: batch b1 started: 2 persons",
+			"PermissionGroupsUnbound: step unbind_permission_groups done for 2 persons: 0 unbound",
+			"FacesPurged: step purge_faces done: 0 faces purged",
+			"PersonDeleted: person deleted; data key destroyed",
+		}, trail(b))
+		require.Equal(t, []string{
+			"PersonCreated: person registered with 0 faces",
+			"PersonDeletionRequested: person deletion started",
+			"DeletionBatchStarted: batch b2 started: 2 persons",
+			"FacesPurged: step purge_faces done for 2 persons: 0 faces purged",
+		}, trail(c))
+		require.Empty(t, trail("p"), "no person's ID matches inside another's")
+		require.Empty(t, trail("b1"), "a batch is no person")
+	})
 }

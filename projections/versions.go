@@ -27,7 +27,7 @@ const (
 	RegistryVersion    = 1
 	DeletionsVersion   = 3 // 2: deleted_groups; 3: actor and source of requests, actor of group deletions
 	PermissionsVersion = 1
-	AuditVersion       = 1
+	AuditVersion       = 2 // 2: a batch's own entries are listed under the batch (audit_batches)
 )
 
 // Describe describes the registry projection.
@@ -49,7 +49,7 @@ func (Permissions) Describe() Description {
 
 // Describe describes the audit projection.
 func (Audit) Describe() Description {
-	return Description{Name: "audit", Version: AuditVersion, Tables: []string{"audit_log", "audit_persons"}}
+	return Description{Name: "audit", Version: AuditVersion, Tables: []string{"audit_log", "audit_persons", "audit_batches"}}
 }
 
 func describe(p Projector) (Description, bool) {
