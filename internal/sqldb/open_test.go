@@ -103,17 +103,27 @@ func TestPostgresOpenersUseTheirSchema(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = fresh.Close() })
 
+	// The read models, rebuilt from the log, do not wait for each commit's flush; the keys and
+	// the stores keep the server's setting.
+	plain, err := sqlx.Open("postgres", url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = plain.Close() })
+	var server string
+	require.NoError(t, plain.GetContext(ctx, &server, "SHOW synchronous_commit"))
 	for _, tc := range []struct {
-		db     *sqlx.DB
-		schema string
+		db          *sqlx.DB
+		schema      string
+		synchronous string
 	}{
-		{dbs.ReadModel, sqldb.SchemaReadModel},
-		{dbs.Keys, sqldb.SchemaKeys},
-		{dbs.Stores, sqldb.SchemaStores},
-		{fresh, "erasure_rm_fresh"},
+		{dbs.ReadModel, sqldb.SchemaReadModel, "off"},
+		{dbs.Keys, sqldb.SchemaKeys, server},
+		{dbs.Stores, sqldb.SchemaStores, server},
+		{fresh, "erasure_rm_fresh", "off"},
 	} {
 		var got string
 		require.NoError(t, tc.db.GetContext(ctx, &got, "SELECT current_schema()"))
 		require.Equal(t, tc.schema, got)
+		require.NoError(t, tc.db.GetContext(ctx, &got, "SHOW synchronous_commit"))
+		require.Equal(t, tc.synchronous, got, tc.schema)
 	}
 }
