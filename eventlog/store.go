@@ -275,7 +275,7 @@ func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(contex
 	// caller's ctx ends: a caller that follows again after fn failed must not leak it.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cons, err := s.orderedConsumer(ctx, from, o.subjects)
+	cons, err := s.orderedConsumer(ctx, from, o.subjects, false)
 	if err != nil {
 		return fmt.Errorf("follow from %d: %w", from, err)
 	}
@@ -382,22 +382,23 @@ const (
 // healed partition, a node restarted): creation waits for it, within provisionWait, as Provision
 // does. Provision alone does not cover it: a stream that already has erasure's configuration is
 // not updated, so opening the log can succeed while the cluster still elects.
-func (s *Store) orderedConsumer(ctx context.Context, from uint64, subjects []string) (cons jetstream.Consumer, err error) {
+func (s *Store) orderedConsumer(ctx context.Context, from uint64, subjects []string, headersOnly bool) (cons jetstream.Consumer, err error) {
 	err = storeerr.WaitUp(ctx, provisionWait, func() error {
-		cons, err = s.createOrderedConsumer(ctx, from, subjects)
+		cons, err = s.createOrderedConsumer(ctx, from, subjects, headersOnly)
 		return err
 	})
 	return cons, err
 }
 
 // createOrderedConsumer is one attempt of orderedConsumer.
-func (s *Store) createOrderedConsumer(ctx context.Context, from uint64, subjects []string) (jetstream.Consumer, error) {
+func (s *Store) createOrderedConsumer(ctx context.Context, from uint64, subjects []string, headersOnly bool) (jetstream.Consumer, error) {
 	prefix := events.NewID() // names the consumer, so that one whose creation went unanswered can be removed
 	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    from,
 		FilterSubjects: subjects,
 		NamePrefix:     prefix,
+		HeadersOnly:    headersOnly,
 	}
 	// Created whether or not the caller still waits (its HTTP client may leave meanwhile): the
 	// server would create it all the same, and only a consumer whose creation was answered is

@@ -13,12 +13,21 @@ import (
 // Registry projects groups, persons, memberships, faces and permission bindings.
 // A replay applies the log through this same code; a change to what it writes needs a bump of
 // its version (versions.go), so stored tables are rebuilt.
-type Registry struct{}
+type Registry struct {
+	// ended, in a replay's fresh tables only, are the events it may leave out (ended.go).
+	ended *ended
+}
 
 var _ Projector = Registry{}
 
 // Apply applies a batch of events to the registry tables.
-func (Registry) Apply(ctx context.Context, tx *sqlx.Tx, batch []events.Recorded) error {
+func (g Registry) Apply(ctx context.Context, tx *sqlx.Tx, batch []events.Recorded) error {
+	if g.ended != nil {
+		var err error
+		if batch, err = g.ended.leaveOut(ctx, tx, batch); err != nil {
+			return err
+		}
+	}
 	return applyRuns(ctx, tx, batch, registryRun, applyRegistry)
 }
 

@@ -153,8 +153,15 @@ func (r *Runner) Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildSummary
 	if err := writeVersions(ctx, f.db, ds); err != nil {
 		return sum, err
 	}
+	restore, err := f.leaveOutEnded(ctx, cfg, target)
+	if err != nil {
+		return sum, err
+	}
 	n, err := f.catchUp(ctx, target)
 	if err != nil {
+		return sum, err
+	}
+	if err := restore(ctx); err != nil {
 		return sum, err
 	}
 	sum.Events += n
@@ -215,6 +222,27 @@ func (r *Runner) openFresh(ctx context.Context, cfg RebuildConfig, ps []Projecto
 	}
 	f.runner = NewRunner(f.db, r.log, RunnerConfig{Name: r.cfg.Name, BatchSize: cfg.BatchSize, Logger: cfg.Logger}, ps...)
 	return f, nil
+}
+
+// leaveOutEnded makes the fresh registry, if it is rebuilt, leave out what a person's later
+// deletion removes again (ended), up to target; restore ends that once the fresh tables reach
+// target, so that what follows is applied in full and endedTable is not swapped in.
+func (f *fresh) leaveOutEnded(ctx context.Context, cfg RebuildConfig, target uint64) (restore func(context.Context) error, err error) {
+	i := slices.IndexFunc(f.runner.projectors, func(p Projector) bool { _, ok := p.(Registry); return ok })
+	if i < 0 {
+		return func(context.Context) error { return nil }, nil
+	}
+	start := time.Now()
+	e, n, err := markEnded(ctx, f.db, f.runner.log, target)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger.Debug("replay: persons that end deleted", "persons", n, "seconds", time.Since(start).Seconds())
+	f.runner.projectors[i] = Registry{ended: e}
+	return func(ctx context.Context) error {
+		f.runner.projectors[i] = Registry{}
+		return dropEnded(ctx, f.db)
+	}, nil
 }
 
 func (f *fresh) close() {
