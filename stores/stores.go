@@ -63,7 +63,7 @@ func (b *Builtin) insertRegistrations(ctx context.Context, regs []app.Registrati
 	for _, r := range regs {
 		for _, f := range r.Faces {
 			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO face_index (face_id, person_id, feature, created_at) VALUES (?, ?, ?, ?)
-				ON CONFLICT (face_id) DO NOTHING`), f.FaceID, r.PersonID, f.Feature, now); err != nil {
+				ON CONFLICT (person_id, face_id) DO NOTHING`), f.FaceID, r.PersonID, f.Feature, now); err != nil {
 				return fmt.Errorf("face index %s: %w", r.PersonID, err)
 			}
 		}
