@@ -100,7 +100,7 @@ func (r *Runner) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.restart(cp)
+	r.advance(cp)
 	return r.log.Follow(ctx, cp+1, r.cfg.BatchSize, func(ctx context.Context, batch []events.Recorded) error {
 		for {
 			i := 0 // what another replica applied meanwhile is skipped
@@ -182,21 +182,6 @@ func (r *Runner) Checkpoint(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("read checkpoint %s: %w", r.cfg.Name, err)
 	}
 	return seq, nil
-}
-
-// restart sets the position to the stored checkpoint, which a crash of the database server may
-// have moved back (PostgreSQL's read model commits without waiting for the disk: sqldb), so
-// that a read-your-writes wait is for what is stored, not for what was lost and is applied again.
-func (r *Runner) restart(cp uint64) {
-	r.mu.Lock()
-	back := cp < r.position
-	if back {
-		r.position = cp
-	}
-	r.mu.Unlock()
-	if !back {
-		r.advance(cp)
-	}
 }
 
 func (r *Runner) advance(seq uint64) {

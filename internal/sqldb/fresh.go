@@ -21,9 +21,11 @@ func OpenFreshPostgres(ctx context.Context, rawURL, schema string) (*sqlx.DB, er
 	if err := ExecPostgres(ctx, rawURL, "CREATE SCHEMA "+QuoteIdent(schema)); err != nil {
 		return nil, fmt.Errorf("create schema %s: %w", schema, err)
 	}
-	// Without waiting for each commit's flush, as the live read model (OpenPostgres): a crash
-	// leaves a schema that is dropped, never one that was swapped in.
-	db, err := openSchema(rawURL, schema, "synchronous_commit", "off")
+	// Its commits do not wait for the server to flush them: a crash leaves a schema that is
+	// dropped, never one that was swapped in (OpenFreshSQLite skips fsync likewise). The swap
+	// commits through a pool with the server's setting, and its flush of the server's
+	// write-ahead log covers every commit before it.
+	db, err := openSchema(rawURL, schema, map[string]string{"synchronous_commit": "off"})
 	if err != nil {
 		return nil, err
 	}

@@ -103,8 +103,8 @@ func TestPostgresOpenersUseTheirSchema(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = fresh.Close() })
 
-	// The read models, rebuilt from the log, do not wait for each commit's flush; the keys and
-	// the stores keep the server's setting.
+	// A replay's fresh schema does not wait for each commit's flush (a crashed replay's schema is
+	// dropped); the live pools keep the server's setting.
 	plain, err := sqlx.Open("postgres", url)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = plain.Close() })
@@ -115,7 +115,7 @@ func TestPostgresOpenersUseTheirSchema(t *testing.T) {
 		schema      string
 		synchronous string
 	}{
-		{dbs.ReadModel, sqldb.SchemaReadModel, "off"},
+		{dbs.ReadModel, sqldb.SchemaReadModel, server},
 		{dbs.Keys, sqldb.SchemaKeys, server},
 		{dbs.Stores, sqldb.SchemaStores, server},
 		{fresh, "erasure_rm_fresh", "off"},

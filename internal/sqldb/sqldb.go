@@ -141,15 +141,15 @@ func openSQLite(path string, pragmas ...string) (*sqlx.DB, error) {
 // openSchema opens a pool on the database at rawURL whose search_path is schema, so erasure's
 // unqualified table names resolve in that schema, with the given session settings (lib/pq
 // sends a connection string's unknown parameters as such).
-func openSchema(rawURL, schema string, settings ...string) (*sqlx.DB, error) {
+func openSchema(rawURL, schema string, settings map[string]string) (*sqlx.DB, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
-	for i := 0; i+1 < len(settings); i += 2 {
-		q.Set(settings[i], settings[i+1])
+	for k, v := range settings {
+		q.Set(k, v)
 	}
 	u.RawQuery = q.Encode()
 	db, err := openCounted("postgres", u.String())
@@ -176,8 +176,8 @@ func OpenPostgres(ctx context.Context, rawURL string) (*DBs, error) {
 			return nil, fmt.Errorf("create schema %s: %w", s, err)
 		}
 	}
-	open := func(schema string, settings ...string) (*sqlx.DB, error) {
-		db, err := openSchema(rawURL, schema, settings...)
+	open := func(schema string) (*sqlx.DB, error) {
+		db, err := openSchema(rawURL, schema, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -186,13 +186,7 @@ func OpenPostgres(ctx context.Context, rawURL string) (*DBs, error) {
 		return db, nil
 	}
 	d := &DBs{Dialect: Postgres}
-	// The read model's commits do not wait for the server's write-ahead log to reach the disk
-	// (synchronous_commit off), as SQLite's read model does not sync either (OpenSQLite): a
-	// crash of the server may lose its last commits, never its consistency, and since the
-	// checkpoint commits with the rows, the lost tail is applied again from the log. The projection
-	// commits one transaction after another, so each waited for a flush. The keys and the stores
-	// keep the server's setting: a key destroyed is gone on disk before its step is recorded.
-	if d.ReadModel, err = open(SchemaReadModel, "synchronous_commit", "off"); err != nil {
+	if d.ReadModel, err = open(SchemaReadModel); err != nil {
 		return nil, err
 	}
 	d.Projection = d.ReadModel
