@@ -250,6 +250,10 @@ type FollowOption func(*followOptions)
 
 type followOptions struct {
 	subjects []string
+	// headersOnly: the messages come without their data (ReadTypes).
+	headersOnly bool
+	// toEnd: the reading ends with the last message there was when it began (ReadTypes).
+	toEnd bool
 }
 
 // FollowSubjects makes Follow read only the events on these subjects (NATS wildcards allowed,
@@ -264,20 +268,43 @@ func FollowSubjects(subjects ...string) FollowOption {
 // events, to fn until ctx ends or fn fails. A batch holds what is available without waiting, so
 // a quiet log still delivers each event promptly. Its consumer is removed when it returns.
 func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(context.Context, []events.Recorded) error, opts ...FollowOption) error {
-	if from == 0 {
-		from = 1
-	}
 	var o followOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	// Ends the fetching goroutine when Follow returns for any reason, not only when the
+	batch := make([]events.Recorded, 0, max)
+	return s.pull(ctx, from, max, o, func(ctx context.Context, ms []jetstream.Msg) error {
+		batch = batch[:0]
+		for _, m := range ms {
+			r, err := decodeJS(m)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, r)
+		}
+		return fn(ctx, batch)
+	})
+}
+
+// pull gives fn the messages of an ordered consumer from sequence from, in order, in batches of
+// at most max, each what is available without waiting, until ctx ends or fn fails (or, with
+// o.toEnd, the last message there was when it began is given). Its consumer is removed when it
+// returns.
+func (s *Store) pull(ctx context.Context, from uint64, max int, o followOptions, fn func(context.Context, []jetstream.Msg) error) error {
+	if from == 0 {
+		from = 1
+	}
+	// Ends the fetching goroutine when pull returns for any reason, not only when the
 	// caller's ctx ends: a caller that follows again after fn failed must not leak it.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cons, err := s.orderedConsumer(ctx, from, o.subjects, false)
+	cons, err := s.orderedConsumer(ctx, from, o.subjects, o.headersOnly)
 	if err != nil {
 		return fmt.Errorf("follow from %d: %w", from, err)
+	}
+	if ci := cons.CachedInfo(); o.toEnd && ci != nil && ci.NumPending == 0 {
+		_ = s.deleteConsumer(ctx, ci.Name)
+		return nil
 	}
 	// nats.go's iterator now and then stops pulling until it notices two missed heartbeats
 	// (10s with the ordered consumer's default; seen under load): a short heartbeat bounds that
@@ -321,12 +348,10 @@ func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(contex
 		case <-time.After(consumerDeleteWait):
 		}
 		if ci := cons.CachedInfo(); ci != nil {
-			dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), consumerDeleteWait)
-			defer dcancel()
-			_ = s.stream.DeleteConsumer(dctx, ci.Name) // best effort: the threshold removes it otherwise
+			_ = s.deleteConsumer(ctx, ci.Name) // best effort: the threshold removes it otherwise
 		}
 	}()
-	batch := make([]events.Recorded, 0, max)
+	batch := make([]jetstream.Msg, 0, max)
 	for {
 		select {
 		case <-ctx.Done():
@@ -337,12 +362,7 @@ func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(contex
 			if !ok {
 				return ctx.Err()
 			}
-			batch = batch[:0]
-			r, err := decodeJS(m)
-			if err != nil {
-				return err
-			}
-			batch = append(batch, r)
+			batch = append(batch[:0], m)
 		drain:
 			for len(batch) < max {
 				select {
@@ -350,11 +370,7 @@ func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(contex
 					if !ok {
 						break drain
 					}
-					r, err := decodeJS(m)
-					if err != nil {
-						return err
-					}
-					batch = append(batch, r)
+					batch = append(batch, m)
 				default:
 					break drain
 				}
@@ -362,8 +378,28 @@ func (s *Store) Follow(ctx context.Context, from uint64, max int, fn func(contex
 			if err := fn(ctx, batch); err != nil {
 				return err
 			}
+			if o.toEnd && lastPending(batch) == 0 {
+				return nil
+			}
 		}
 	}
+}
+
+// lastPending is how many messages the consumer had left after the batch's last.
+func lastPending(batch []jetstream.Msg) uint64 {
+	md, err := batch[len(batch)-1].Metadata()
+	if err != nil {
+		return 1 // unknown: read on
+	}
+	return md.NumPending
+}
+
+// deleteConsumer removes a consumer of the stream, within consumerDeleteWait even when ctx has
+// ended.
+func (s *Store) deleteConsumer(ctx context.Context, name string) error {
+	dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), consumerDeleteWait)
+	defer dcancel()
+	return s.stream.DeleteConsumer(dctx, name)
 }
 
 // followHeartbeat is the idle heartbeat Follow asks the server for while it waits for events.

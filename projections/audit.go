@@ -16,6 +16,7 @@ import (
 
 	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/sqldb"
 )
 
 // Audit projects the audit trail: one entry per event of the log, each chained to the previous
@@ -311,7 +312,9 @@ type auditIndex struct {
 func (ix *auditIndex) add(r events.Recorded, e AuditEntry) {
 	seq := int64(e.Seq)
 	if r.Aggregate == events.AggregateBatch {
-		ix.batches = append(ix.batches, []any{r.AggregateID, seq})
+		if len(e.PersonIDs) > 0 { // a batch's completion names nobody: no person's trail has it
+			ix.batches = append(ix.batches, []any{r.AggregateID, seq})
+		}
 		return
 	}
 	batch := ""
@@ -444,7 +447,7 @@ func AuditEntries(ctx context.Context, db *sqlx.DB, f AuditFilter) ([]AuditEntry
 		// the person names it, so the one test serves both. person_ids is a JSON array, and
 		// the person's JSON string, quotes included, matches one element and no other.
 		contains := "instr(a.person_ids, ?) > 0"
-		if db.DriverName() == "postgres" {
+		if db.DriverName() == sqldb.Postgres {
 			contains = "strpos(a.person_ids, ?) > 0"
 		}
 		where = append(where, `a.seq IN (SELECT seq FROM audit_persons WHERE person_id = ?

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jmoiron/sqlx"
 
@@ -26,9 +27,13 @@ type ended struct {
 	upTo uint64
 }
 
+// personDeleted is the registered name of PersonDeleted.
+var personDeleted, _, _ = events.TypeOf(events.PersonDeleted{})
+
 // markEnded fills endedTable in db, a replay's fresh database, from the types of the persons'
-// events up to to, read without their data; it returns how many persons end deleted.
-func markEnded(ctx context.Context, db *sqlx.DB, log *eventlog.Store, to uint64) (*ended, int, error) {
+// events up to to, read without their data, batch at a time; it returns how many persons end
+// deleted.
+func markEnded(ctx context.Context, db *sqlx.DB, log *eventlog.Store, to uint64, batch int) (*ended, int, error) {
 	create := `CREATE TABLE ` + endedTable + ` (person_id TEXT PRIMARY KEY, seq BIGINT NOT NULL)`
 	if db.DriverName() != sqldb.Postgres {
 		create += ` WITHOUT ROWID`
@@ -37,11 +42,11 @@ func markEnded(ctx context.Context, db *sqlx.DB, log *eventlog.Store, to uint64)
 		return nil, 0, fmt.Errorf("create %s: %w", endedTable, err)
 	}
 	n := 0
-	err := log.ReadTypes(ctx, events.AggregatePerson, to, 4096, func(ts []eventlog.Typed) error {
+	err := log.ReadTypes(ctx, events.AggregatePerson, to, batch, func(ts []eventlog.Typed) error {
 		last := map[string]int64{} // one row per person a statement: a later deletion wins
 		var ids []string
 		for _, t := range ts {
-			if t.Type != "PersonDeleted" {
+			if t.Type != personDeleted {
 				continue
 			}
 			if _, ok := last[t.AggregateID]; !ok {
@@ -84,7 +89,7 @@ func (e *ended) leaveOut(ctx context.Context, tx *sqlx.Tx, batch []events.Record
 	var ids []string
 	seen := map[string]bool{}
 	for _, r := range batch {
-		if r.Seq <= e.upTo && r.Aggregate == events.AggregatePerson && !seen[r.AggregateID] {
+		if r.Seq <= e.upTo && onlyOfItsPerson(r) && !seen[r.AggregateID] {
 			seen[r.AggregateID] = true
 			ids = append(ids, r.AggregateID)
 		}
@@ -95,7 +100,7 @@ func (e *ended) leaveOut(ctx context.Context, tx *sqlx.Tx, batch []events.Record
 	in, list := inList(tx, ids)
 	rows, err := querySQL(ctx, tx, `SELECT person_id, seq FROM `+endedTable+` WHERE person_id `+in, list)
 	if err != nil {
-		return nil, fmt.Errorf("persons' ends: %w", err)
+		return nil, fmt.Errorf("read persons' ends: %w", err)
 	}
 	defer rows.Close()
 	deletedAt := map[string]uint64{}
@@ -105,22 +110,36 @@ func (e *ended) leaveOut(ctx context.Context, tx *sqlx.Tx, batch []events.Record
 			seq int64
 		)
 		if err := rows.Scan(&id, &seq); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read persons' ends: %w", err)
 		}
 		deletedAt[id] = uint64(seq)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read persons' ends: %w", err)
 	}
 	if len(deletedAt) == 0 {
 		return batch, nil
 	}
 	kept := make([]events.Recorded, 0, len(batch))
 	for _, r := range batch {
-		if r.Aggregate == events.AggregatePerson && r.Seq <= deletedAt[r.AggregateID] {
+		if r.Seq <= deletedAt[r.AggregateID] && onlyOfItsPerson(r) {
 			continue
 		}
 		kept = append(kept, r)
 	}
 	return kept, nil
+}
+
+// onlyOfItsPerson tells an event on a person's own subject that names that person and no other,
+// so that what the registry writes for it is the person's rows alone. Every such event is; the
+// check keeps a future one that is not from being left out.
+func onlyOfItsPerson(r events.Recorded) bool {
+	if r.Aggregate != events.AggregatePerson {
+		return false
+	}
+	if id, ok := events.PersonIDOf(r.Data); ok {
+		return id == r.AggregateID
+	}
+	ids := events.PersonIDsOf(r.Data) // a step of the per-person path
+	return len(ids) > 0 && !slices.ContainsFunc(ids, func(id string) bool { return id != r.AggregateID })
 }

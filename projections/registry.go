@@ -12,7 +12,9 @@ import (
 
 // Registry projects groups, persons, memberships, faces and permission bindings.
 // A replay applies the log through this same code; a change to what it writes needs a bump of
-// its version (versions.go), so stored tables are rebuilt.
+// its version (versions.go), so stored tables are rebuilt. A replay leaves out the events of a
+// person's own subject up to its last PersonDeleted (ended.go): what this writes for such an
+// event must be rows of that person alone, which PersonDeleted removes.
 type Registry struct {
 	// ended, in a replay's fresh tables only, are the events it may leave out (ended.go).
 	ended *ended

@@ -153,7 +153,7 @@ func (r *Runner) Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildSummary
 	if err := writeVersions(ctx, f.db, ds); err != nil {
 		return sum, err
 	}
-	restore, err := f.leaveOutEnded(ctx, cfg, target)
+	restore, err := f.leaveOutEnded(ctx, cfg, ps, target)
 	if err != nil {
 		return sum, err
 	}
@@ -224,23 +224,27 @@ func (r *Runner) openFresh(ctx context.Context, cfg RebuildConfig, ps []Projecto
 	return f, nil
 }
 
-// leaveOutEnded makes the fresh registry, if it is rebuilt, leave out what a person's later
-// deletion removes again (ended), up to target; restore ends that once the fresh tables reach
-// target, so that what follows is applied in full and endedTable is not swapped in.
-func (f *fresh) leaveOutEnded(ctx context.Context, cfg RebuildConfig, target uint64) (restore func(context.Context) error, err error) {
-	i := slices.IndexFunc(f.runner.projectors, func(p Projector) bool { _, ok := p.(Registry); return ok })
+// leaveOutEnded makes the fresh tables catch up to target through a runner whose registry, if
+// it is rebuilt (ps), leaves out what a person's later deletion removes again (ended); restore
+// goes back to the runner of ps, which applies what follows in full, and drops endedTable
+// before anything is swapped in. The live runner's projectors are never touched.
+func (f *fresh) leaveOutEnded(ctx context.Context, cfg RebuildConfig, ps []Projector, target uint64) (restore func(context.Context) error, err error) {
+	i := slices.IndexFunc(ps, func(p Projector) bool { _, ok := p.(Registry); return ok })
 	if i < 0 {
 		return func(context.Context) error { return nil }, nil
 	}
 	start := time.Now()
-	e, n, err := markEnded(ctx, f.db, f.runner.log, target)
+	e, n, err := markEnded(ctx, f.db, f.runner.log, target, cfg.BatchSize)
 	if err != nil {
 		return nil, err
 	}
 	cfg.Logger.Debug("replay: persons that end deleted", "persons", n, "seconds", time.Since(start).Seconds())
-	f.runner.projectors[i] = Registry{ended: e}
+	first := slices.Clone(ps)
+	first[i] = Registry{ended: e}
+	all := f.runner
+	f.runner = NewRunner(f.db, all.log, all.cfg, first...)
 	return func(ctx context.Context) error {
-		f.runner.projectors[i] = Registry{}
+		f.runner = all
 		return dropEnded(ctx, f.db)
 	}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -74,7 +75,8 @@ func NewRunner(db *sqlx.DB, log *eventlog.Store, cfg RunnerConfig, projectors ..
 	for i, p := range projectors {
 		labels[i] = pprof.Labels("projector", strings.TrimPrefix(fmt.Sprintf("%T", p), "projections."))
 	}
-	return &Runner{cfg: cfg, db: db, log: log, projectors: projectors, labels: labels, advanced: make(chan struct{})}
+	// A copy: a replay's fresh runner starts from the live runner's list.
+	return &Runner{cfg: cfg, db: db, log: log, projectors: slices.Clone(projectors), labels: labels, advanced: make(chan struct{})}
 }
 
 // Run applies the log until ctx ends. It restarts following after transient errors.

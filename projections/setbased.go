@@ -347,6 +347,7 @@ func registryRun(ctx context.Context, tx *sqlx.Tx, run []events.Recorded) (bool,
 		if err != nil {
 			return true, err
 		}
+		// Every row of the person: a replay relies on it to leave out what came before (ended.go).
 		return true, pr.deleteFrom(ctx, tx, "memberships", "faces", "permission_bindings", "persons")
 	}
 	return false, nil

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
@@ -62,13 +64,33 @@ func TestBulkOnAServerWithoutAtomicBatches(t *testing.T) {
 		}
 		requireGone(t, env, a, id)
 	}
-	// A replay first reads how the persons' histories end, through a consumer of headers only.
+	// A replay, which first reads how the persons' histories end through a consumer of headers
+	// only, rebuilds the same read model.
+	live := readModelDump(t, env.Svc.DBs.ReadModel)
 	sum, err := env.Svc.Rebuild(context.Background())
 	require.NoError(t, err)
 	require.NotZero(t, sum.Events)
-	for _, id := range ids {
-		requireGone(t, env, a, id)
+	require.Equal(t, live, readModelDump(t, env.Svc.DBs.ReadModel))
+}
+
+// readModelDump is every row of every table of a SQLite read model, sorted per table.
+func readModelDump(t *testing.T, db *sqlx.DB) map[string][]string {
+	t.Helper()
+	var tables []string
+	require.NoError(t, db.Select(&tables, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`))
+	out := map[string][]string{}
+	for _, table := range tables {
+		rows, err := db.Queryx(`SELECT * FROM ` + table)
+		require.NoError(t, err)
+		for rows.Next() {
+			row, err := rows.SliceScan()
+			require.NoError(t, err)
+			out[table] = append(out[table], fmt.Sprint(row...))
+		}
+		require.NoError(t, rows.Err())
+		slices.Sort(out[table])
 	}
+	return out
 }
 
 func deleteStream(t *testing.T, name string) {
