@@ -3,8 +3,6 @@ package eventlog
 import (
 	"context"
 	"fmt"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ConsumerDeliveries returns how many messages the server has delivered to each durable consumer
@@ -22,14 +20,4 @@ func (s *Store) ConsumerDeliveries(ctx context.Context) (map[string]uint64, erro
 		return nil, fmt.Errorf("list consumers of %s: %w", s.cfg.Stream, err)
 	}
 	return out, nil
-}
-
-// Aggregates returns how many instances of aggregate (AggregatePerson, ...) have events in the
-// log: the number of its subjects.
-func (s *Store) Aggregates(ctx context.Context, aggregate string) (int, error) {
-	info, err := s.stream.Info(ctx, jetstream.WithSubjectFilter(s.Subject(aggregate, ">")))
-	if err != nil {
-		return 0, fmt.Errorf("count %s subjects of %s: %w", aggregate, s.cfg.Stream, err)
-	}
-	return len(info.State.Subjects), nil
 }
