@@ -237,15 +237,7 @@ func TestPersonTrailThroughBatches(t *testing.T) {
 			batch("b2", events.FacesPurged{DeletionID: "d", Batch: "b2", Persons: faces(a, c)}),
 		)
 		allRunner(t, db, s, 6).waitFor(t, last)
-		trail := func(id string) []string {
-			es, err := projections.AuditEntries(context.Background(), db, projections.AuditFilter{PersonID: id, Limit: 100})
-			require.NoError(t, err)
-			var out []string
-			for _, e := range es {
-				out = append(out, e.Action+": "+e.Outcome)
-			}
-			return out
-		}
+		trail := func(id string) []string { return actionsOf(t, db, projections.AuditFilter{PersonID: id}) }
 		require.Equal(t, []string{
 			"PersonCreated: person registered with 0 faces",
 			"PersonDeletionRequested: person deletion started",
@@ -273,4 +265,17 @@ func TestPersonTrailThroughBatches(t *testing.T) {
 		require.Empty(t, trail("p"), "no person's ID matches inside another's")
 		require.Empty(t, trail("b1"), "a batch is no person")
 	})
+}
+
+// actionsOf lists the audit entries f selects (at most 100) as "action: outcome".
+func actionsOf(t *testing.T, db *sqlx.DB, f projections.AuditFilter) []string {
+	t.Helper()
+	f.Limit = 100
+	es, err := projections.AuditEntries(context.Background(), db, f)
+	require.NoError(t, err)
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Action+": "+e.Outcome)
+	}
+	return out
 }

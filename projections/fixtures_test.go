@@ -95,16 +95,7 @@ func TestBatchFixtureReadsAsPerPerson(t *testing.T) {
 		require.Equal(t, comparable(modelDump(t, perPerson)), comparable(modelDump(t, batched)))
 
 		// The batch's entries in the audit trail: found by each person they name.
-		actions := func(f projections.AuditFilter) []string {
-			f.Limit = 100
-			es, err := projections.AuditEntries(ctx, batched, f)
-			require.NoError(t, err)
-			var out []string
-			for _, e := range es {
-				out = append(out, e.Action+": "+e.Outcome)
-			}
-			return out
-		}
+		actions := func(f projections.AuditFilter) []string { return actionsOf(t, batched, f) }
 		require.Equal(t, []string{
 			"PersonCreated: person registered with 1 faces",
 			"DeletionRequested: deletion request chunk 0 recorded: 3 ids, 0 refused; request complete with 3 ids",
