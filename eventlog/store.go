@@ -298,7 +298,7 @@ func (s *Store) pull(ctx context.Context, from uint64, max int, o followOptions,
 	// caller's ctx ends: a caller that follows again after fn failed must not leak it.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cons, err := s.orderedConsumer(ctx, from, o.subjects, o.headersOnly)
+	cons, err := s.orderedConsumer(ctx, from, o)
 	if err != nil {
 		return fmt.Errorf("follow from %d: %w", from, err)
 	}
@@ -412,29 +412,29 @@ const (
 	consumerDeleteWait = 5 * time.Second
 )
 
-// orderedConsumer creates Follow's consumer from sequence from, on subjects when given.
+// orderedConsumer creates pull's consumer from sequence from, as o says (subjects, headers only).
 //
 // A cluster electing its JetStream leaders answers "temporarily unavailable" for a while (a
 // healed partition, a node restarted): creation waits for it, within provisionWait, as Provision
 // does. Provision alone does not cover it: a stream that already has erasure's configuration is
 // not updated, so opening the log can succeed while the cluster still elects.
-func (s *Store) orderedConsumer(ctx context.Context, from uint64, subjects []string, headersOnly bool) (cons jetstream.Consumer, err error) {
+func (s *Store) orderedConsumer(ctx context.Context, from uint64, o followOptions) (cons jetstream.Consumer, err error) {
 	err = storeerr.WaitUp(ctx, provisionWait, func() error {
-		cons, err = s.createOrderedConsumer(ctx, from, subjects, headersOnly)
+		cons, err = s.createOrderedConsumer(ctx, from, o)
 		return err
 	})
 	return cons, err
 }
 
 // createOrderedConsumer is one attempt of orderedConsumer.
-func (s *Store) createOrderedConsumer(ctx context.Context, from uint64, subjects []string, headersOnly bool) (jetstream.Consumer, error) {
+func (s *Store) createOrderedConsumer(ctx context.Context, from uint64, o followOptions) (jetstream.Consumer, error) {
 	prefix := events.NewID() // names the consumer, so that one whose creation went unanswered can be removed
 	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    from,
-		FilterSubjects: subjects,
+		FilterSubjects: o.subjects,
 		NamePrefix:     prefix,
-		HeadersOnly:    headersOnly,
+		HeadersOnly:    o.headersOnly,
 	}
 	// Created whether or not the caller still waits (its HTTP client may leave meanwhile): the
 	// server would create it all the same, and only a consumer whose creation was answered is

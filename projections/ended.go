@@ -31,8 +31,8 @@ type ended struct {
 var personDeleted, _, _ = events.TypeOf(events.PersonDeleted{})
 
 // markEnded fills endedTable in db, a replay's fresh database, from the types of the persons'
-// events up to to, read without their data, batch at a time; it returns how many persons end
-// deleted.
+// events up to to, read without their data, batch at a time; it returns how many deletions it
+// read.
 func markEnded(ctx context.Context, db *sqlx.DB, log *eventlog.Store, to uint64, batch int) (*ended, int, error) {
 	create := `CREATE TABLE ` + endedTable + ` (person_id TEXT PRIMARY KEY, seq BIGINT NOT NULL)`
 	if db.DriverName() != sqldb.Postgres {

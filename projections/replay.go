@@ -238,7 +238,7 @@ func (f *fresh) leaveOutEnded(ctx context.Context, cfg RebuildConfig, ps []Proje
 	if err != nil {
 		return nil, err
 	}
-	cfg.Logger.Debug("replay: persons that end deleted", "persons", n, "seconds", time.Since(start).Seconds())
+	cfg.Logger.Debug("replay: persons' deletions read", "deletions", n, "seconds", time.Since(start).Seconds())
 	first := slices.Clone(ps)
 	first[i] = Registry{ended: e}
 	all := f.runner
