@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -26,8 +25,7 @@ var errReadEnough = errors.New("read enough")
 // replay's first pass needs to know how each person's history ends, without receiving, let
 // alone decoding, every event's data.
 func (s *Store) ReadTypes(ctx context.Context, aggregate string, to uint64, max int, fn func([]Typed) error) error {
-	prefix := s.cfg.Prefix + "." + aggregate + "."
-	o := followOptions{subjects: []string{prefix + "*"}, headersOnly: true, toEnd: true}
+	o := followOptions{subjects: []string{s.Subject(aggregate, "*")}, headersOnly: true, toEnd: true}
 	batch := make([]Typed, 0, max)
 	err := s.pull(ctx, 1, max, o, func(_ context.Context, ms []jetstream.Msg) error {
 		batch = batch[:0]
@@ -45,7 +43,8 @@ func (s *Store) ReadTypes(ctx context.Context, aggregate string, to uint64, max 
 			if err != nil {
 				return fmt.Errorf("message %d: %w", seq, err)
 			}
-			batch = append(batch, Typed{AggregateID: strings.TrimPrefix(m.Subject(), prefix), Type: name, Seq: seq})
+			_, id := splitSubject(m.Subject())
+			batch = append(batch, Typed{AggregateID: id, Type: name, Seq: seq})
 			if end {
 				break
 			}
