@@ -1,6 +1,8 @@
 package domain_test
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/erasure-dev/erasure/domain"
@@ -60,4 +62,36 @@ func nonEmpty(s []any) []any {
 		return nil
 	}
 	return s
+}
+
+// A request rebuilt from what the read model keeps of it decides as its history does.
+func TestDeletionSnapshotDecidesAsHistory(t *testing.T) {
+	first := events.DeletionRequested{DeletionID: d1, Total: 2, PersonIDs: []string{pid}}
+	last := events.DeletionRequested{DeletionID: d1, Chunk: 1, Last: true, Total: 2, PersonIDs: []string{"p2"}}
+	cancelled, completed := events.DeletionCancelled{DeletionID: d1}, events.DeletionCompleted{DeletionID: d1}
+	for _, tc := range []struct {
+		name     string
+		history  []any
+		snapshot domain.DeletionSnapshot
+	}{
+		{"none", nil, domain.DeletionSnapshot{}},
+		{"partly recorded", []any{first}, domain.DeletionSnapshot{}},
+		{"recorded", []any{first, last}, domain.DeletionSnapshot{Recorded: true}},
+		{"cancelled", []any{first, last, cancelled}, domain.DeletionSnapshot{Recorded: true, Cancelled: true}},
+		{"completed", []any{first, last, completed}, domain.DeletionSnapshot{Recorded: true, Completed: true}},
+		{"cancelled, then completed", []any{first, last, cancelled, completed}, domain.DeletionSnapshot{Recorded: true, Cancelled: true, Completed: true}},
+	} {
+		for _, cmd := range []any{domain.CancelDeletion{}, domain.CompleteDeletion{Total: 2, Deleted: 2}} {
+			t.Run(fmt.Sprintf("%s/%T", tc.name, cmd), func(t *testing.T) {
+				want, wantErr := domain.DeletionFromHistory(d1, tc.history).Decide(cmd)
+				got, err := domain.DeletionFromSnapshot(d1, tc.snapshot).Decide(cmd)
+				require.Equal(t, wantErr != nil, err != nil, "history: %v, snapshot: %v", wantErr, err)
+				if wantErr != nil {
+					require.Equal(t, errors.Unwrap(wantErr), errors.Unwrap(err))
+					require.Equal(t, wantErr.Error(), err.Error())
+				}
+				require.Equal(t, want, got)
+			})
+		}
+	}
 }

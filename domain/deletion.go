@@ -114,6 +114,25 @@ func DeletionFromHistory(id string, history []any) *Deletion {
 	return d
 }
 
+// DeletionSnapshot is what a read model keeps of a request: enough to decide on it without its
+// history, which for a bulk is thousands of chunk events spread over the whole log.
+type DeletionSnapshot struct {
+	Recorded  bool // its last chunk is recorded
+	Completed bool
+	Cancelled bool
+}
+
+// DeletionFromSnapshot returns the request as a snapshot describes it. A decision on it is
+// appended expecting the sequence the snapshot was taken at, so a snapshot that is behind the
+// log is refused rather than believed.
+func DeletionFromSnapshot(id string, s DeletionSnapshot) *Deletion {
+	d := &Deletion{id: id, last: s.Recorded, completed: s.Completed, cancelled: s.Cancelled}
+	if s.Recorded {
+		d.chunks = 1
+	}
+	return d
+}
+
 // Exists reports whether the request was recorded.
 func (d *Deletion) Exists() bool { return d.chunks > 0 }
 

@@ -44,6 +44,14 @@ func (s *Store) Execute(ctx context.Context, meta events.Meta, aggregate, id str
 	return 0, fmt.Errorf("%s %s: %w", aggregate, id, ErrBusy)
 }
 
+// AppendDecided appends what was decided on an aggregate instance as its state at sequence
+// expected (a read model's snapshot, say), in order, without reading its history: one round
+// trip a decided event. ErrConcurrency: the instance has moved on since expected, and the
+// decision must be taken again on its history (Execute).
+func (s *Store) AppendDecided(ctx context.Context, meta events.Meta, aggregate, id string, expected uint64, decided []any) (uint64, error) {
+	return s.appendChain(ctx, meta, aggregate, id, expected, decided)
+}
+
 func (s *Store) appendChain(ctx context.Context, meta events.Meta, aggregate, id string, expected uint64, decided []any) (uint64, error) {
 	for _, d := range decided {
 		e, err := events.New(aggregate, id, d, meta)

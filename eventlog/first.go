@@ -42,3 +42,18 @@ func (s *Store) HasAfter(ctx context.Context, aggregate, id string, seq uint64) 
 	}
 	return true, nil
 }
+
+// Last returns the sequence of an aggregate instance's last event, 0 when it has none: one
+// round trip, where Load reads every event (a bulk request's history is spread over the whole
+// log, and reading it loads every block of the log that holds one of its events).
+func (s *Store) Last(ctx context.Context, aggregate, id string) (uint64, error) {
+	subject := s.Subject(aggregate, id)
+	raw, err := s.stream.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("last of %s: %w", subject, err)
+	}
+	return raw.Sequence, nil
+}

@@ -83,6 +83,32 @@ func TestAppendAndLoadRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, none)
 	require.Zero(t, last)
+
+	// Last tells what Load's last does, in one read.
+	for id, want := range map[string]uint64{"p1": seq2, "nobody": 0} {
+		got, err := s.Last(ctx, events.AggregatePerson, id)
+		require.NoError(t, err)
+		require.Equal(t, want, got, id)
+	}
+}
+
+// AppendDecided appends at the sequence given, and refuses once the instance moved past it.
+func TestAppendDecidedExpectsTheSnapshotsSequence(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	meta := events.Meta{CorrelationID: "req-1", Actor: "test"}
+	seq1, err := s.AppendDecided(ctx, meta, events.AggregatePerson, "p1", 0, []any{events.PersonCreated{PersonID: "p1"}})
+	require.NoError(t, err)
+	seq2, err := s.AppendDecided(ctx, meta, events.AggregatePerson, "p1", seq1,
+		[]any{events.PersonAddedToGroup{PersonID: "p1", GroupID: "g1"}, events.PersonAddedToGroup{PersonID: "p1", GroupID: "g2"}})
+	require.NoError(t, err)
+	_, err = s.AppendDecided(ctx, meta, events.AggregatePerson, "p1", seq1, []any{events.PersonAddedToGroup{PersonID: "p1", GroupID: "g3"}})
+	require.ErrorIs(t, err, eventlog.ErrConcurrency, "a stale snapshot is refused")
+	history, last, err := s.Load(ctx, events.AggregatePerson, "p1")
+	require.NoError(t, err)
+	require.Equal(t, seq2, last)
+	require.Len(t, history, 3, "in order, nothing of the refused decision")
 }
 
 func TestConcurrentAppendsExactlyOneWins(t *testing.T) {

@@ -22,10 +22,11 @@ func (p Progress) Completable(ctx context.Context) ([]sagas.DeletionCounts, erro
 		Deleted    int    `db:"deleted"`
 		Failed     int    `db:"failed"`
 		Cancelled  int    `db:"cancelled"`
+		Version    uint64 `db:"version"`
 	}
 	// Counters live on the request row (kept by the projection), so this stays one index lookup
 	// however many items are in flight.
-	err := p.DB.SelectContext(ctx, &rows, `SELECT deletion_id, recorded, deleted, failed, cancelled FROM deletions
+	err := p.DB.SelectContext(ctx, &rows, `SELECT deletion_id, recorded, deleted, failed, cancelled, version FROM deletions
 		WHERE state IN ('running', 'cancelled') AND completed_at IS NULL AND fully_recorded = 1 AND pending = 0
 		ORDER BY deletion_id`)
 	if err != nil {
@@ -33,7 +34,8 @@ func (p Progress) Completable(ctx context.Context) ([]sagas.DeletionCounts, erro
 	}
 	out := make([]sagas.DeletionCounts, len(rows))
 	for i, r := range rows {
-		out[i] = sagas.DeletionCounts{DeletionID: r.DeletionID, Total: r.Recorded, Deleted: r.Deleted, Failed: r.Failed, Cancelled: r.Cancelled}
+		out[i] = sagas.DeletionCounts{DeletionID: r.DeletionID, Total: r.Recorded, Deleted: r.Deleted, Failed: r.Failed, Cancelled: r.Cancelled,
+			Version: r.Version}
 	}
 	return out, nil
 }

@@ -380,6 +380,8 @@ func (d *DeletionDispatcher) appendBatch(ctx context.Context, chunk events.Delet
 type DeletionCounts struct {
 	DeletionID                        string
 	Total, Deleted, Failed, Cancelled int
+	// Version is the sequence of the request's last event the counts are as of (0: unknown).
+	Version uint64
 }
 
 // DeletionProgress is the read side the completer asks which requests have only terminal items.
@@ -398,6 +400,10 @@ type DeletionCompleter struct {
 	progress DeletionProgress
 	logger   *slog.Logger
 	Interval time.Duration
+
+	// appended holds the requests this completer completed, with the sequence of their
+	// DeletionCompleted, until the read model shows it: meanwhile they still look completable.
+	appended map[string]uint64
 }
 
 // NewDeletionCompleter returns a completer.
@@ -405,7 +411,7 @@ func NewDeletionCompleter(log *eventlog.Store, progress DeletionProgress, logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &DeletionCompleter{log: log, progress: progress, logger: logger, Interval: 100 * time.Millisecond}
+	return &DeletionCompleter{log: log, progress: progress, logger: logger, Interval: 100 * time.Millisecond, appended: map[string]uint64{}}
 }
 
 // Run checks for completable requests every Interval until ctx ends.
@@ -425,15 +431,43 @@ func (c *DeletionCompleter) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		still := make(map[string]uint64, len(c.appended))
 		for _, dc := range done {
-			_, err := c.log.UpdateDeletion(ctx, events.Meta{CorrelationID: dc.DeletionID, Actor: "deletion-completer"}, dc.DeletionID,
-				func(d *domain.Deletion) ([]any, error) {
-					return d.Decide(domain.CompleteDeletion{
-						Total: dc.Total, Deleted: dc.Deleted, Failed: dc.Failed, Cancelled: dc.Cancelled})
-				})
-			if err != nil && ctx.Err() == nil {
-				c.logger.Warn("complete deletion", "deletion_id", dc.DeletionID, "err", err)
+			if seq, ok := c.appended[dc.DeletionID]; ok && dc.Version < seq {
+				still[dc.DeletionID] = seq // completed; the read model has not applied it yet
+				continue
 			}
+			seq, err := c.complete(ctx, dc)
+			if err != nil {
+				if ctx.Err() == nil {
+					c.logger.Warn("complete deletion", "deletion_id", dc.DeletionID, "err", err)
+				}
+				continue
+			}
+			still[dc.DeletionID] = seq
+		}
+		c.appended = still
+	}
+}
+
+// complete records the request's DeletionCompleted and returns the request's last sequence. It
+// decides on what the read model knows of the request, appending at the version the counts are
+// as of: a bulk's history is thousands of chunk events spread over the whole log, and reading it
+// loaded every block of the log that holds one. Only when the request has moved on since (or the
+// version is unknown) is the decision taken again on its history.
+func (c *DeletionCompleter) complete(ctx context.Context, dc DeletionCounts) (uint64, error) {
+	meta := events.Meta{CorrelationID: dc.DeletionID, Actor: "deletion-completer"}
+	cmd := domain.CompleteDeletion{Total: dc.Total, Deleted: dc.Deleted, Failed: dc.Failed, Cancelled: dc.Cancelled}
+	if dc.Version > 0 {
+		// Completable lists only requests fully recorded and not completed.
+		decided, err := domain.DeletionFromSnapshot(dc.DeletionID, domain.DeletionSnapshot{Recorded: true}).Decide(cmd)
+		if err != nil {
+			return 0, err
+		}
+		seq, err := c.log.AppendDecided(ctx, meta, events.AggregateDeletion, dc.DeletionID, dc.Version, decided)
+		if !errors.Is(err, eventlog.ErrConcurrency) {
+			return seq, err
 		}
 	}
+	return c.log.UpdateDeletion(ctx, meta, dc.DeletionID, func(d *domain.Deletion) ([]any, error) { return d.Decide(cmd) })
 }

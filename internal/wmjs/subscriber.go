@@ -105,7 +105,13 @@ func (s *Subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 		for {
 			m, err := it.Next()
 			if err != nil {
-				return // stopped (or the connection is gone for good)
+				// Stopped, or ended by the server or the connection: the output closes, and the
+				// router's owner subscribes again (the durable keeps the position). Said, so that
+				// an ending nobody asked for shows its cause.
+				if ctx.Err() == nil {
+					s.cfg.Logger.Error("wmjs: the consumer's messages ended", err, nil)
+				}
+				return
 			}
 			delivered.Add(1)
 			if !s.deliver(ctx, m, out) {
