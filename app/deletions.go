@@ -301,8 +301,21 @@ func (del *Deletions) DeletionLatencies(ctx context.Context, id string) ([]time.
 // the rest finish. Cancelling twice is harmless; a completed request cannot be cancelled.
 func (del *Deletions) CancelDeletion(ctx context.Context, caller Caller, id string) error {
 	meta := caller.meta()
-	if _, err := del.GetDeletionState(ctx, id); err != nil {
-		return err
+	snapshot, version, err := del.reads.DeletionSnapshot(ctx, id)
+	if err != nil {
+		return fromReadModel(err, fmt.Errorf("deletion %s: %w", id, ErrNotFound))
+	}
+	// Decided on the read model's snapshot and appended at its version: a bulk's history is
+	// thousands of chunk events over the whole log. A refusal or a no-op, and a snapshot the
+	// log has moved past, are decided again on the history, which has the last word.
+	if decided, err := domain.DeletionFromSnapshot(id, snapshot).Decide(domain.CancelDeletion{}); err == nil && len(decided) > 0 {
+		seq, err := del.log.AppendDecided(ctx, meta, events.AggregateDeletion, id, version, decided)
+		if err == nil {
+			return del.waitVisible(ctx, seq)
+		}
+		if !errors.Is(err, eventlog.ErrConcurrency) {
+			return err
+		}
 	}
 	seq, err := del.log.UpdateDeletion(ctx, meta, id, func(d *domain.Deletion) ([]any, error) {
 		return d.Decide(domain.CancelDeletion{})

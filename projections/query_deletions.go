@@ -74,6 +74,22 @@ func (q Queries) DeletionState(ctx context.Context, id string) (string, error) {
 	return state, nil
 }
 
+// DeletionSnapshot returns what the read model knows of a request and the sequence of the
+// request's last event it is as of (domain.DeletionFromSnapshot decides on it).
+func (q Queries) DeletionSnapshot(ctx context.Context, id string) (domain.DeletionSnapshot, uint64, error) {
+	var row struct {
+		State         string `db:"state"`
+		FullyRecorded bool   `db:"fully_recorded"`
+		Completed     bool   `db:"completed"`
+		Version       uint64 `db:"version"`
+	}
+	if err := q.get(ctx, "deletion "+id, &row, `SELECT state, fully_recorded, completed_at IS NOT NULL AS completed, version
+		FROM deletions WHERE deletion_id = ?`, id); err != nil {
+		return domain.DeletionSnapshot{}, 0, err
+	}
+	return domain.DeletionSnapshot{Recorded: row.FullyRecorded, Completed: row.Completed, Cancelled: row.State == "cancelled"}, row.Version, nil
+}
+
 // ListDeletions lists deletion requests newest first (by created_at, then id), through the
 // deletions_created index (deletions_actor_created with an actor).
 func (q Queries) ListDeletions(ctx context.Context, f DeletionFilter) ([]Deletion, error) {
