@@ -305,21 +305,12 @@ func (del *Deletions) CancelDeletion(ctx context.Context, caller Caller, id stri
 	if err != nil {
 		return fromReadModel(err, fmt.Errorf("deletion %s: %w", id, ErrNotFound))
 	}
-	// Decided on the read model's snapshot and appended at its version: a bulk's history is
-	// thousands of chunk events over the whole log. A refusal or a no-op, and a snapshot the
-	// log has moved past, are decided again on the history, which has the last word.
-	if decided, err := domain.DeletionFromSnapshot(id, snapshot).Decide(domain.CancelDeletion{}); err == nil && len(decided) > 0 {
-		seq, err := del.log.AppendDecided(ctx, meta, events.AggregateDeletion, id, version, decided)
-		if err == nil {
-			return del.waitVisible(ctx, seq)
-		}
-		if !errors.Is(err, eventlog.ErrConcurrency) {
-			return err
-		}
-	}
-	seq, err := del.log.UpdateDeletion(ctx, meta, id, func(d *domain.Deletion) ([]any, error) {
+	seq, err := del.log.UpdateDeletionAt(ctx, meta, id, snapshot, version, func(d *domain.Deletion) ([]any, error) {
 		return d.Decide(domain.CancelDeletion{})
 	})
+	if errors.Is(err, eventlog.ErrBusy) {
+		return fmt.Errorf("%w: %v", ErrBusy, err)
+	}
 	if err != nil {
 		return err
 	}

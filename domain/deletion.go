@@ -122,9 +122,10 @@ type DeletionSnapshot struct {
 	Cancelled bool
 }
 
-// DeletionFromSnapshot returns the request as a snapshot describes it. A decision on it is
-// appended expecting the sequence the snapshot was taken at, so a snapshot that is behind the
-// log is refused rather than believed.
+// DeletionFromSnapshot returns the request as a snapshot describes it: it decides as the
+// history does (a request partly recorded does not Exist, which no decision reads). A decision
+// on it is appended expecting the sequence the snapshot was taken at, so a snapshot that is
+// behind the log is refused rather than believed (eventlog.Store.UpdateDeletionAt).
 func DeletionFromSnapshot(id string, s DeletionSnapshot) *Deletion {
 	d := &Deletion{id: id, last: s.Recorded, completed: s.Completed, cancelled: s.Cancelled}
 	if s.Recorded {

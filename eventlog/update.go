@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"context"
+	"errors"
 
 	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/events"
@@ -26,6 +27,29 @@ func (s *Store) UpdateGroup(ctx context.Context, meta events.Meta, id string, fn
 // UpdateDeletion updates a deletion request.
 func (s *Store) UpdateDeletion(ctx context.Context, meta events.Meta, id string, fn func(*domain.Deletion) ([]any, error)) (uint64, error) {
 	return s.Execute(ctx, meta, events.AggregateDeletion, id, func(h []any) ([]any, error) { return fn(domain.DeletionFromHistory(id, h)) })
+}
+
+// UpdateDeletionAt is UpdateDeletion deciding first on a read model's snapshot of the request,
+// taken when the request's last event was at sequence version: a bulk's history is thousands of
+// chunk events spread over the whole log, and reading it made the server load every block that
+// holds one. What fn decides is appended expecting version, so a snapshot the log has moved past
+// is refused, never believed. A refusal or a no-op on the snapshot stands when the request's
+// last sequence is still version (one read); otherwise, and after a refused append, fn decides
+// again on the history, which has the last word.
+func (s *Store) UpdateDeletionAt(ctx context.Context, meta events.Meta, id string, snapshot domain.DeletionSnapshot, version uint64,
+	fn func(*domain.Deletion) ([]any, error)) (uint64, error) {
+	if version > 0 {
+		decided, err := fn(domain.DeletionFromSnapshot(id, snapshot))
+		if err == nil && len(decided) > 0 {
+			seq, err := s.AppendDecided(ctx, meta, events.AggregateDeletion, id, version, decided)
+			if !errors.Is(err, ErrConcurrency) {
+				return seq, err
+			}
+		} else if last, lerr := s.Last(ctx, events.AggregateDeletion, id); lerr == nil && last == version {
+			return version, err
+		}
+	}
+	return s.UpdateDeletion(ctx, meta, id, fn)
 }
 
 // UpdatePermissionGroup updates a permission group.

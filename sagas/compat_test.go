@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/testenv"
 )
 
@@ -54,8 +55,16 @@ func TestBulkOnAServerWithoutAtomicBatches(t *testing.T) {
 		ids = append(ids, fmt.Sprintf("c-%d", i))
 		a.createPerson(ids[i])
 	}
-	d := a.waitDeletion(a.deleteIDs(ids...))
+	deletionID := a.deleteIDs(ids...)
+	d := a.waitDeletion(deletionID)
 	require.Equal(t, float64(len(ids)), d["deleted"], d)
+	// A request's last sequence read alone (an idempotency key's replay; the completer and
+	// cancellations decide on the read model at it) is the one its history ends with here too.
+	_, want, err := env.Svc.Log.Load(context.Background(), events.AggregateDeletion, deletionID)
+	require.NoError(t, err)
+	got, err := env.Svc.Log.Last(context.Background(), events.AggregateDeletion, deletionID)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
 	for _, id := range ids {
 		if env.Svc.Log.Atomic() {
 			require.Equal(t, fullSaga, personEvents(t, env, id))

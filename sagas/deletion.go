@@ -380,11 +380,14 @@ func (d *DeletionDispatcher) appendBatch(ctx context.Context, chunk events.Delet
 type DeletionCounts struct {
 	DeletionID                        string
 	Total, Deleted, Failed, Cancelled int
-	// Version is the sequence of the request's last event the counts are as of (0: unknown).
+	// Version is the sequence of the last event of the request's own subject that the read
+	// model had applied (0: unknown); the counters move with the persons' events, not with it.
 	Version uint64
 }
 
 // DeletionProgress is the read side the completer asks which requests have only terminal items.
+// A request it lists is, as of its Version, fully recorded and not completed: the completer
+// decides on that (a request listed otherwise at its current version would be completed again).
 type DeletionProgress interface {
 	Completable(ctx context.Context) ([]DeletionCounts, error)
 }
@@ -401,8 +404,9 @@ type DeletionCompleter struct {
 	logger   *slog.Logger
 	Interval time.Duration
 
-	// appended holds the requests this completer completed, with the sequence of their
-	// DeletionCompleted, until the read model shows it: meanwhile they still look completable.
+	// appended holds the requests this completer completed (or found completed), with the
+	// request's last sequence then, until the read model shows it: meanwhile they still look
+	// completable.
 	appended map[string]uint64
 }
 
@@ -450,24 +454,13 @@ func (c *DeletionCompleter) Run(ctx context.Context) error {
 	}
 }
 
-// complete records the request's DeletionCompleted and returns the request's last sequence. It
-// decides on what the read model knows of the request, appending at the version the counts are
-// as of: a bulk's history is thousands of chunk events spread over the whole log, and reading it
-// loaded every block of the log that holds one. Only when the request has moved on since (or the
-// version is unknown) is the decision taken again on its history.
+// complete records the request's DeletionCompleted and returns the request's last sequence,
+// deciding on what the read model knows of the request (eventlog.UpdateDeletionAt): reading a
+// bulk's history loaded every block of the log that holds one of its thousands of events.
 func (c *DeletionCompleter) complete(ctx context.Context, dc DeletionCounts) (uint64, error) {
 	meta := events.Meta{CorrelationID: dc.DeletionID, Actor: "deletion-completer"}
 	cmd := domain.CompleteDeletion{Total: dc.Total, Deleted: dc.Deleted, Failed: dc.Failed, Cancelled: dc.Cancelled}
-	if dc.Version > 0 {
-		// Completable lists only requests fully recorded and not completed.
-		decided, err := domain.DeletionFromSnapshot(dc.DeletionID, domain.DeletionSnapshot{Recorded: true}).Decide(cmd)
-		if err != nil {
-			return 0, err
-		}
-		seq, err := c.log.AppendDecided(ctx, meta, events.AggregateDeletion, dc.DeletionID, dc.Version, decided)
-		if !errors.Is(err, eventlog.ErrConcurrency) {
-			return seq, err
-		}
-	}
-	return c.log.UpdateDeletion(ctx, meta, dc.DeletionID, func(d *domain.Deletion) ([]any, error) { return d.Decide(cmd) })
+	// Completable lists only requests fully recorded and not completed (DeletionProgress).
+	return c.log.UpdateDeletionAt(ctx, meta, dc.DeletionID, domain.DeletionSnapshot{Recorded: true}, dc.Version,
+		func(d *domain.Deletion) ([]any, error) { return d.Decide(cmd) })
 }

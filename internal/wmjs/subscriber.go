@@ -109,7 +109,11 @@ func (s *Subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 				// router's owner subscribes again (the durable keeps the position). Said, so that
 				// an ending nobody asked for shows its cause.
 				if ctx.Err() == nil {
-					s.cfg.Logger.Error("wmjs: the consumer's messages ended", err, nil)
+					var fields watermill.LogFields
+					if ci := s.cfg.Consumer.CachedInfo(); ci != nil {
+						fields = watermill.LogFields{"consumer": ci.Name}
+					}
+					s.cfg.Logger.Error("wmjs: the consumer's messages ended", err, fields)
 				}
 				return
 			}
