@@ -80,6 +80,9 @@ func (s *Store) Consume(ctx context.Context, cfg DurableConfig, fn func(context.
 		defer close(msgs)
 		for {
 			m, err := it.Next()
+			if errors.Is(err, jetstream.ErrNoHeartbeat) && ctx.Err() == nil {
+				continue // heartbeats went missing: the iterator asks again at the next call (wmjs)
+			}
 			if err != nil {
 				return
 			}

@@ -104,6 +104,14 @@ func (s *Subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 		defer cancel()
 		for {
 			m, err := it.Next()
+			if errors.Is(err, jetstream.ErrNoHeartbeat) && ctx.Err() == nil {
+				// The server's heartbeats went missing for a while (seen a few times in a
+				// million-person bulk): the iterator forgets what it had asked for and asks
+				// again at the next call. Ending the subscription instead tore the whole router
+				// down and back up.
+				s.cfg.Logger.Info("wmjs: no heartbeat from the server; pulling again", watermill.LogFields{"err": err})
+				continue
+			}
 			if err != nil {
 				// Stopped, or ended by the server or the connection: the output closes, and the
 				// router's owner subscribes again (the durable keeps the position). Said, so that
