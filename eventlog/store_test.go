@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/erasure-dev/erasure/domain"
 	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
 	"github.com/erasure-dev/erasure/internal/testenv/jstest"
@@ -195,3 +196,56 @@ func TestFollowDeliversInOrderFromSequence(t *testing.T) {
 }
 
 var errStop = errors.New("stop")
+
+// UpdateDeletionAt trusts a snapshot only as far as the log agrees with it: a decision to
+// append is appended at the snapshot's version; a refusal or a no-op stands while that version
+// is the request's last sequence; past it, the history decides.
+func TestUpdateDeletionAtDecidesOnTheHistoryWhenTheSnapshotIsStale(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	meta := events.Meta{CorrelationID: "req-1", Actor: "test"}
+	cancel := func(d *domain.Deletion) ([]any, error) { return d.Decide(domain.CancelDeletion{}) }
+	recorded := domain.DeletionSnapshot{Recorded: true}
+	request := func(id string) uint64 {
+		seq, err := s.AppendDecided(ctx, meta, events.AggregateDeletion, id, 0,
+			[]any{events.DeletionRequested{DeletionID: id, Last: true, Total: 1, PersonIDs: []string{"p1"}}})
+		require.NoError(t, err)
+		return seq
+	}
+	types := func(id string) []string {
+		history, _, err := s.Load(ctx, events.AggregateDeletion, id)
+		require.NoError(t, err)
+		var out []string
+		for _, r := range history {
+			out = append(out, r.Type)
+		}
+		return out
+	}
+
+	// Current: cancelled at the snapshot's version; cancelling again on the now stale snapshot
+	// is the history's no-op, not a second cancellation.
+	v := request("d1")
+	seq, err := s.UpdateDeletionAt(ctx, meta, "d1", recorded, v, cancel)
+	require.NoError(t, err)
+	require.Greater(t, seq, v)
+	again, err := s.UpdateDeletionAt(ctx, meta, "d1", recorded, v, cancel)
+	require.NoError(t, err)
+	require.Equal(t, seq, again)
+	require.Equal(t, []string{"DeletionRequested", "DeletionCancelled"}, types("d1"))
+
+	// A refusal on a current snapshot stands; on a stale one the history decides: a request the
+	// snapshot shows completed, but whose completion the log does not have, is cancelled.
+	v = request("d2")
+	_, err = s.UpdateDeletionAt(ctx, meta, "d2", domain.DeletionSnapshot{Recorded: true, Completed: true}, v, cancel)
+	require.ErrorIs(t, err, domain.ErrDeletionFinished, "the snapshot is the request as it stands")
+	_, err = s.UpdateDeletionAt(ctx, meta, "d2", domain.DeletionSnapshot{Recorded: true, Completed: true}, v-1, cancel)
+	require.NoError(t, err, "a stale snapshot's refusal is decided again on the history")
+	require.Equal(t, []string{"DeletionRequested", "DeletionCancelled"}, types("d2"))
+
+	// Unknown version: the history alone.
+	v = request("d3")
+	_, err = s.UpdateDeletionAt(ctx, meta, "d3", domain.DeletionSnapshot{}, 0, cancel)
+	require.NoError(t, err)
+	require.Equal(t, []string{"DeletionRequested", "DeletionCancelled"}, types("d3"))
+}
