@@ -244,7 +244,7 @@ func TestUpdateDeletionAtDecidesOnTheHistoryWhenTheSnapshotIsStale(t *testing.T)
 	require.Equal(t, []string{"DeletionRequested", "DeletionCancelled"}, types("d2"))
 
 	// Unknown version: the history alone.
-	v = request("d3")
+	request("d3")
 	_, err = s.UpdateDeletionAt(ctx, meta, "d3", domain.DeletionSnapshot{}, 0, cancel)
 	require.NoError(t, err)
 	require.Equal(t, []string{"DeletionRequested", "DeletionCancelled"}, types("d3"))
