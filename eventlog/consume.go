@@ -70,7 +70,11 @@ func (s *Store) Consume(ctx context.Context, cfg DurableConfig, fn func(context.
 	// A short heartbeat, as Follow's: nats.go's iterator now and then stops pulling until it
 	// notices two missed heartbeats, 30 s with the default; a batch saga step waiting that long
 	// stalled a whole bulk (measured: 30 s gaps in erasure bench).
-	it, err := cons.Messages(jetstream.PullMaxMessages(cfg.BatchSize), jetstream.PullHeartbeat(followHeartbeat))
+	// Missing heartbeats (seen a few times in a million-person bulk) are the iterator's to
+	// recover from by pulling again, not an end of the consumption: nats.go's default reports
+	// them from Next.
+	it, err := cons.Messages(jetstream.PullMaxMessages(cfg.BatchSize), jetstream.PullHeartbeat(followHeartbeat),
+		jetstream.WithMessagesErrOnMissingHeartbeat(false))
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", cfg.Name, err)
 	}
@@ -80,9 +84,6 @@ func (s *Store) Consume(ctx context.Context, cfg DurableConfig, fn func(context.
 		defer close(msgs)
 		for {
 			m, err := it.Next()
-			if errors.Is(err, jetstream.ErrNoHeartbeat) && ctx.Err() == nil {
-				continue // heartbeats went missing: the iterator asks again at the next call (wmjs)
-			}
 			if err != nil {
 				return
 			}

@@ -82,7 +82,10 @@ func (s *Subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 		return nil, errors.New("wmjs: subscriber closed")
 	default:
 	}
-	it, err := s.cfg.Consumer.Messages(jetstream.PullMaxMessages(s.cfg.BatchSize))
+	// Missing heartbeats (seen a few times in a million-person bulk) are the iterator's to
+	// recover from by pulling again: reported from Next, as nats.go does by default, they ended
+	// the subscription and tore the router down and back up.
+	it, err := s.cfg.Consumer.Messages(jetstream.PullMaxMessages(s.cfg.BatchSize), jetstream.WithMessagesErrOnMissingHeartbeat(false))
 	if err != nil {
 		return nil, fmt.Errorf("wmjs: consume: %w", err)
 	}
@@ -104,14 +107,6 @@ func (s *Subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 		defer cancel()
 		for {
 			m, err := it.Next()
-			if errors.Is(err, jetstream.ErrNoHeartbeat) && ctx.Err() == nil {
-				// The server's heartbeats went missing for a while (seen a few times in a
-				// million-person bulk): the iterator forgets what it had asked for and asks
-				// again at the next call. Ending the subscription instead tore the whole router
-				// down and back up.
-				s.cfg.Logger.Info("wmjs: no heartbeat from the server; pulling again", watermill.LogFields{"err": err})
-				continue
-			}
 			if err != nil {
 				// Stopped, or ended by the server or the connection: the output closes, and the
 				// router's owner subscribes again (the durable keeps the position). Said, so that
