@@ -57,6 +57,8 @@ type DeletionOptions struct {
 	// CPUProfile, when set, receives a CPU profile of the deletion phase alone (from the bulk
 	// request until the deletion is terminal).
 	CPUProfile io.Writer
+	// ReplayCPUProfile, when set, receives a CPU profile of the replay phase alone.
+	ReplayCPUProfile io.Writer
 	// AllocsSeeded and AllocsDeleted, when set, receive the heap profile (allocations since the
 	// process started) at the deletion phase's start and at its end: the difference
 	// (go tool pprof -sample_index=alloc_objects -base seeded bin deleted) is the deletion's.
@@ -218,7 +220,7 @@ func Deletion(ctx context.Context, svc *service.Service, opts DeletionOptions) (
 		return res, fmt.Errorf("floor: %w", err)
 	}
 	res.Ratio = res.Seconds / res.FloorSeconds
-	if err := replay(ctx, svc, &res); err != nil {
+	if err := replay(ctx, svc, &res, opts.ReplayCPUProfile); err != nil {
 		return res, fmt.Errorf("replay: %w", err)
 	}
 	res.PeakRSSMB = peakRSSMB()
@@ -302,8 +304,16 @@ func percentileMS(ds []time.Duration, p float64) float64 {
 // replay rebuilds every read model from the whole log into fresh tables and swaps them in, as
 // erasure replay does beside a running service, and reports the rates: events, and persons
 // (every person with events in the log, those of earlier runs on a kept data directory included).
-func replay(ctx context.Context, svc *service.Service, res *DeletionResult) error {
+func replay(ctx context.Context, svc *service.Service, res *DeletionResult, profile io.Writer) error {
+	if profile != nil {
+		if err := pprof.StartCPUProfile(profile); err != nil {
+			return fmt.Errorf("start the replay's CPU profile: %w", err)
+		}
+	}
 	sum, err := svc.Rebuild(ctx)
+	if profile != nil {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}

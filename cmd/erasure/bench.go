@@ -28,7 +28,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	var pop bench.Population
 	var keep bool
-	var cpuProfile, memProfile string
+	var cpuProfile, replayProfile, memProfile string
 	var intake, single int
 	cfg, err := parse("bench", "Runs the whole system in-process, seeds N persons through the batched internal path (not timed),\n"+
 		"deletes them all in one bulk request end to end, measures the plain-SQL floor and a replay in the same run,\n"+
@@ -42,6 +42,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			fs.IntVar(&pop.PermissionGroups, "permission-groups", 2, "permission groups each person is bound to")
 			fs.BoolVar(&keep, "keep", false, "keep the temporary data directory")
 			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the deletion phase (with --intake: of the intake) to this file")
+			fs.StringVar(&replayProfile, "replay-cpuprofile", "", "write a CPU profile of the replay phase to this file")
 			fs.StringVar(&memProfile, "memprofile", "", "write the allocations made until the deletion ends to this file, and those made until it\nstarts to FILE.seeded (go tool pprof -sample_index=alloc_objects -base FILE.seeded: the deletion's)")
 			fs.IntVar(&intake, "intake", 0, "instead: stream N IDs of persons that need not exist as one text/plain request over HTTP,\nand report the intake rate and the time until every item is terminal")
 			fs.IntVar(&single, "single", 0, "instead: seed N persons, then delete them one at a time with N sequential Tencent DeletePerson\ncalls over loopback HTTP, signed as the official Tencent Cloud SDK signs them (TC3-HMAC-SHA256),\nand report each call's latency as the SDK's caller sees it (p50, p99, max)")
@@ -77,6 +78,15 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		defer f.Close()
 		profile = f
 	}
+	var replayCPU io.Writer
+	if replayProfile != "" && intake == 0 && single == 0 {
+		f, err := os.Create(replayProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		replayCPU = f
+	}
 	var allocsSeeded, allocsDeleted io.Writer
 	if memProfile != "" && intake == 0 && single == 0 {
 		seeded, err := os.Create(memProfile + ".seeded")
@@ -111,7 +121,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		res, err = bench.Single(ctx, svc, bench.SingleOptions{Population: pop, Mode: bench.Mode(cfg),
 			SecretID: cfg.TencentSecretID, SecretKey: cfg.TencentSecretKey, Logger: logger})
 	default:
-		res, err = bench.Deletion(ctx, svc, bench.DeletionOptions{Population: pop, Mode: bench.Mode(cfg), CPUProfile: profile, AllocsSeeded: allocsSeeded, AllocsDeleted: allocsDeleted, Logger: logger})
+		res, err = bench.Deletion(ctx, svc, bench.DeletionOptions{Population: pop, Mode: bench.Mode(cfg), CPUProfile: profile, ReplayCPUProfile: replayCPU, AllocsSeeded: allocsSeeded, AllocsDeleted: allocsDeleted, Logger: logger})
 	}
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ func TestBenchCommand(t *testing.T) {
 		t.Setenv(v, "") // embedded NATS and SQLite in a fresh directory, whatever the environment says
 	}
 	profile := filepath.Join(t.TempDir(), "cpu.prof")
+	replayProfile := filepath.Join(t.TempDir(), "replay.prof")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -27,7 +28,7 @@ func TestBenchCommand(t *testing.T) {
 		code int
 		err  string // in stderr when code is not 0
 	}{
-		{"deletion", []string{"--persons", "20", "--faces", "1", "--photos", "1", "--permission-groups", "1", "--cpuprofile", profile},
+		{"deletion", []string{"--persons", "20", "--faces", "1", "--photos", "1", "--permission-groups", "1", "--cpuprofile", profile, "--replay-cpuprofile", replayProfile},
 			map[string]any{"persons": 20.0, "faces": 1.0, "photos": 1.0, "permission_groups": 1.0, "mode": "embedded-nats+sqlite", "replay_persons": 20.0}, 0, ""},
 		{"single", []string{"--single", "2"},
 			map[string]any{"single_persons": 2.0, "gone_at_answer": 2.0, "answers_when": "deletion_terminal", "mode": "embedded-nats+sqlite"}, 0, ""},
@@ -56,9 +57,11 @@ func TestBenchCommand(t *testing.T) {
 			}
 		})
 	}
-	fi, err := os.Stat(profile)
-	require.NoError(t, err, "--cpuprofile wrote no file")
-	require.Positive(t, fi.Size())
+	for flag, path := range map[string]string{"--cpuprofile": profile, "--replay-cpuprofile": replayProfile} {
+		fi, err := os.Stat(path)
+		require.NoError(t, err, "%s wrote no file", flag)
+		require.Positive(t, fi.Size(), flag)
+	}
 }
 
 // TestBenchHelp: bench's two help texts name their modes' flags (help_test.go checks the
@@ -66,7 +69,7 @@ func TestBenchCommand(t *testing.T) {
 func TestBenchHelp(t *testing.T) {
 	t.Parallel()
 	for args, flags := range map[string][]string{
-		"bench --help":        {"--persons int", "--faces int", "--photos int", "--permission-groups int", "--keep", "--cpuprofile string", "--intake int", "--single int"},
+		"bench --help":        {"--persons int", "--faces int", "--photos int", "--permission-groups int", "--keep", "--cpuprofile string", "--replay-cpuprofile string", "--intake int", "--single int"},
 		"bench --load --help": {"--load", "--clients int", "--duration duration", "--server string", "--ids-per-deletion int"},
 	} {
 		var stdout, stderr bytes.Buffer
