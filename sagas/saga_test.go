@@ -11,8 +11,6 @@ import (
 	"image"
 	"image/png"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -252,8 +250,9 @@ func requireGone(t *testing.T, env *testenv.Env, a api, id string) {
 	left, err := env.Svc.Stores.Leftovers(context.Background(), []string{id})
 	require.NoError(t, err)
 	require.Empty(t, left)
-	_, err = os.Stat(filepath.Join(env.Config.DataDir, "photos", id))
-	require.True(t, os.IsNotExist(err), "photo directory of %s remains", id)
+	keys, err := env.Svc.Stores.PhotoKeys(id)
+	require.NoError(t, err)
+	require.Empty(t, keys, "photos of %s remain", id)
 	has, err := env.Svc.Keys.Has(context.Background(), id)
 	require.NoError(t, err)
 	require.False(t, has, "data key of %s remains", id)

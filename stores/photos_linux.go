@@ -13,15 +13,13 @@ import (
 	"github.com/erasure-dev/erasure/events"
 )
 
-// removePhotos removes each person's photo directory under root (it holds only files), then
-// syncs root. It works relative to the open root: with the photo keys a person is expected to
-// hold, one fstatat (never following a symbolic link), an unlinkat per photo and one of the
-// directory; without them, or when the directory holds more, one openat, one getdents, an
-// unlinkat per file, one of the directory and a close. Photos were the costliest step of a bulk
-// deletion in system calls: os.Open and Readdirnames add a poller registration attempt and a
-// second getdents that only says the end was reached, and every call resolved the whole path
-// again. Anything unexpected (a subdirectory, a symbolic link, a race) falls back to
-// os.RemoveAll.
+// removePhotos removes each person's photos under root, then syncs root. It works relative to
+// the open root: an unlinkat of the person's pack and one of a temporary pack (each a name
+// lookup when there is none), and an fstatat for a directory an earlier version wrote (one
+// photo a file). Such a directory is removed with the photo keys the person is expected to
+// hold, an unlinkat each and one of the directory; without them, or when the directory holds
+// more, with one openat, one getdents, an unlinkat per file, one of the directory and a close.
+// Anything unexpected (a subdirectory, a symbolic link, a race) falls back to os.RemoveAll.
 func removePhotos(root string, photos []events.PersonPhotos) error {
 	rootFD, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -30,6 +28,11 @@ func removePhotos(root string, photos []events.PersonPhotos) error {
 	defer unix.Close(rootFD) //nolint:errcheck // read-only descriptor
 	buf := make([]byte, 8192)
 	for _, p := range photos {
+		for _, name := range []string{p.PersonID + packSuffix, p.PersonID + tmpSuffix, p.PersonID + newSuffix} {
+			if err := unix.Unlinkat(rootFD, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("purge photos of %s: %w", p.PersonID, &os.PathError{Op: "unlink", Path: filepath.Join(root, name), Err: err})
+			}
+		}
 		if err := removeExpectedAt(rootFD, p, buf); err != nil {
 			if err := os.RemoveAll(filepath.Join(root, p.PersonID)); err != nil {
 				return fmt.Errorf("purge photos of %s: %w", p.PersonID, err)
@@ -45,10 +48,11 @@ func removePhotos(root string, photos []events.PersonPhotos) error {
 // errNotADirectory: a person's photo path is something else (the fallback removes it whole).
 var errNotADirectory = errors.New("not a directory")
 
-// removeExpectedAt removes the person's photo directory under dirFD, unlinking the expected
-// photos first and listing the directory only if something else is left in it. The fstatat
-// keeps "person/key" from resolving through a symbolic link named like the person (the store's
-// directory is the server's own, mode 0700: nothing swaps it meanwhile).
+// removeExpectedAt removes the person's photo directory, as an earlier version wrote it, under
+// dirFD, unlinking the expected photos first and listing the directory only if something else
+// is left in it. The fstatat finds most persons without a directory, and keeps "person/key"
+// from resolving through a symbolic link named like the person (the store's directory is the
+// server's own, mode 0700: nothing swaps it meanwhile).
 func removeExpectedAt(dirFD int, p events.PersonPhotos, buf []byte) error {
 	if len(p.PhotoKeys) == 0 {
 		return removeDirAt(dirFD, p.PersonID, buf)

@@ -12,11 +12,16 @@ import (
 	"github.com/erasure-dev/erasure/events"
 )
 
-// removePhotos removes each person's photo directory under root (it holds only files), then
-// syncs root. Linux has a version in fewer system calls (photos_linux.go), which also uses the
-// expected photo keys.
+// removePhotos removes each person's photo pack, a temporary pack an interrupted write left, and
+// a photo directory an earlier version wrote under root, then syncs root. Linux has a version
+// in fewer system calls (photos_linux.go), which also uses the expected photo keys.
 func removePhotos(root string, photos []events.PersonPhotos) error {
 	for _, p := range photos {
+		for _, name := range []string{p.PersonID + packSuffix, p.PersonID + tmpSuffix, p.PersonID + newSuffix} {
+			if err := os.Remove(filepath.Join(root, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("purge photos of %s: %w", p.PersonID, err)
+			}
+		}
 		if err := removePhotoDir(filepath.Join(root, p.PersonID)); err != nil {
 			return fmt.Errorf("purge photos of %s: %w", p.PersonID, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -40,15 +41,21 @@ func NewBuiltin(db *sqlx.DB, photosDir string) (*Builtin, error) {
 // Register stores a person's photos, face records and permission bindings. It is idempotent, so
 // a retried registration writes the same rows and files again.
 func (b *Builtin) Register(ctx context.Context, personID string, faces []app.FaceRecord, permissionGroupIDs []string) error {
-	for _, f := range faces {
-		if f.Photo == nil {
-			continue // registered from a feature vector: there is no photo to keep
-		}
-		if err := b.putPhoto(personID, f.PhotoKey, f.Photo); err != nil {
-			return err
-		}
+	if err := b.putPhotos(personID, photosOf(faces), true); err != nil {
+		return err
 	}
 	return b.insertRegistrations(ctx, []app.Registration{{PersonID: personID, Faces: faces, PermissionGroupIDs: permissionGroupIDs}})
+}
+
+// photosOf returns the photos of faces; a face registered from a feature vector has none.
+func photosOf(faces []app.FaceRecord) []photo {
+	var photos []photo
+	for _, f := range faces {
+		if f.Photo != nil {
+			photos = append(photos, photo{name: f.PhotoKey, data: f.Photo})
+		}
+	}
+	return photos
 }
 
 // insertRegistrations writes the face records and permission bindings of registrations in one
@@ -80,13 +87,24 @@ func (b *Builtin) insertRegistrations(ctx context.Context, regs []app.Registrati
 	return nil
 }
 
-// Photo returns a stored registration photo.
+// Photo returns a stored registration photo; an error wrapping fs.ErrNotExist when there is none.
 func (b *Builtin) Photo(personID, photoKey string) ([]byte, error) {
-	p, err := b.photoPath(personID, photoKey)
+	path, err := b.packPath(personID)
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(p)
+	photos, err := readPack(path)
+	if err != nil {
+		return nil, err
+	}
+	if i := slices.IndexFunc(photos, func(p photo) bool { return p.is(photoKey) }); i >= 0 {
+		return photos[i].data, nil
+	}
+	legacy, err := b.legacyPhotoPath(personID, photoKey)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(legacy)
 	if err != nil {
 		return nil, fmt.Errorf("photo %s/%s: %w", personID, photoKey, err)
 	}
@@ -98,11 +116,17 @@ func (b *Builtin) RemoveFace(ctx context.Context, personID, faceID, photoKey str
 	if _, err := b.db.ExecContext(ctx, b.db.Rebind(`DELETE FROM face_index WHERE face_id = ? AND person_id = ?`), faceID, personID); err != nil {
 		return fmt.Errorf("remove face %s: %w", faceID, err)
 	}
-	p, err := b.photoPath(personID, photoKey)
+	legacy, err := b.legacyPhotoPath(personID, photoKey)
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+	err = b.changePhotos(personID, true, func(photos []photo) []photo {
+		return slices.DeleteFunc(photos, func(p photo) bool { return p.is(photoKey) })
+	})
+	if err != nil {
+		return fmt.Errorf("remove photo %s: %w", photoKey, err)
+	}
+	if err := os.Remove(legacy); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove photo %s: %w", photoKey, err)
 	}
 	return nil
@@ -119,12 +143,12 @@ func (b *Builtin) PurgeFaces(ctx context.Context, personIDs []string) error {
 }
 
 // PurgePhotos removes every registration photo of the persons and syncs the photo directory,
-// so the removals are on disk before the step is recorded. The expected keys are unlinked
-// without listing the person's directory first; whatever else it holds (an interrupted write's
-// temporary file, a photo the deletion did not know of) goes too.
+// so the removals are on disk before the step is recorded: each person's pack, a temporary
+// pack an interrupted write left, and a directory an earlier version wrote, whatever it holds
+// (its expected keys are unlinked without listing it first).
 func (b *Builtin) PurgePhotos(_ context.Context, photos []events.PersonPhotos) error {
 	for _, p := range photos {
-		// Paths are photosDir/person/key: an ID like ".." or "a/b" would reach outside the store.
+		// Names under photosDir are made of these IDs: one like ".." or "a/b" would reach outside it.
 		if err := domain.ValidateID(p.PersonID); err != nil {
 			return fmt.Errorf("purge photos of %q: %w", p.PersonID, err)
 		}
@@ -165,8 +189,11 @@ func (b *Builtin) Leftovers(ctx context.Context, personIDs []string) ([]string, 
 		}
 	}
 	for _, id := range personIDs {
-		if _, err := os.Stat(filepath.Join(b.photosDir, id)); err == nil {
-			found = append(found, "photo_store:"+id)
+		for _, name := range []string{id + packSuffix, id + tmpSuffix, id + newSuffix, id} {
+			if _, err := os.Lstat(filepath.Join(b.photosDir, name)); err == nil {
+				found = append(found, "photo_store:"+id)
+				break
+			}
 		}
 	}
 	return found, nil
@@ -195,47 +222,6 @@ func (b *Builtin) deleteWhereIn(ctx context.Context, query string, personIDs []s
 	return nil
 }
 
-func (b *Builtin) photoPath(personID, photoKey string) (string, error) {
-	// Both are validated IDs (no dots or slashes), so the path cannot escape the store.
-	if err := domain.ValidateID(personID); err != nil {
-		return "", fmt.Errorf("photo path: person %q: %w", personID, err)
-	}
-	if err := domain.ValidateID(photoKey); err != nil {
-		return "", fmt.Errorf("photo path: key %q: %w", photoKey, err)
-	}
-	return filepath.Join(b.photosDir, personID, photoKey), nil
-}
-
-func (b *Builtin) putPhoto(personID, photoKey string, data []byte) error {
-	p, err := b.photoPath(personID, photoKey)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fmt.Errorf("photo dir: %w", err)
-	}
-	tmp := p + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write photo: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write photo: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync photo: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close photo: %w", err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return fmt.Errorf("store photo: %w", err)
-	}
-	return syncDir(filepath.Dir(p))
-}
-
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -262,20 +248,8 @@ func chunks[T any](s []T, n int) func(func([]T) bool) {
 // each (one sync of the store at the end): the bulk seeding path.
 func (b *Builtin) RegisterMany(ctx context.Context, regs []app.Registration) error {
 	for _, r := range regs {
-		for _, f := range r.Faces {
-			if f.Photo == nil {
-				continue
-			}
-			p, err := b.photoPath(r.PersonID, f.PhotoKey)
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-				return fmt.Errorf("photo dir: %w", err)
-			}
-			if err := os.WriteFile(p, f.Photo, 0o600); err != nil {
-				return fmt.Errorf("write photo: %w", err)
-			}
+		if err := b.putPhotos(r.PersonID, photosOf(r.Faces), false); err != nil {
+			return err
 		}
 	}
 	if err := b.insertRegistrations(ctx, regs); err != nil {

@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/app"
@@ -122,6 +124,13 @@ func (e env) files(t *testing.T) []string {
 	return out
 }
 
+func (e env) keys(t *testing.T, person string) []string {
+	t.Helper()
+	keys, err := e.b.PhotoKeys(person)
+	require.NoError(t, err)
+	return keys
+}
+
 func (e env) leftovers(t *testing.T, ids ...string) []string {
 	t.Helper()
 	got, err := e.b.Leftovers(context.Background(), ids)
@@ -140,11 +149,12 @@ func TestRegisterWritesAllStoresIdempotently(t *testing.T) {
 		for attempt := range 3 { // the first registration, then two retries of it
 			require.NoError(t, e.b.Register(ctx, "p1", recs, []string{"pg1", "pg2"}), "attempt %d", attempt)
 
-			require.Equal(t, []string{"photos/p1/p1-k0", "photos/p1/p1-k1"}, e.files(t))
+			require.Equal(t, []string{"photos/p1.pack"}, e.files(t))
+			info, err := os.Stat(filepath.Join(e.photos, "p1.pack"))
+			require.NoError(t, err)
+			require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+			require.Equal(t, []string{"p1-k0", "p1-k1"}, e.keys(t, "p1"))
 			for _, f := range recs[:2] {
-				info, err := os.Stat(filepath.Join(e.photos, "p1", f.PhotoKey))
-				require.NoError(t, err)
-				require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 				got, err := e.b.Photo("p1", f.PhotoKey)
 				require.NoError(t, err)
 				require.Equal(t, f.Photo, got)
@@ -206,7 +216,7 @@ func TestPurgesRemoveOnlyTheGivenPersons(t *testing.T) {
 		keepBefore := struct{ faces, perms, files []string }{
 			e.rows(t, `SELECT face_id FROM face_index WHERE person_id = 'keep'`),
 			e.rows(t, `SELECT permission_group_id FROM permission_directory WHERE person_id = 'keep'`),
-			[]string{"photos/keep/keep-k0", "photos/keep/keep-k1"},
+			[]string{"photos/keep.pack"},
 		}
 		require.Equal(t, []string{
 			"face_index:p1", "face_index:p2", "permission_directory:p1", "permission_directory:p2",
@@ -270,7 +280,7 @@ func TestPurgesManyPersonsInChunks(t *testing.T) {
 		require.Empty(t, e.leftovers(t, ids...))
 		require.Equal(t, []string{"outsider-f0"}, e.rows(t, `SELECT face_id FROM face_index`))
 		require.Equal(t, []string{"outsider:pg"}, e.rows(t, `SELECT person_id, permission_group_id FROM permission_directory`))
-		require.Equal(t, []string{"photos/outsider/outsider-k0"}, e.files(t))
+		require.Equal(t, []string{"photos/outsider.pack"}, e.files(t))
 	})
 }
 
@@ -287,9 +297,13 @@ func TestRemoveFace(t *testing.T) {
 		require.NoError(t, e.b.RemoveFace(ctx, "p1", "p2-f0", "p2-k0"))
 
 		require.Equal(t, []string{"p1-f0:p1", "p1-f2:p1", "p2-f0:p2"}, e.rows(t, `SELECT face_id, person_id FROM face_index`))
-		require.Equal(t, []string{"photos/p1/p1-k0", "photos/p1/p1-k2", "photos/p2/p2-k0"}, e.files(t))
+		require.Equal(t, []string{"photos/p1.pack", "photos/p2.pack"}, e.files(t))
+		require.Equal(t, []string{"p1-k0", "p1-k2"}, e.keys(t, "p1"))
 		_, err := e.b.Photo("p1", "p1-k1")
 		require.ErrorIs(t, err, os.ErrNotExist)
+		// The last face's photo takes the pack with it.
+		require.NoError(t, e.b.RemoveFace(ctx, "p2", "p2-f0", "p2-k0"))
+		require.Equal(t, []string{"photos/p1.pack"}, e.files(t))
 		// Removing a face leaves the person's bindings alone.
 		require.Equal(t, []string{"p1:pg1"}, e.rows(t, `SELECT person_id, permission_group_id FROM permission_directory`))
 	})
@@ -413,7 +427,7 @@ func TestPurgePhotosRemovesWhateverADirectoryHolds(t *testing.T) {
 				require.NoError(t, purge.fn(e.b))
 				_, err := os.Lstat(filepath.Join(e.photos, "p1"))
 				require.ErrorIs(t, err, os.ErrNotExist)
-				require.Equal(t, []string{"outside/k1", "outside/k2", "photos/neighbour/neighbour-k0"}, e.files(t))
+				require.Equal(t, []string{"outside/k1", "outside/k2", "photos/neighbour.pack"}, e.files(t))
 				require.NoError(t, purge.fn(e.b)) // idempotent
 			})
 		}
@@ -429,7 +443,7 @@ func TestPurgePhotosRefusesAKeyThatIsNoID(t *testing.T) {
 		err := e.b.PurgePhotos(context.Background(), []events.PersonPhotos{{PersonID: "p1", PhotoKeys: []string{key}}})
 		require.Error(t, err, "%q", key)
 	}
-	require.Equal(t, []string{"photos/p1/p1-k0"}, e.files(t))
+	require.Equal(t, []string{"photos/p1.pack"}, e.files(t))
 }
 
 // byPerson names persons without the photo keys they are expected to hold.
@@ -439,4 +453,102 @@ func byPerson(ids ...string) []events.PersonPhotos {
 		photos[i] = events.PersonPhotos{PersonID: id}
 	}
 	return photos
+}
+
+// TestPhotoPacks: a person's photos live in one pack, which a face added later joins and a
+// purge removes with one unlink; a store an earlier version wrote (a directory of one file a
+// photo) is still read and purged, and a temporary pack an interrupted write left is purged.
+func TestPhotoPacks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, sqldb.SQLite)
+	recs := e.register(t, "p1", 2)
+
+	// A face added later joins the pack; a retried registration rewrites a photo in place.
+	more := faces("p1", 3)[2:]
+	require.NoError(t, e.b.Register(ctx, "p1", more, nil))
+	recs[0].Photo = []byte("a better photo")
+	require.NoError(t, e.b.Register(ctx, "p1", recs[:1], nil))
+	require.Equal(t, []string{"p1-k0", "p1-k1", "p1-k2"}, e.keys(t, "p1"))
+	for _, f := range append(recs, more...) {
+		got, err := e.b.Photo("p1", f.PhotoKey)
+		require.NoError(t, err)
+		require.Equal(t, f.Photo, got)
+	}
+
+	// A store an earlier version wrote: read, listed, and purged with the pack.
+	legacy := filepath.Join(e.photos, "old")
+	require.NoError(t, os.MkdirAll(legacy, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(legacy, "old-k0"), []byte("old photo"), 0o600))
+	got, err := e.b.Photo("old", "old-k0")
+	require.NoError(t, err)
+	require.Equal(t, []byte("old photo"), got)
+	require.Equal(t, []string{"old-k0"}, e.keys(t, "old"))
+	require.Equal(t, []string{"photo_store:old"}, e.leftovers(t, "old"))
+
+	// Packs being written when the process died.
+	require.NoError(t, os.WriteFile(filepath.Join(e.photos, "gone.pack.tmp"), []byte("half a pack"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(e.photos, "gone2.pack.new"), []byte("half a pack"), 0o600))
+	require.Equal(t, []string{"photo_store:gone", "photo_store:gone2"}, e.leftovers(t, "gone", "gone2"))
+
+	require.NoError(t, e.b.PurgePhotos(ctx, []events.PersonPhotos{
+		{PersonID: "p1", PhotoKeys: []string{"p1-k0", "p1-k1", "p1-k2"}}, {PersonID: "old", PhotoKeys: []string{"old-k0"}}, {PersonID: "gone"}, {PersonID: "gone2"},
+	}))
+	require.Empty(t, e.files(t))
+	require.Equal(t, []string{"face_index:p1"}, e.leftovers(t, "p1", "old", "gone", "gone2"), "only the face records, for the next step")
+	_, err = e.b.Photo("p1", "p1-k0")
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// Faces added to one person at the same moment, through two stores sharing the photo directory
+// (two replicas), all keep their photos: each rewrite of the pack starts from the one before.
+func TestPhotoPackConcurrentFaces(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sqldb.SQLite)
+	other, err := stores.NewBuiltin(e.db, e.photos)
+	require.NoError(t, err)
+	for _, person := range []string{"new", "known"} {
+		if person == "known" {
+			e.register(t, person, 1)
+		}
+		recs := faces(person, 24)[1:]
+		var wg sync.WaitGroup
+		for i, f := range recs {
+			b := e.b
+			if i%2 == 1 {
+				b = other
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				assert.NoError(t, b.Register(context.Background(), person, []app.FaceRecord{f}, nil))
+			}()
+		}
+		wg.Wait()
+		want := len(recs)
+		if person == "known" {
+			want++
+		}
+		require.Len(t, e.keys(t, person), want, person)
+	}
+	require.Equal(t, []string{"photos/known.pack", "photos/new.pack"}, e.files(t), "no temporary file is left")
+}
+
+// A pack damaged from outside is an error, not a photo.
+func TestPhotoPackCorrupt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sqldb.SQLite)
+	e.register(t, "p1", 1)
+	path := filepath.Join(e.photos, "p1.pack")
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	for name, bad := range map[string][]byte{
+		"no header": []byte("not a pack"),
+		"truncated": data[:len(data)-3],
+	} {
+		require.NoError(t, os.WriteFile(path, bad, 0o600))
+		_, err := e.b.Photo("p1", "p1-k0")
+		require.Error(t, err, name)
+		require.NotErrorIs(t, err, os.ErrNotExist, name)
+	}
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -66,8 +64,9 @@ func TestPhotoResolution(t *testing.T) {
 			env.RequireNothingRecorded(t, before, requestID)
 			status, _ := client{t, env.HTTP.URL}.get("/v1/persons/" + id)
 			require.Equal(t, http.StatusNotFound, status)
-			_, err = os.Stat(filepath.Join(env.Config.DataDir, "photos", id))
-			require.True(t, os.IsNotExist(err), "no photo is stored for a refused person")
+			keys, err := env.Svc.Stores.PhotoKeys(id)
+			require.NoError(t, err)
+			require.Empty(t, keys, "no photo is stored for a refused person")
 		})
 	}
 }

@@ -113,19 +113,12 @@ func strs(v any) []string {
 	return out
 }
 
-// photoFiles lists the registration photos stored for a person.
+// photoFiles lists the keys of the registration photos stored for a person.
 func photoFiles(t testing.TB, env *testenv.Env, personID string) []string {
 	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(env.Config.DataDir, "photos", personID))
-	if os.IsNotExist(err) {
-		return nil
-	}
+	keys, err := env.Svc.Stores.PhotoKeys(personID)
 	require.NoError(t, err)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
+	return keys
 }
 
 func count(t testing.TB, db interface {
