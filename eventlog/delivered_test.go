@@ -2,10 +2,12 @@ package eventlog_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/eventlog"
@@ -56,4 +58,44 @@ func TestDeliveredCountsEveryConsumer(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]uint64{"counted": n}, byConsumer, "the server counts the same for the durable consumer; followers are gone")
 
+}
+
+// TestConsumeAsksForSeveralMessages: a durable consumer handed one event at a time (the batch
+// saga, the dispatcher) still asks the server for two a worker. Asking for one, nats.go could be
+// left with no request outstanding until two heartbeats were missed (consume.go explains how):
+// the batch saga stood still for two seconds now and then.
+func TestConsumeAsksForSeveralMessages(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	js := newJetStream(t)
+	s := newStoreOn(t, js, eventlog.StoreConfig{})
+	requests := make(chan *nats.Msg, 64)
+	sub, err := js.Conn().ChanSubscribe("$JS.API.CONSUMER.MSG.NEXT.>", requests)
+	require.NoError(t, err)
+	defer sub.Unsubscribe() //nolint:errcheck // the connection closes with the test
+	_, err = s.Append(ctx, 0, mustEvent(t, "one", events.PersonCreated{PersonID: "one"}))
+	require.NoError(t, err)
+
+	consumeCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Consume(consumeCtx, eventlog.DurableConfig{Name: "one-at-a-time", Filter: events.AggregatePerson + ".>", BatchSize: 1, Workers: 4},
+			func(_ context.Context, batch []eventlog.Delivery) {
+				for _, d := range batch {
+					_ = d.Msg.Ack()
+				}
+				stop()
+			})
+	}()
+	select {
+	case m := <-requests:
+		var req struct {
+			Batch int `json:"batch"`
+		}
+		require.NoError(t, json.Unmarshal(m.Data, &req), "%s", m.Data)
+		require.Equal(t, 8, req.Batch, "two messages for each of the four workers: %s", m.Data)
+	case <-ctx.Done():
+		t.Fatal("no pull request seen")
+	}
+	require.ErrorIs(t, <-done, context.Canceled)
 }
