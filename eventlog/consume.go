@@ -79,9 +79,10 @@ func (s *Store) Consume(ctx context.Context, cfg DurableConfig, fn func(context.
 	// come (in-process, under load) before that earlier send was marked done, and then no
 	// request was outstanding until two heartbeats were missed: the batch saga (one event a
 	// pull) stood still for two seconds now and then (measured: no step handled for 1.9 s, then
-	// a burst of steps whose triggers had waited as long). With several messages asked for, the
-	// next ones still arrive, and each runs the check again. The server holds back what is over
-	// MaxAckPending anyway.
+	// a burst of steps whose triggers had waited as long). With several asked for, a request stays
+	// outstanding while any of its messages is still to come, and each arrival runs the check
+	// again: the stall would need all of them to arrive within that instant. The server holds
+	// back what is over MaxAckPending anyway.
 	it, err := cons.Messages(jetstream.PullMaxMessages(max(cfg.BatchSize, 2*max(1, cfg.Workers))), jetstream.PullHeartbeat(followHeartbeat),
 		jetstream.WithMessagesErrOnMissingHeartbeat(false))
 	if err != nil {

@@ -17,8 +17,8 @@ import (
 // (photosDir/<person>.pack), so that purging a person's photos is one unlink: a directory of
 // one file per photo cost an unlink per photo and one of the directory, each a journaled
 // change of a directory on the file system, and that was the slowest step of a bulk deletion
-// (docs/adr/0003, seventh session). Photos are written together at registration and read
-// one at a time; a face added or removed later rewrites the pack.
+// (docs/adr/0006). Photos are written together at registration and read one at a time; a face
+// added or removed later rewrites the pack.
 //
 // A store written by an earlier version holds a directory per person (photosDir/<person>/<key>):
 // it is still read, and a purge or a face's removal removes it too. A person ID has no dot
@@ -36,8 +36,9 @@ const (
 	newSuffix  = ".pack.new"
 )
 
-// errCorruptPack means a pack did not parse: it is never half written (written aside, synced,
-// then renamed), so this is damage from outside.
+// errCorruptPack means a pack did not parse: damage from outside, or a bulk registration
+// (RegisterMany, which syncs the directory once, not each pack) cut short by a crash. It reads
+// as an error, never as a photo, and a purge removes it like any pack.
 var errCorruptPack = errors.New("corrupt photo pack")
 
 // photo is one photo of a pack: its name is the photo key (a public ID, not a credential).
@@ -173,10 +174,14 @@ func writeFile(path string, data []byte, flag int, durable bool) error {
 	return nil
 }
 
-// changePhotos reads the person's pack, lets change edit its photos and writes the result,
-// under the store's lock: two writers (two faces added at once, through one replica or two
-// sharing the photo directory) must not both rewrite the pack from the same old one.
-func (b *Builtin) changePhotos(personID string, durable bool, change func([]photo) []photo) error {
+// changePhotos reads the person's pack, lets change edit its photos and, if it changed them,
+// writes the result, under the store's lock: two writers (two faces added at once, through one
+// replica or two sharing the photo directory) must not both rewrite the pack from the same old
+// one, nor a purge remove it between a rewrite's read and its rename (which would bring back
+// every photo the read saw). A first pack another writer is creating (<person>.pack.tmp) is
+// removed: that writer then finds its file gone and comes here too; one a crash left would
+// otherwise keep its photos outside any pack for as long as the person lives.
+func (b *Builtin) changePhotos(personID string, durable bool, change func([]photo) ([]photo, bool)) error {
 	path, err := b.packPath(personID)
 	if err != nil {
 		return err
@@ -185,12 +190,21 @@ func (b *Builtin) changePhotos(personID string, durable bool, change func([]phot
 	if err != nil {
 		return err
 	}
-	photos, err := readPack(path)
+	err = os.Remove(filepath.Join(b.photosDir, personID+tmpSuffix))
+	if errors.Is(err, fs.ErrNotExist) {
+		err = nil
+	}
+	changed := err == nil
 	if err == nil {
-		err = writePack(path, change(photos), durable)
+		var photos []photo
+		if photos, err = readPack(path); err == nil {
+			if photos, changed = change(photos); changed {
+				err = writePack(path, photos, durable)
+			}
+		}
 	}
 	unlock()
-	if err != nil || !durable {
+	if err != nil || !changed || !durable {
 		return err
 	}
 	return syncDir(b.photosDir)
@@ -215,7 +229,7 @@ func (b *Builtin) putPhotos(personID string, add []photo, durable bool) error {
 			return err
 		}
 	}
-	return b.changePhotos(personID, durable, func(photos []photo) []photo {
+	return b.changePhotos(personID, durable, func(photos []photo) ([]photo, bool) {
 		for _, p := range add {
 			if i := slices.IndexFunc(photos, func(q photo) bool { return q.is(p.name) }); i >= 0 {
 				photos[i] = p
@@ -223,21 +237,25 @@ func (b *Builtin) putPhotos(personID string, add []photo, durable bool) error {
 				photos = append(photos, p)
 			}
 		}
-		return photos
+		return photos, true
 	})
 }
 
 // createPack stores add as the person's pack if the person has none. False: it has one, or
-// another writer is creating one; the caller then rewrites the pack under the lock.
+// another writer is creating one, or removed this one's file meanwhile; the caller then
+// rewrites the pack under the lock.
 func (b *Builtin) createPack(personID string, add []photo) (bool, error) {
 	path, err := b.packPath(personID)
 	if err != nil {
 		return false, err
 	}
+	if _, err := os.Lstat(path); err == nil {
+		return false, nil // a face added later: the pack is rewritten
+	}
 	tmp := filepath.Join(b.photosDir, personID+tmpSuffix)
 	if err := writeFile(tmp, encodePack(add), os.O_EXCL, true); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return false, nil // another writer's, or one a crash left: never this one's to remove
+			return false, nil // another writer's, or one a crash left: changePhotos removes it
 		}
 		return false, err
 	}
@@ -254,10 +272,13 @@ func (b *Builtin) createPack(personID string, add []photo) (bool, error) {
 		err = os.Remove(tmp)
 	}
 	unlock()
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil // a rewrite under the lock removed it first
+	case err != nil:
+		_ = os.Remove(tmp) // the photos must not stay outside a pack
 		return false, fmt.Errorf("write photos %s: %w", path, err)
-	}
-	if !created {
+	case !created:
 		return false, nil
 	}
 	return true, syncDir(b.photosDir)

@@ -14,8 +14,8 @@ import (
 )
 
 // removePhotos removes each person's photos under root, then syncs root. It works relative to
-// the open root: an unlinkat of the person's pack and one of a temporary pack (each a name
-// lookup when there is none), and an fstatat for a directory an earlier version wrote (one
+// the open root: an unlinkat of the person's pack and one of each file a pack is written through
+// (.pack.tmp, .pack.new: each a name lookup when there is none), and an fstatat for a directory an earlier version wrote (one
 // photo a file). Such a directory is removed with the photo keys the person is expected to
 // hold, an unlinkat each and one of the directory; without them, or when the directory holds
 // more, with one openat, one getdents, an unlinkat per file, one of the directory and a close.

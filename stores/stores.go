@@ -1,5 +1,6 @@
-// Package stores holds the built-in downstream stores a deletion purges: the photo store (image
-// files under the data directory), the face index and the permission directory (SQL tables).
+// Package stores holds the built-in downstream stores a deletion purges: the photo store (a file
+// of each person's photos under the photo directory), the face index and the permission
+// directory (SQL tables).
 package stores
 
 import (
@@ -120,8 +121,9 @@ func (b *Builtin) RemoveFace(ctx context.Context, personID, faceID, photoKey str
 	if err != nil {
 		return err
 	}
-	err = b.changePhotos(personID, true, func(photos []photo) []photo {
-		return slices.DeleteFunc(photos, func(p photo) bool { return p.is(photoKey) })
+	err = b.changePhotos(personID, true, func(photos []photo) ([]photo, bool) {
+		kept := slices.DeleteFunc(photos, func(p photo) bool { return p.is(photoKey) })
+		return kept, len(kept) != len(photos)
 	})
 	if err != nil {
 		return fmt.Errorf("remove photo %s: %w", photoKey, err)
@@ -158,13 +160,21 @@ func (b *Builtin) PurgePhotos(_ context.Context, photos []events.PersonPhotos) e
 			}
 		}
 	}
+	// Under the store's lock: a face's removal or addition rewriting a pack meanwhile would
+	// otherwise rename back what it read before the unlink.
+	unlock, err := lockStore(b.photosDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return removePhotos(b.photosDir, photos)
 }
 
 // Leftovers lists what the stores still hold of the given persons: "store:person" entries.
 func (b *Builtin) Leftovers(ctx context.Context, personIDs []string) ([]string, error) {
 	for _, id := range personIDs {
-		// The photo check stats photosDir/id: an id like ".." would look outside the store.
+		// The photo check looks for names made of the id under photosDir: an id like ".." would
+		// look outside the store.
 		if err := domain.ValidateID(id); err != nil {
 			return nil, fmt.Errorf("leftovers of %q: %w", id, err)
 		}
@@ -190,9 +200,13 @@ func (b *Builtin) Leftovers(ctx context.Context, personIDs []string) ([]string, 
 	}
 	for _, id := range personIDs {
 		for _, name := range []string{id + packSuffix, id + tmpSuffix, id + newSuffix, id} {
-			if _, err := os.Lstat(filepath.Join(b.photosDir, name)); err == nil {
+			_, err := os.Lstat(filepath.Join(b.photosDir, name))
+			if err == nil {
 				found = append(found, "photo_store:"+id)
 				break
+			}
+			if !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("leftovers of %s: %w", id, err) // could not look: not "clean"
 			}
 		}
 	}

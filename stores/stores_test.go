@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/assert"
@@ -113,8 +114,8 @@ func (e env) files(t *testing.T) []string {
 	t.Helper()
 	var out []string
 	require.NoError(t, filepath.WalkDir(e.root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.Contains(d.Name(), ".db") {
-			return err
+		if err != nil || d.IsDir() || strings.Contains(d.Name(), ".db") || d.Name() == ".lock" {
+			return err // .lock: the photo store's lock file, which holds nothing
 		}
 		rel, err := filepath.Rel(e.root, p)
 		out = append(out, filepath.ToSlash(rel))
@@ -365,7 +366,9 @@ func TestPurgePhotosOddShapes(t *testing.T) {
 	require.NoError(t, b.PurgePhotos(ctx, byPerson("odd")))
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
-	require.Empty(t, entries)
+	for _, e := range entries {
+		require.Equal(t, ".lock", e.Name(), "only the store's lock file is left")
+	}
 }
 
 // TestPurgePhotosRemovesWhateverADirectoryHolds: a person's photo directory goes whole, whatever
@@ -476,6 +479,15 @@ func TestPhotoPacks(t *testing.T) {
 		require.Equal(t, f.Photo, got)
 	}
 
+	// A first pack a crash left half written is not the person's photos, and the next rewrite
+	// removes it: its photos must not outlive the face they belonged to.
+	stale := filepath.Join(e.photos, "p1.pack.tmp")
+	require.NoError(t, os.WriteFile(stale, []byte("a photo of a face removed since"), 0o600))
+	require.NoError(t, e.b.RemoveFace(ctx, "p1", "p1-f9", "p1-k9")) // no such photo: the pack stays as it is
+	_, err := os.Lstat(stale)
+	require.ErrorIs(t, err, os.ErrNotExist, "the rewrite removed the stale first pack")
+	require.Equal(t, []string{"p1-k0", "p1-k1", "p1-k2"}, e.keys(t, "p1"))
+
 	// A store an earlier version wrote: read, listed, and purged with the pack.
 	legacy := filepath.Join(e.photos, "old")
 	require.NoError(t, os.MkdirAll(legacy, 0o700))
@@ -550,5 +562,30 @@ func TestPhotoPackCorrupt(t *testing.T) {
 		_, err := e.b.Photo("p1", "p1-k0")
 		require.Error(t, err, name)
 		require.NotErrorIs(t, err, os.ErrNotExist, name)
+	}
+}
+
+// A face removed while the person's photos are purged never brings the others back: the
+// rewrite's read and rename, and the purge's unlink, take the store's lock in turn.
+func TestPurgeWhileAFaceIsRemoved(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sqldb.SQLite)
+	ctx := context.Background()
+	for i := range 150 {
+		person := fmt.Sprintf("p%d", i)
+		e.register(t, person, 3)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			assert.NoError(t, e.b.RemoveFace(ctx, person, person+"-f0", person+"-k0"))
+		}()
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i%7) * 100 * time.Microsecond) // now before, now within the rewrite
+			assert.NoError(t, e.b.PurgePhotos(ctx, byPerson(person)))
+		}()
+		wg.Wait()
+		require.Empty(t, e.keys(t, person), "photos of %s came back after the purge", person)
 	}
 }

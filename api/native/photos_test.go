@@ -1,6 +1,7 @@
 package native_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -64,9 +65,9 @@ func TestPhotoResolution(t *testing.T) {
 			env.RequireNothingRecorded(t, before, requestID)
 			status, _ := client{t, env.HTTP.URL}.get("/v1/persons/" + id)
 			require.Equal(t, http.StatusNotFound, status)
-			keys, err := env.Svc.Stores.PhotoKeys(id)
+			left, err := env.Svc.Stores.Leftovers(context.Background(), []string{id})
 			require.NoError(t, err)
-			require.Empty(t, keys, "no photo is stored for a refused person")
+			require.Empty(t, left, "no photo (nor a pack being written) is stored for a refused person")
 		})
 	}
 }
