@@ -114,6 +114,15 @@ func (b *Builtin) legacyPhotoPath(personID, photoKey string) (string, error) {
 	return filepath.Join(b.photosDir, personID, photoKey), nil
 }
 
+// packed returns the photos in the person's pack; none when there is no pack.
+func (b *Builtin) packed(personID string) ([]photo, error) {
+	path, err := b.packPath(personID)
+	if err != nil {
+		return nil, err
+	}
+	return readPack(path)
+}
+
 // readPack returns the photos of the pack at path; none when there is no pack.
 func readPack(path string) ([]photo, error) {
 	data, err := os.ReadFile(path)
@@ -287,11 +296,7 @@ func (b *Builtin) createPack(personID string, add []photo) (bool, error) {
 // PhotoKeys lists the keys of the photos the store holds for a person, in its pack and in a
 // directory an earlier version wrote.
 func (b *Builtin) PhotoKeys(personID string) ([]string, error) {
-	path, err := b.packPath(personID)
-	if err != nil {
-		return nil, err
-	}
-	photos, err := readPack(path)
+	photos, err := b.packed(personID)
 	if err != nil {
 		return nil, err
 	}

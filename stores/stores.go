@@ -90,11 +90,7 @@ func (b *Builtin) insertRegistrations(ctx context.Context, regs []app.Registrati
 
 // Photo returns a stored registration photo; an error wrapping fs.ErrNotExist when there is none.
 func (b *Builtin) Photo(personID, photoKey string) ([]byte, error) {
-	path, err := b.packPath(personID)
-	if err != nil {
-		return nil, err
-	}
-	photos, err := readPack(path)
+	photos, err := b.packed(personID)
 	if err != nil {
 		return nil, err
 	}
