@@ -127,12 +127,8 @@ func TestFaultClusterReplicaAndNATSNodeLoss(t *testing.T) {
 		t.Fatalf("replica 2 reads %v", d)
 	}
 	store.requireExactlyOnce(t, ids)
-	entries, err := os.ReadDir(photos)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != 0 {
-		t.Fatalf("%d persons' photos left in the shared photo store", len(entries))
+	if left := photosLeft(t, photos); len(left) > 0 {
+		t.Fatalf("left in the shared photo store: %v", left)
 	}
 
 	// The log loses its quorum (two of three nodes down): a write is refused as retryable, and
