@@ -36,6 +36,12 @@ const (
 	newSuffix  = ".pack.new"
 )
 
+// packFiles names every file of the person's pack under the photo directory: the pack and the
+// two it is written through. A purge removes them all; Leftovers looks for each.
+func packFiles(personID string) []string {
+	return []string{personID + packSuffix, personID + tmpSuffix, personID + newSuffix}
+}
+
 // errCorruptPack means a pack did not parse: damage from outside, or a bulk registration
 // (RegisterMany, which syncs the directory once, not each pack) cut short by a crash. It reads
 // as an error, never as a photo, and a purge removes it like any pack.

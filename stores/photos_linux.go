@@ -14,9 +14,9 @@ import (
 )
 
 // removePhotos removes each person's photos under root, then syncs root. It works relative to
-// the open root: an unlinkat of the person's pack and one of each file a pack is written through
-// (.pack.tmp, .pack.new: each a name lookup when there is none), and an fstatat for a directory an earlier version wrote (one
-// photo a file). Such a directory is removed with the photo keys the person is expected to
+// the open root: an unlinkat of each of the person's pack files (packFiles: a name lookup for
+// each that is not there), and an fstatat for a directory an earlier version wrote (one photo a
+// file). Such a directory is removed with the photo keys the person is expected to
 // hold, an unlinkat each and one of the directory; without them, or when the directory holds
 // more, with one openat, one getdents, an unlinkat per file, one of the directory and a close.
 // Anything unexpected (a subdirectory, a symbolic link, a race) falls back to os.RemoveAll.
@@ -28,7 +28,7 @@ func removePhotos(root string, photos []events.PersonPhotos) error {
 	defer unix.Close(rootFD) //nolint:errcheck // read-only descriptor
 	buf := make([]byte, 8192)
 	for _, p := range photos {
-		for _, name := range []string{p.PersonID + packSuffix, p.PersonID + tmpSuffix, p.PersonID + newSuffix} {
+		for _, name := range packFiles(p.PersonID) {
 			if err := unix.Unlinkat(rootFD, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 				return fmt.Errorf("purge photos of %s: %w", p.PersonID, &os.PathError{Op: "unlink", Path: filepath.Join(root, name), Err: err})
 			}

@@ -17,7 +17,7 @@ import (
 // in fewer system calls (photos_linux.go), which also uses the expected photo keys.
 func removePhotos(root string, photos []events.PersonPhotos) error {
 	for _, p := range photos {
-		for _, name := range []string{p.PersonID + packSuffix, p.PersonID + tmpSuffix, p.PersonID + newSuffix} {
+		for _, name := range packFiles(p.PersonID) {
 			if err := os.Remove(filepath.Join(root, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("purge photos of %s: %w", p.PersonID, err)
 			}

@@ -195,7 +195,7 @@ func (b *Builtin) Leftovers(ctx context.Context, personIDs []string) ([]string, 
 		}
 	}
 	for _, id := range personIDs {
-		for _, name := range []string{id + packSuffix, id + tmpSuffix, id + newSuffix, id} {
+		for _, name := range append(packFiles(id), id) { // and a directory an earlier version wrote
 			_, err := os.Lstat(filepath.Join(b.photosDir, name))
 			if err == nil {
 				found = append(found, "photo_store:"+id)
