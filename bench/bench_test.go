@@ -64,6 +64,9 @@ func TestDeletion(t *testing.T) {
 		require.Greater(t, res.DeliveriesPerPerson, res.EventsPerPerson, "each event reaches the projection and some consumer besides")
 		require.Contains(t, res.DeliveriesByConsumer, "person-deletion-saga")
 		require.Contains(t, res.DeliveriesByConsumer, "followers")
+		require.GreaterOrEqual(t, res.DeliveriesByConsumer["erasure_webhooks"], res.EventsPerPerson-0.01,
+			"the webhook intake reads every event, and the figures are read once it has")
+		require.GreaterOrEqual(t, res.CatchUpSeconds, 0.0)
 		require.Positive(t, res.SQLStatementsPerPerson)
 		require.Positive(t, res.SQLTransactionsPerPerson)
 		require.Positive(t, res.AllocsPerPerson)
@@ -126,7 +129,7 @@ func TestResultJSONNames(t *testing.T) {
 		result any
 		keys   []string
 	}{
-		{"bench", bench.DeletionResult{}, []string{"allocs_per_person", "cpu_ms_per_person", "deliveries_per_person",
+		{"bench", bench.DeletionResult{}, []string{"allocs_per_person", "catch_up_seconds", "cpu_ms_per_person", "deliveries_per_person",
 			"deliveries_per_person_by_consumer", "events_per_person", "faces", "floor_seconds", "gc_cpu_ms_per_person", "mode",
 			"p50_ms", "p99_ms", "peak_rss_mb", "permission_groups", "persons", "persons_per_s", "photos", "ratio", "replay_events",
 			"replay_events_per_s", "replay_persons", "replay_persons_per_s", "seconds", "seed_seconds", "sql_statements_per_person",

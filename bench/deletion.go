@@ -89,6 +89,9 @@ type DeletionResult struct {
 	FloorSeconds     float64 `json:"floor_seconds"`
 	Ratio            float64 `json:"ratio"`
 	StatusP99ms      float64 `json:"status_p99_ms"`
+	// CatchUpSeconds is how long after the deletion's end the durable consumers off its path
+	// took to receive and acknowledge everything it appended; the cost figures count their work.
+	CatchUpSeconds float64 `json:"catch_up_seconds"`
 	ReplayEvents     uint64  `json:"replay_events"`
 	ReplayEventsPerS float64 `json:"replay_events_per_s"`
 	PeakRSSMB        float64 `json:"peak_rss_mb"`
@@ -139,6 +142,10 @@ func Deletion(ctx context.Context, svc *service.Service, opts DeletionOptions) (
 	}
 	res.SeedSeconds = time.Since(start).Seconds()
 	logger.Info("bench: seeded", "persons", persons, "seconds", res.SeedSeconds)
+	// The seeding's backlog (the webhook intake reads every event) is not the deletion's cost.
+	if err := waitConsumersCaughtUp(ctx, svc); err != nil {
+		return res, err
+	}
 
 	if err := writeAllocs(opts.AllocsSeeded); err != nil {
 		return res, err
@@ -194,6 +201,14 @@ func Deletion(ctx context.Context, svc *service.Service, opts DeletionOptions) (
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
+	// The cost figures include the work the deletion queued for consumers off its path (the
+	// webhook intake reads every event): read once each durable consumer has caught up, not
+	// while one lags by a varying share of the run.
+	caughtUp := time.Now()
+	if err := waitConsumersCaughtUp(ctx, svc); err != nil {
+		return res, err
+	}
+	res.CatchUpSeconds = time.Since(caughtUp).Seconds()
 	res.CPUmsPerPerson = (processCPU() - cpu0).Seconds() * 1000 / float64(persons)
 	res.WriteKBPerPerson = float64(processWritten()-written0) / 1024 / float64(persons)
 	cost1, err := measureCost(ctx, svc)
@@ -343,4 +358,31 @@ func writeAllocs(w io.Writer) error {
 		return fmt.Errorf("write the allocation profile: %w", err)
 	}
 	return nil
+}
+
+// waitConsumersCaughtUp waits until no durable consumer of the log has a message to receive or
+// to acknowledge, polling every 50 ms, for at most a minute.
+func waitConsumersCaughtUp(ctx context.Context, svc *service.Service) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		backlog, err := svc.Log.ConsumerBacklog(ctx)
+		if err != nil {
+			return fmt.Errorf("consumers' backlog: %w", err)
+		}
+		lagging := map[string]uint64{}
+		for name, n := range backlog {
+			if n > 0 {
+				lagging[name] = n
+			}
+		}
+		if len(lagging) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("consumers still behind after the deletion: %v: %w", lagging, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -99,3 +99,49 @@ func TestConsumeAsksForSeveralMessages(t *testing.T) {
 	}
 	require.ErrorIs(t, <-done, context.Canceled)
 }
+
+// TestConsumerBacklog: the benchmark measures a burst's cost once every durable consumer has
+// received and acknowledged what the burst appended; the backlog counts both.
+func TestConsumerBacklog(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := newStore(t)
+	const n = 12
+	for i := range n {
+		_, err := s.Append(ctx, 0, mustEvent(t, fmt.Sprintf("b%d", i), events.PersonCreated{PersonID: fmt.Sprintf("b%d", i)}))
+		require.NoError(t, err)
+	}
+	backlog := func() uint64 {
+		b, err := s.ConsumerBacklog(ctx)
+		require.NoError(t, err)
+		return b["lagging"]
+	}
+	release, received := make(chan struct{}), make(chan struct{}, 1)
+	consumeCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		_ = s.Consume(consumeCtx, eventlog.DurableConfig{Name: "lagging", Filter: events.AggregatePerson + ".>", BatchSize: 4},
+			func(ctx context.Context, batch []eventlog.Delivery) {
+				select {
+				case received <- struct{}{}:
+				default:
+				}
+				select {
+				case <-release: // acknowledged only once the test lets it
+				case <-ctx.Done():
+					return
+				}
+				for _, d := range batch {
+					_ = d.Msg.Ack()
+				}
+			})
+	}()
+	select {
+	case <-received:
+	case <-ctx.Done():
+		t.Fatal("nothing received")
+	}
+	require.Equal(t, uint64(n), backlog(), "received or not, nothing is acknowledged: all %d are backlog", n)
+	close(release)
+	require.Eventually(t, func() bool { return backlog() == 0 }, 10*time.Second, 20*time.Millisecond, "all acknowledged")
+}
