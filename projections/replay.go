@@ -179,6 +179,9 @@ func (r *Runner) Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildSummary
 	case full && cfg.Offline:
 		sum.Swap = "file"
 		caughtUp, sum.Checkpoint, err = r.swapFile(ctx, cfg, f)
+	case full:
+		sum.Swap = "restore"
+		caughtUp, sum.Checkpoint, err = r.swapRestore(ctx, f)
 	default:
 		sum.Swap = "copy"
 		caughtUp, sum.Checkpoint, err = r.swapRows(ctx, cfg, f, ps, ds)
@@ -531,6 +534,54 @@ func syncFile(path string) error {
 		return fmt.Errorf("sync %s: %w", path, err)
 	}
 	return nil
+}
+
+// swapRestore replaces the live SQLite file's pages with the fresh file's, beside a running
+// server: a full rebuild's every table, in one write transaction through a connection of the
+// live runner's pool (sqldb.Restore). Copying the rows instead (swapRows) rebuilt each live
+// table's B-trees row by row, with secure_delete clearing every page the old rows left: 4.5 s
+// of a 100,000-person replay's 17 s.
+//
+// The live runner applies nothing meanwhile (applyMu): the fresh file, caught up to the live
+// checkpoint, is the live model as of it. SQLite's read model has no other writer (one process
+// holds the data directory).
+func (r *Runner) swapRestore(ctx context.Context, f *fresh) (n, cp uint64, err error) {
+	if n, err = r.preCatchUp(ctx, f, false); err != nil {
+		return n, 0, err
+	}
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	conn, err := r.db.Connx(ctx)
+	if err != nil {
+		return n, 0, err
+	}
+	defer conn.Close()
+	var liveCP uint64
+	if err := conn.GetContext(ctx, &liveCP, `SELECT seq FROM checkpoints WHERE name = ?`, r.cfg.Name); err != nil {
+		return n, 0, fmt.Errorf("read live checkpoint: %w", err)
+	}
+	m, err := f.catchUp(ctx, liveCP)
+	n += m
+	if err != nil {
+		return n, 0, err
+	}
+	freshCP, err := f.runner.Checkpoint(ctx)
+	if err != nil {
+		return n, 0, err
+	}
+	if freshCP != liveCP {
+		return n, 0, fmt.Errorf("fresh read model at %d, the live one at %d", freshCP, liveCP)
+	}
+	f.close() // quiescent before its pages are read
+	if err := sqldb.Restore(ctx, conn, f.path); err != nil {
+		return n, 0, fmt.Errorf("swap read model: %w", err)
+	}
+	// The live file's old pages, deleted persons' rows among them, must not linger in its
+	// write-ahead log.
+	if _, err := conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return n, 0, fmt.Errorf("checkpoint restored read model: %w", err)
+	}
+	return n, liveCP, nil
 }
 
 // swapRows replaces the live rows of the rebuilt tables with the fresh ones in one transaction

@@ -309,7 +309,7 @@ func TestReplayEqualsLive(t *testing.T) {
 		require.Equal(t, uint64(len(w.seqs)), sum.Events)
 		require.Equal(t, last, sum.Checkpoint)
 		require.ElementsMatch(t, []string{"registry", "deletions", "permissions", "audit", "target_outcomes"}, sum.Projections)
-		require.Equal(t, map[string]string{sqldb.Postgres: "schema", sqldb.SQLite: "copy"}[dialect], sum.Swap)
+		require.Equal(t, map[string]string{sqldb.Postgres: "schema", sqldb.SQLite: "restore"}[dialect], sum.Swap)
 
 		after := modelDump(t, live.ReadModel)
 		require.Equal(t, before, after)

@@ -52,6 +52,10 @@ type Runner struct {
 	projectors []Projector
 	labels     []pprof.LabelSet // the CPU profiler's "projector" label of each projector
 
+	// applyMu is held while a batch is applied, and by a rebuild restoring the live file
+	// (swapRestore), which must see no commit between reading the checkpoint and replacing it.
+	applyMu sync.Mutex
+
 	mu       sync.Mutex
 	position uint64
 	advanced chan struct{} // closed and replaced whenever position moves
@@ -135,6 +139,8 @@ func (r *Runner) follow(ctx context.Context) error {
 }
 
 func (r *Runner) applyBatch(ctx context.Context, from uint64, batch []events.Recorded, done func(uint64)) error {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
 	last := batch[len(batch)-1].Seq
 	tx, err := r.db.BeginTxx(ctx, nil)
 	if err != nil {
