@@ -31,11 +31,15 @@ import (
 //     the fresh ones in.
 //   - SQLite, every projection, offline (erasure replay holds the data-directory lock): a fresh
 //     file is built and renamed over readmodel.db.
-//   - SQLite, some projections, or beside a running server (a projection rebuilt at start):
-//     one transaction replaces the live rows of those tables with the fresh ones.
+//   - SQLite, every projection, beside a running server (a benchmark's replay; every
+//     projection stale at start): the fresh file's pages are restored into readmodel.db in one
+//     transaction (SQLite's online backup).
+//   - SQLite, some projections beside a running server (a projection rebuilt at start): one
+//     transaction replaces the live rows of those tables with the fresh ones.
 //
 // The swap holds the live checkpoint still: PostgreSQL locks its row (a replica's next batch
-// waits, then finds the checkpoint moved and repositions); SQLite's write lock does the same.
+// waits, then finds the checkpoint moved and repositions); SQLite's write lock does the same
+// for a copy of rows, and a restore keeps the live runner from applying anything (applyMu).
 // Under that lock the fresh tables are brought to exactly the live checkpoint, so no replica's
 // read-your-writes wait can ever be satisfied by a model that lacks the write.
 
@@ -179,9 +183,9 @@ func (r *Runner) Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildSummary
 	case full && cfg.Offline:
 		sum.Swap = "file"
 		caughtUp, sum.Checkpoint, err = r.swapFile(ctx, cfg, f)
-	case full:
+	case full && samePageSize(ctx, r.db, f.db):
 		sum.Swap = "restore"
-		caughtUp, sum.Checkpoint, err = r.swapRestore(ctx, f)
+		caughtUp, sum.Checkpoint, err = r.swapRestore(ctx, cfg, f)
 	default:
 		sum.Swap = "copy"
 		caughtUp, sum.Checkpoint, err = r.swapRows(ctx, cfg, f, ps, ds)
@@ -215,7 +219,7 @@ func (r *Runner) openFresh(ctx context.Context, cfg RebuildConfig, ps []Projecto
 			return nil, err
 		}
 	case sqldb.SQLite:
-		f.path = filepath.Join(cfg.Dir, "readmodel.replay-"+events.NewID()[:12]+".db")
+		f.path = filepath.Join(cfg.Dir, freshPrefix+events.NewID()[:12]+".db")
 		if f.db, err = sqldb.OpenFreshSQLite(ctx, f.path); err != nil {
 			removeSQLite(f.path)
 			return nil, err
@@ -270,6 +274,27 @@ func (f *fresh) discard(ctx context.Context, cfg RebuildConfig) {
 	if f.path != "" {
 		removeSQLite(f.path)
 	}
+}
+
+// freshPrefix begins the name of every fresh SQLite file a rebuild builds in the data directory.
+const freshPrefix = "readmodel.replay-"
+
+// RemoveLeftoverRebuilds removes the fresh SQLite files of rebuilds that a crash interrupted
+// under dir: each holds a copy of the read model, deleted persons' rows included until their
+// deletion, which no later deletion would remove. The caller holds the data directory, so no
+// rebuild is running.
+func RemoveLeftoverRebuilds(dir string) error {
+	leftovers, err := filepath.Glob(filepath.Join(dir, freshPrefix+"*"))
+	if err != nil {
+		return fmt.Errorf("leftover rebuilds: %w", err)
+	}
+	var errs []error
+	for _, p := range leftovers {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func removeSQLite(path string) {
@@ -545,50 +570,79 @@ func syncFile(path string) error {
 // The live runner applies nothing meanwhile (applyMu): the fresh file, caught up to the live
 // checkpoint, is the live model as of it. SQLite's read model has no other writer (one process
 // holds the data directory).
-func (r *Runner) swapRestore(ctx context.Context, f *fresh) (n, cp uint64, err error) {
+func (r *Runner) swapRestore(ctx context.Context, cfg RebuildConfig, f *fresh) (n, cp uint64, err error) {
 	if n, err = r.preCatchUp(ctx, f, false); err != nil {
 		return n, 0, err
 	}
+	if cp, err = r.restoreHeld(ctx, f, &n); err != nil {
+		return n, 0, err
+	}
+	// Committed, whatever ctx does now. The live file's old pages stay in it until the new ones
+	// are copied over them; readers can hold that off, so it is retried for a while, beside the
+	// live runner, which goes on meanwhile.
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	for {
+		err := sqldb.TruncateWAL(tctx, r.cfg.Reads)
+		if err == nil {
+			return n, cp, nil
+		}
+		select {
+		case <-tctx.Done():
+			// The swap stands; the next checkpoint (after the next deletion's batch) finishes it.
+			cfg.Logger.Error("replay: restored, but the read model's old pages are still in its file", "err", err)
+			return n, cp, nil
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// restoreHeld catches the fresh file up to the live checkpoint and restores it into the live
+// file, with the live runner held (applyMu), and returns that checkpoint.
+func (r *Runner) restoreHeld(ctx context.Context, f *fresh, n *uint64) (uint64, error) {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	conn, err := r.db.Connx(ctx)
 	if err != nil {
-		return n, 0, err
+		return 0, err
 	}
 	defer conn.Close()
 	var liveCP uint64
 	if err := conn.GetContext(ctx, &liveCP, `SELECT seq FROM checkpoints WHERE name = ?`, r.cfg.Name); err != nil {
-		return n, 0, fmt.Errorf("read live checkpoint: %w", err)
+		return 0, fmt.Errorf("read live checkpoint: %w", err)
 	}
 	m, err := f.catchUp(ctx, liveCP)
-	n += m
+	*n += m
 	if err != nil {
-		return n, 0, err
+		return 0, err
 	}
 	freshCP, err := f.runner.Checkpoint(ctx)
 	if err != nil {
-		return n, 0, err
+		return 0, err
 	}
 	if freshCP != liveCP {
-		return n, 0, fmt.Errorf("fresh read model at %d, the live one at %d", freshCP, liveCP)
+		return 0, fmt.Errorf("fresh read model at %d, the live one at %d", freshCP, liveCP)
 	}
 	f.close() // quiescent before its pages are read
 	if err := sqldb.Restore(ctx, conn, f.path); err != nil {
-		return n, 0, fmt.Errorf("swap read model: %w", err)
+		return 0, fmt.Errorf("swap read model: %w", err)
 	}
-	// The live file's old pages, deleted persons' rows among them, must not linger in its
-	// write-ahead log.
-	if _, err := conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		return n, 0, fmt.Errorf("checkpoint restored read model: %w", err)
-	}
-	return n, liveCP, nil
+	return liveCP, nil
+}
+
+// samePageSize tells whether two SQLite databases have one page size, which a restore into a
+// database in WAL mode needs (both are SQLite's default unless someone changed one).
+func samePageSize(ctx context.Context, a, b *sqlx.DB) bool {
+	var pa, pb int
+	return a.GetContext(ctx, &pa, `PRAGMA page_size`) == nil && b.GetContext(ctx, &pb, `PRAGMA page_size`) == nil && pa == pb
 }
 
 // swapRows replaces the live rows of the rebuilt tables with the fresh ones in one transaction
-// on the live SQLite file: for a partial rebuild, or beside a running server. The live file is
-// attached to the fresh model's connection, whose write transaction then locks both: the live
-// checkpoint holds still while the last events are applied to the fresh tables (unqualified
-// names are the fresh file's) and the rows are copied over.
+// on the live SQLite file: for a partial rebuild beside a running server (or a full one whose
+// fresh file's page size differs from the live one's, which a restore cannot take). The live
+// file is attached to the fresh model's connection, whose write transaction then locks both: the
+// live checkpoint holds still while the last events are applied to the fresh tables
+// (unqualified names are the fresh file's) and the rows are copied over.
 func (r *Runner) swapRows(ctx context.Context, cfg RebuildConfig, f *fresh, ps []Projector, ds []Description) (uint64, uint64, error) {
 	n, err := r.preCatchUp(ctx, f, false)
 	if err != nil {

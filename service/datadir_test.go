@@ -131,3 +131,25 @@ func TestFilesUnderTheDataDirectoryArePrivate(t *testing.T) {
 	svc.Close()
 	require.NotContains(t, logs.String(), "chmod")
 }
+
+// TestStartRemovesLeftoverRebuilds: a rebuild's fresh file that a crash left in the data
+// directory (a copy of the read model, rows of persons deleted since among them) is removed
+// when a server next takes the directory; the live read model is not.
+func TestStartRemovesLeftoverRebuilds(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	leftovers := []string{"readmodel.replay-0123456789ab.db", "readmodel.replay-0123456789ab.db-wal", "readmodel.replay-0123456789ab.db-journal"}
+	for _, name := range leftovers {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("a deleted person's row"), 0o600))
+	}
+	cfg := testenv.Config(t, "sqlite")
+	cfg.DataDir = dir
+	svc, err := service.Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer svc.Close()
+	for _, name := range leftovers {
+		require.NoFileExists(t, filepath.Join(dir, name))
+	}
+	require.FileExists(t, filepath.Join(dir, "readmodel.db"))
+}

@@ -89,6 +89,9 @@ func Replay(ctx context.Context, cfg config.Config, logger *slog.Logger, names [
 	if s.unlock, err = lockData(cfg.DataDir); err != nil {
 		return projections.RebuildSummary{}, err
 	}
+	if err := projections.RemoveLeftoverRebuilds(cfg.DataDir); err != nil {
+		return projections.RebuildSummary{}, err
+	}
 	if err := s.openLog(ctx); err != nil {
 		return projections.RebuildSummary{}, err
 	}

@@ -138,6 +138,9 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 	if s.unlock, err = lockData(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	if err := projections.RemoveLeftoverRebuilds(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	if err := s.openLog(ctx); err != nil {
 		return nil, err
 	}

@@ -10,9 +10,11 @@ import (
 
 // Restore replaces every page of the SQLite database conn is open on with the pages of the
 // SQLite file at src, in one write transaction (SQLite's online backup, restoring): readers on
-// other connections see the whole old database or the whole new one. conn must have no
-// transaction open. In WAL mode the replaced pages stay in the write-ahead log until a
-// checkpoint truncates it, which the caller does when they held personal data.
+// other connections see the whole old database or the whole new one, and a crash before the
+// commit leaves the old one. conn must have no transaction open, and both files the same page
+// size. In WAL mode the new pages go to the write-ahead log, and the old ones stay in the
+// database file until a checkpoint copies the new ones over them (TruncateWAL). The copy, once
+// begun, runs to its end whatever ctx does: it is one transaction.
 func Restore(ctx context.Context, conn *sqlx.Conn, src string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -27,7 +29,9 @@ func Restore(ctx context.Context, conn *sqlx.Conn, src string) error {
 		if !ok {
 			return fmt.Errorf("restore %s: %T is not a SQLite connection", src, dc)
 		}
-		b, err := r.NewRestore("file:" + src)
+		// Read-only: SQLite would otherwise create a missing src, and restore its no pages as an
+		// empty database over the live one.
+		b, err := r.NewRestore("file:" + src + "?mode=ro")
 		if err != nil {
 			return fmt.Errorf("restore %s: %w", src, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/erasure-dev/erasure/internal/sqldb"
@@ -61,4 +62,49 @@ func TestRestoreReplacesTheLiveFile(t *testing.T) {
 		require.False(t, strings.Contains(string(b), gone), "%s still holds a replaced row", f)
 	}
 	require.Error(t, sqldb.Restore(ctx, conn, freshPath), "a closed connection restores nothing")
+
+	conn, err = live.Projection.Connx(ctx)
+	require.NoError(t, err)
+	require.Error(t, sqldb.Restore(ctx, conn, filepath.Join(t.TempDir(), "missing.db")), "no fresh file, no restore")
+	require.NoError(t, conn.Close())
+	require.NoError(t, live.ReadModel.SelectContext(ctx, &rows, `SELECT x FROM t`))
+	require.Equal(t, []string{"kept"}, rows, "a missing file is not restored as an empty database")
+
+	require.NoError(t, live.Close())
+	b, err := os.ReadFile(filepath.Join(dir, sqldb.ReadModelFile))
+	require.NoError(t, err)
+	require.Equal(t, []byte{2, 2}, b[18:20], "the file header says WAL mode, as before the restore")
+}
+
+// TestTruncateWALReportsBusy: SQLite answers a truncating checkpoint that a reader holds off
+// with a row, not an error; TruncateWAL makes it one.
+func TestTruncateWALReportsBusy(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	live, err := sqldb.OpenSQLite(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = live.Close() })
+	_, err = live.Projection.ExecContext(ctx, `CREATE TABLE t (x INTEGER)`)
+	require.NoError(t, err)
+	// A deferred transaction by hand: the pools' own begin takes the write lock (_txlock).
+	reader, err := live.ReadModel.Connx(ctx)
+	require.NoError(t, err)
+	defer reader.Close()
+	_, err = reader.ExecContext(ctx, `BEGIN`)
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, reader.GetContext(ctx, &n, `SELECT COUNT(*) FROM t`), "a read transaction holds its snapshot")
+	_, err = live.Projection.ExecContext(ctx, `INSERT INTO t (x) VALUES (1)`)
+	require.NoError(t, err)
+
+	impatient, err := sqlx.Open("sqlite", "file:"+filepath.Join(dir, sqldb.ReadModelFile)+"?_pragma=busy_timeout(50)")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = impatient.Close() })
+	require.ErrorIs(t, sqldb.TruncateWAL(ctx, impatient), sqldb.ErrCheckpointBusy)
+	_, err = reader.ExecContext(ctx, `ROLLBACK`)
+	require.NoError(t, err)
+	require.NoError(t, sqldb.TruncateWAL(ctx, impatient))
+	fi, err := os.Stat(filepath.Join(dir, sqldb.ReadModelFile+"-wal"))
+	require.NoError(t, err)
+	require.Zero(t, fi.Size())
 }

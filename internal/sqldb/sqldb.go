@@ -249,11 +249,30 @@ func (d *DBs) CheckpointOf(ctx context.Context, dbs ...*sqlx.DB) error {
 		if db == nil {
 			continue
 		}
-		if _, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		if err := TruncateWAL(ctx, db); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ErrCheckpointBusy means a truncating checkpoint gave up: a reader or a writer kept it from
+// copying the whole write-ahead log into the database and emptying it. SQLite reports it as a
+// result row, not as an error.
+var ErrCheckpointBusy = errors.New("write-ahead log not truncated: the database was busy")
+
+// TruncateWAL copies a SQLite database's write-ahead log into the database file and truncates it
+// (PRAGMA wal_checkpoint(TRUNCATE)); ErrCheckpointBusy when readers or a writer kept it from
+// finishing within the busy timeout.
+func TruncateWAL(ctx context.Context, q sqlx.QueryerContext) error {
+	var busy, frames, copied int64
+	if err := q.QueryRowxContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("%w (%d of %d frames copied)", ErrCheckpointBusy, copied, frames)
+	}
+	return nil
 }
 
 // Close checkpoints (SQLite) and closes every database.
