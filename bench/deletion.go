@@ -91,7 +91,7 @@ type DeletionResult struct {
 	StatusP99ms      float64 `json:"status_p99_ms"`
 	// CatchUpSeconds is how long after the deletion's end the durable consumers off its path
 	// took to receive and acknowledge everything it appended; the cost figures count their work.
-	CatchUpSeconds float64 `json:"catch_up_seconds"`
+	CatchUpSeconds   float64 `json:"catch_up_seconds"`
 	ReplayEvents     uint64  `json:"replay_events"`
 	ReplayEventsPerS float64 `json:"replay_events_per_s"`
 	PeakRSSMB        float64 `json:"peak_rss_mb"`
