@@ -116,7 +116,7 @@ func (s *Service) runIntake(ctx context.Context) error {
 	// A handler error (the database is down) is retried by s.retrying first, then the event
 	// comes back after a second, as often as it takes: an outcome is never dropped.
 	sub, err := wmjs.New(wmjs.Config{Consumer: cons, Unmarshal: unmarshalLogMsg, NakDelay: wmnats.NewStaticDelay(time.Second),
-		BatchSize: 256, Logger: logger})
+		BatchSize: 256, Logger: logger, Skip: s.skip})
 	if err != nil {
 		return fmt.Errorf("webhook intake: %w", err)
 	}
@@ -151,21 +151,8 @@ func (s *Service) retrying(h message.HandlerFunc) message.HandlerFunc {
 
 // handleLogMessage queues the deliveries of one log event.
 func (s *Service) handleLogMessage(msg *message.Message) error {
-	name, _, err := events.SplitQualified(msg.Metadata.Get(events.HeaderType))
-	webhookType, outcome := outcomes[name]
-	if err != nil || !outcome {
-		return nil
-	}
-	if webhookType != "" {
-		// Nobody subscribed to what this event could become: acknowledged undecoded (a bulk's
-		// every PersonDeleted, where no endpoint takes person.deleted).
-		subs, err := s.activeSubscriptions(msg.Context())
-		if err != nil {
-			return err
-		}
-		if !slices.ContainsFunc(subs, func(e endpoint) bool { return e.wants(webhookType) }) {
-			return nil
-		}
+	if unread, err := s.unread(msg.Context(), msg.Metadata.Get(events.HeaderType)); err != nil || unread {
+		return err
 	}
 	r, err := decodeMessage(msg)
 	if errors.Is(err, events.ErrUnknownType) {
@@ -176,6 +163,32 @@ func (s *Service) handleLogMessage(msg *message.Message) error {
 		return nil // no redelivery makes it decodable
 	}
 	return s.queue(msg.Context(), r)
+}
+
+// unread tells whether an event of the type in typeHeader is acknowledged without being read:
+// it is not an outcome, or nobody subscribed to what it could become (a bulk's every
+// PersonDeleted, where no endpoint takes person.deleted).
+func (s *Service) unread(ctx context.Context, typeHeader string) (bool, error) {
+	name, _, err := events.SplitQualified(typeHeader)
+	webhookType, outcome := outcomes[name]
+	if err != nil || !outcome {
+		return true, nil
+	}
+	if webhookType == "" {
+		return false, nil
+	}
+	subs, err := s.activeSubscriptions(ctx)
+	if err != nil {
+		return false, err
+	}
+	return !slices.ContainsFunc(subs, func(e endpoint) bool { return e.wants(webhookType) }), nil
+}
+
+// skip is unread for the subscriber, before an event becomes a Watermill message; when the
+// subscriptions cannot be read, the event goes to the handler, whose retries wait for them.
+func (s *Service) skip(ctx context.Context, m jetstream.Msg) bool {
+	unread, err := s.unread(ctx, m.Headers().Get(events.HeaderType))
+	return err == nil && unread
 }
 
 // queue turns one outcome event into deliveries for the endpoints that want it.

@@ -119,3 +119,32 @@ func TestShutdownWithMessageInFlight(t *testing.T) {
 	require.Equal(t, map[string]bool{"m1": true, "m2": true}, got)
 	require.Eventually(t, func() bool { return ackFloor(t, c) == 3 }, 5*time.Second, 10*time.Millisecond)
 }
+
+// TestSkipAcknowledgesUnread: what Skip names is acknowledged without reaching the handler;
+// the rest arrives in order, and the durable's ack floor passes both.
+func TestSkipAcknowledgesUnread(t *testing.T) {
+	c := setup(t, 6)
+	delivered := wmjs.Delivered()
+	sub, err := wmjs.New(wmjs.Config{Consumer: c, Unmarshal: unmarshal, Skip: func(_ context.Context, m jetstream.Msg) bool {
+		return string(m.Data()) != "m1" && string(m.Data()) != "m4"
+	}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, err := sub.Subscribe(ctx, "ignored")
+	require.NoError(t, err)
+	var got []string
+	for len(got) < 2 {
+		select {
+		case m := <-out:
+			got = append(got, m.UUID)
+			m.Ack()
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %v arrived", got)
+		}
+	}
+	require.Equal(t, []string{"m1", "m4"}, got)
+	require.Eventually(t, func() bool { return ackFloor(t, c) == 6 }, 5*time.Second, 20*time.Millisecond, "the skipped ones are acknowledged")
+	require.Equal(t, uint64(6), wmjs.Delivered()-delivered, "skipped or not, each was delivered")
+	require.NoError(t, sub.Close())
+}
