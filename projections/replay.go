@@ -574,7 +574,7 @@ func (r *Runner) swapRestore(ctx context.Context, cfg RebuildConfig, f *fresh) (
 	if n, err = r.preCatchUp(ctx, f, false); err != nil {
 		return n, 0, err
 	}
-	if cp, err = r.restoreHeld(ctx, f, &n); err != nil {
+	if cp, err = r.restoreHeld(ctx, cfg, f, &n); err != nil {
 		return n, 0, err
 	}
 	// Committed, whatever ctx does now. The live file's old pages stay in it until the new ones
@@ -599,7 +599,7 @@ func (r *Runner) swapRestore(ctx context.Context, cfg RebuildConfig, f *fresh) (
 
 // restoreHeld catches the fresh file up to the live checkpoint and restores it into the live
 // file, with the live runner held (applyMu), and returns that checkpoint.
-func (r *Runner) restoreHeld(ctx context.Context, f *fresh, n *uint64) (uint64, error) {
+func (r *Runner) restoreHeld(ctx context.Context, cfg RebuildConfig, f *fresh, n *uint64) (uint64, error) {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	conn, err := r.db.Connx(ctx)
@@ -623,11 +623,35 @@ func (r *Runner) restoreHeld(ctx context.Context, f *fresh, n *uint64) (uint64, 
 	if freshCP != liveCP {
 		return 0, fmt.Errorf("fresh read model at %d, the live one at %d", freshCP, liveCP)
 	}
+	if err := keepMigrationHistory(ctx, f.db, filepath.Join(cfg.Dir, sqldb.ReadModelFile)); err != nil {
+		return 0, err
+	}
 	f.close() // quiescent before its pages are read
 	if err := sqldb.Restore(ctx, conn, f.path); err != nil {
 		return 0, fmt.Errorf("swap read model: %w", err)
 	}
 	return liveCP, nil
+}
+
+// keepMigrationHistory copies the live file's migration history (goose's table: which
+// migration ran when) over the fresh file's, which was migrated a moment ago: the restore
+// replaces the read model's rows, not the record of how its schema came to be.
+func keepMigrationHistory(ctx context.Context, fresh *sqlx.DB, live string) error {
+	conn, err := fresh.Connx(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS live`, "file:"+live+"?mode=ro"); err != nil {
+		return fmt.Errorf("attach live read model: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE live`) //nolint:errcheck // the connection closes next
+	for _, q := range []string{`DELETE FROM main.goose_db_version`, `INSERT INTO main.goose_db_version SELECT * FROM live.goose_db_version`} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("keep the migration history: %w", err)
+		}
+	}
+	return nil
 }
 
 // samePageSize tells whether two SQLite databases have one page size, which a restore into a
