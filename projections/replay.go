@@ -519,6 +519,10 @@ func (r *Runner) swapFile(ctx context.Context, cfg RebuildConfig, f *fresh) (n, 
 	if cp, err = f.runner.Checkpoint(ctx); err != nil {
 		return n, 0, err
 	}
+	live := filepath.Join(cfg.Dir, sqldb.ReadModelFile)
+	if err := keepMigrationHistory(ctx, f.db, live); err != nil {
+		return n, 0, err
+	}
 	// Durable before it is swapped in: the fresh file was built without fsync.
 	for _, q := range []string{`PRAGMA synchronous = FULL`, `PRAGMA wal_checkpoint(TRUNCATE)`} {
 		if _, err := f.db.ExecContext(ctx, q); err != nil {
@@ -529,7 +533,6 @@ func (r *Runner) swapFile(ctx context.Context, cfg RebuildConfig, f *fresh) (n, 
 	if err := syncFile(f.path); err != nil {
 		return n, 0, err
 	}
-	live := filepath.Join(cfg.Dir, sqldb.ReadModelFile)
 	if _, err := r.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		return n, 0, fmt.Errorf("checkpoint live read model: %w", err)
 	}
@@ -633,9 +636,10 @@ func (r *Runner) restoreHeld(ctx context.Context, cfg RebuildConfig, f *fresh, n
 	return liveCP, nil
 }
 
-// keepMigrationHistory copies the live file's migration history (goose's table: which
-// migration ran when) over the fresh file's, which was migrated a moment ago: the restore
-// replaces the read model's rows, not the record of how its schema came to be.
+// keepMigrationHistory copies the live SQLite file's migration history (goose's table: which
+// migration ran when) over the fresh file's, which was migrated a moment ago: a swap, by restore
+// or by rename, replaces the read model's rows, not the record of how its schema came to be.
+// (PostgreSQL's schema swap renames the fresh schema, history and all.)
 func keepMigrationHistory(ctx context.Context, fresh *sqlx.DB, live string) error {
 	conn, err := fresh.Connx(ctx)
 	if err != nil {
@@ -646,10 +650,20 @@ func keepMigrationHistory(ctx context.Context, fresh *sqlx.DB, live string) erro
 		return fmt.Errorf("attach live read model: %w", err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE live`) //nolint:errcheck // the connection closes next
-	for _, q := range []string{`DELETE FROM main.goose_db_version`, `INSERT INTO main.goose_db_version SELECT * FROM live.goose_db_version`} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
+	tx, err := conn.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("keep the migration history: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	for _, q := range []string{`DELETE FROM main.goose_db_version`,
+		`INSERT INTO main.goose_db_version (id, version_id, is_applied, tstamp)
+			SELECT id, version_id, is_applied, tstamp FROM live.goose_db_version`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("keep the migration history: %w", err)
 		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("keep the migration history: %w", err)
 	}
 	return nil
 }

@@ -283,7 +283,7 @@ func TestReplayEqualsLive(t *testing.T) {
 
 		// SQLite restores a fresh file's pages over the live file's, but not its migration
 		// history: which migration ran when stays the live file's.
-		history := func() []string {
+		gooseHistory := func() []string {
 			var h []string
 			require.NoError(t, live.ReadModel.Select(&h, `SELECT id || ' ' || version_id || ' ' || is_applied || ' ' || CAST(tstamp AS TEXT)
 				FROM goose_db_version ORDER BY id`))
@@ -293,7 +293,7 @@ func TestReplayEqualsLive(t *testing.T) {
 		if dialect == sqldb.SQLite {
 			_, err := live.ReadModel.Exec(`UPDATE goose_db_version SET tstamp = '2001-02-03 04:05:06'`)
 			require.NoError(t, err)
-			historyBefore = history()
+			historyBefore = gooseHistory()
 		}
 
 		// Readers keep getting answers from the live tables while the rebuild runs and swaps.
@@ -329,7 +329,7 @@ func TestReplayEqualsLive(t *testing.T) {
 		after := modelDump(t, live.ReadModel)
 		require.Equal(t, before, after)
 		if dialect == sqldb.SQLite {
-			require.Equal(t, historyBefore, history())
+			require.Equal(t, historyBefore, gooseHistory())
 		}
 		// The live runner goes on applying the log to the swapped-in tables.
 		last = w.append(t, person("late", events.PersonCreated{PersonID: "late", Name: "n", GroupIDs: []string{"bg1"}}))
@@ -478,6 +478,9 @@ func TestReplayOfflineFileSwap(t *testing.T) {
 	// Damage the live model: a replay must not care what it held.
 	_, err := live.ReadModel.Exec(`DELETE FROM persons`)
 	require.NoError(t, err)
+	// Its migration history, though, is the live file's, not the fresh file's.
+	_, err = live.ReadModel.Exec(`UPDATE goose_db_version SET tstamp = '2001-02-03 04:05:06'`)
+	require.NoError(t, err)
 
 	cfg := rebuildConfig(sqldb.SQLite, dir)
 	cfg.Offline = true
@@ -492,6 +495,9 @@ func TestReplayOfflineFileSwap(t *testing.T) {
 	}
 	reopened := openDBs(t, sqldb.SQLite, dir)
 	require.Equal(t, before, modelDump(t, reopened.ReadModel))
+	var stamps []string
+	require.NoError(t, reopened.ReadModel.Select(&stamps, `SELECT DISTINCT CAST(tstamp AS TEXT) FROM goose_db_version`))
+	require.Equal(t, []string{"2001-02-03 04:05:06"}, stamps, "the live file's migration history")
 	requireNoReplayLeftovers(t, sqldb.SQLite, dir)
 }
 

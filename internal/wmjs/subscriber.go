@@ -137,7 +137,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 
 // deliver hands one message to the handler and settles it; false once shutting down.
 func (s *Subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *message.Message) bool {
-	if s.cfg.Skip != nil && s.cfg.Skip(ctx, m) {
+	if s.skip(ctx, m) {
 		if err := m.Ack(); err != nil {
 			s.cfg.Logger.Error("wmjs: ack", err, nil) // redelivered after AckWait, and skipped again
 		}
@@ -172,6 +172,21 @@ func (s *Subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *m
 		s.nak(m)
 		return false
 	}
+}
+
+// skip asks cfg.Skip. A panic in it, which the router's Recoverer would have caught in the
+// handler, hands the message to the handler instead of ending the process.
+func (s *Subscriber) skip(ctx context.Context, m jetstream.Msg) (skip bool) {
+	if s.cfg.Skip == nil {
+		return false
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.cfg.Logger.Error("wmjs: Skip panicked; the handler gets the message", fmt.Errorf("%v", r), nil)
+			skip = false
+		}
+	}()
+	return s.cfg.Skip(ctx, m)
 }
 
 // nak hands a message back to JetStream for redelivery after the configured delay.
