@@ -3,7 +3,6 @@ package eventlog_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
@@ -22,10 +21,7 @@ func TestDeliveredCountsEveryConsumer(t *testing.T) {
 	defer cancel()
 	s := newStore(t)
 	const n = 20
-	for i := range n {
-		_, err := s.Append(ctx, 0, mustEvent(t, fmt.Sprintf("d%d", i), events.PersonCreated{PersonID: fmt.Sprintf("d%d", i)}))
-		require.NoError(t, err)
-	}
+	appendPersons(ctx, t, s, n)
 	before := eventlog.Delivered()
 
 	followCtx, stopFollow := context.WithCancel(ctx)
@@ -107,10 +103,7 @@ func TestConsumerBacklog(t *testing.T) {
 	defer cancel()
 	s := newStore(t)
 	const n = 12
-	for i := range n {
-		_, err := s.Append(ctx, 0, mustEvent(t, fmt.Sprintf("b%d", i), events.PersonCreated{PersonID: fmt.Sprintf("b%d", i)}))
-		require.NoError(t, err)
-	}
+	appendPersons(ctx, t, s, n)
 	backlog := func() uint64 {
 		b, err := s.ConsumerBacklog(ctx)
 		require.NoError(t, err)

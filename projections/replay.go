@@ -15,6 +15,7 @@ import (
 
 	"github.com/erasure-dev/erasure/eventlog"
 	"github.com/erasure-dev/erasure/events"
+	"github.com/erasure-dev/erasure/internal/retry"
 	"github.com/erasure-dev/erasure/internal/sqldb"
 )
 
@@ -59,6 +60,9 @@ type RebuildConfig struct {
 	BatchSize int // events per read from the log and per transaction, default 4096
 	Logger    *slog.Logger
 }
+
+// liveFile is the live SQLite read model's file.
+func (c RebuildConfig) liveFile() string { return filepath.Join(c.Dir, sqldb.ReadModelFile) }
 
 // RebuildSummary is what a rebuild did.
 type RebuildSummary struct {
@@ -519,7 +523,7 @@ func (r *Runner) swapFile(ctx context.Context, cfg RebuildConfig, f *fresh) (n, 
 	if cp, err = f.runner.Checkpoint(ctx); err != nil {
 		return n, 0, err
 	}
-	live := filepath.Join(cfg.Dir, sqldb.ReadModelFile)
+	live := cfg.liveFile()
 	if err := keepMigrationHistory(ctx, f.db, live); err != nil {
 		return n, 0, err
 	}
@@ -583,21 +587,14 @@ func (r *Runner) swapRestore(ctx context.Context, cfg RebuildConfig, f *fresh) (
 	// Committed, whatever ctx does now. The live file's old pages stay in it until the new ones
 	// are copied over them; readers can hold that off, so it is retried for a while, beside the
 	// live runner, which goes on meanwhile.
-	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	defer cancel()
-	for {
-		err := sqldb.TruncateWAL(tctx, r.cfg.Reads)
-		if err == nil {
-			return n, cp, nil
-		}
-		select {
-		case <-tctx.Done():
-			// The swap stands; the next checkpoint (after the next deletion's batch) finishes it.
-			cfg.Logger.Error("replay: restored, but the read model's old pages are still in its file", "err", err)
-			return n, cp, nil
-		case <-time.After(50 * time.Millisecond):
-		}
+	truncate := retry.Policy{Initial: 50 * time.Millisecond, Max: time.Second, MaxElapsed: time.Minute}
+	if err := retry.Do(context.WithoutCancel(ctx), truncate, func(ctx context.Context) error {
+		return sqldb.TruncateWAL(ctx, r.cfg.Reads)
+	}); err != nil {
+		// The swap stands; the next checkpoint (after the next deletion's batch) finishes it.
+		cfg.Logger.Error("replay: restored, but the read model's old pages are still in its file", "err", err)
 	}
+	return n, cp, nil
 }
 
 // restoreHeld catches the fresh file up to the live checkpoint and restores it into the live
@@ -626,7 +623,7 @@ func (r *Runner) restoreHeld(ctx context.Context, cfg RebuildConfig, f *fresh, n
 	if freshCP != liveCP {
 		return 0, fmt.Errorf("fresh read model at %d, the live one at %d", freshCP, liveCP)
 	}
-	if err := keepMigrationHistory(ctx, f.db, filepath.Join(cfg.Dir, sqldb.ReadModelFile)); err != nil {
+	if err := keepMigrationHistory(ctx, f.db, cfg.liveFile()); err != nil {
 		return 0, err
 	}
 	f.close() // quiescent before its pages are read
@@ -691,7 +688,7 @@ func (r *Runner) swapRows(ctx context.Context, cfg RebuildConfig, f *fresh, ps [
 		return n, 0, err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS live`, filepath.Join(cfg.Dir, sqldb.ReadModelFile)); err != nil {
+	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS live`, cfg.liveFile()); err != nil {
 		return n, 0, fmt.Errorf("attach live read model: %w", err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE live`) //nolint:errcheck // the connection is closed next

@@ -19,9 +19,7 @@ import (
 func TestSQLiteOpenersSetTheirPragmas(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	live, err := sqldb.OpenSQLite(dir)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = live.Close() })
+	live := openLive(t, dir)
 	freshPath := filepath.Join(t.TempDir(), "fresh.db")
 	fresh, err := sqldb.OpenFreshSQLite(ctx, freshPath)
 	require.NoError(t, err)

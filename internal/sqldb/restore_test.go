@@ -20,9 +20,7 @@ import (
 func TestRestoreReplacesTheLiveFile(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	live, err := sqldb.OpenSQLite(dir)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = live.Close() })
+	live := openLive(t, dir)
 	const gone = "person-who-was-deleted"
 	for _, q := range []string{`CREATE TABLE t (x TEXT NOT NULL)`,
 		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
@@ -81,10 +79,8 @@ func TestRestoreReplacesTheLiveFile(t *testing.T) {
 func TestTruncateWALReportsBusy(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	live, err := sqldb.OpenSQLite(dir)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = live.Close() })
-	_, err = live.Projection.ExecContext(ctx, `CREATE TABLE t (x INTEGER)`)
+	live := openLive(t, dir)
+	_, err := live.Projection.ExecContext(ctx, `CREATE TABLE t (x INTEGER)`)
 	require.NoError(t, err)
 	// A deferred transaction by hand: the pools' own begin takes the write lock (_txlock).
 	reader, err := live.ReadModel.Connx(ctx)
@@ -107,4 +103,13 @@ func TestTruncateWALReportsBusy(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(dir, sqldb.ReadModelFile+"-wal"))
 	require.NoError(t, err)
 	require.Zero(t, fi.Size())
+}
+
+// openLive opens the live SQLite databases under dir until the test ends.
+func openLive(t *testing.T, dir string) *sqldb.DBs {
+	t.Helper()
+	live, err := sqldb.OpenSQLite(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = live.Close() })
+	return live
 }

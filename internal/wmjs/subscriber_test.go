@@ -38,6 +38,18 @@ func unmarshal(m jetstream.Msg) (*message.Message, error) {
 	return message.NewMessage(string(m.Data()), m.Data()), nil
 }
 
+// subscribe starts a subscriber of cfg until the test ends.
+func subscribe(t *testing.T, cfg wmjs.Config) (*wmjs.Subscriber, <-chan *message.Message) {
+	t.Helper()
+	sub, err := wmjs.New(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	out, err := sub.Subscribe(ctx, "ignored")
+	require.NoError(t, err)
+	return sub, out
+}
+
 func ackFloor(t *testing.T, c jetstream.Consumer) uint64 {
 	info, err := c.Info(context.Background())
 	require.NoError(t, err)
@@ -49,12 +61,7 @@ func ackFloor(t *testing.T, c jetstream.Consumer) uint64 {
 func TestDeliversInOrderAndRedeliversNacked(t *testing.T) {
 	c := setup(t, 5)
 	delivered := wmjs.Delivered()
-	sub, err := wmjs.New(wmjs.Config{Consumer: c, Unmarshal: unmarshal})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out, err := sub.Subscribe(ctx, "ignored")
-	require.NoError(t, err)
+	sub, out := subscribe(t, wmjs.Config{Consumer: c, Unmarshal: unmarshal})
 
 	var got []string
 	nacked := false
@@ -125,14 +132,9 @@ func TestShutdownWithMessageInFlight(t *testing.T) {
 func TestSkipAcknowledgesUnread(t *testing.T) {
 	c := setup(t, 6)
 	delivered := wmjs.Delivered()
-	sub, err := wmjs.New(wmjs.Config{Consumer: c, Unmarshal: unmarshal, Skip: func(_ context.Context, m jetstream.Msg) bool {
+	sub, out := subscribe(t, wmjs.Config{Consumer: c, Unmarshal: unmarshal, Skip: func(_ context.Context, m jetstream.Msg) bool {
 		return string(m.Data()) != "m1" && string(m.Data()) != "m4"
 	}})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out, err := sub.Subscribe(ctx, "ignored")
-	require.NoError(t, err)
 	var got []string
 	for len(got) < 2 {
 		select {
